@@ -1,0 +1,26 @@
+// Byte encodings used across modules: base64url (JWS, skip tokens), standard base64, hex,
+// big-endian integers (store keys), and ASCII case folding.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace meridian {
+
+std::string Base64UrlEncode(std::string_view in);  // no padding (RFC 7515 section 2)
+// Accepts input with or without padding; nullopt on any character outside the alphabet.
+std::optional<std::string> Base64UrlDecode(std::string_view in);
+std::string Base64Encode(std::string_view in);  // standard alphabet, padded
+std::optional<std::string> Base64Decode(std::string_view in);
+std::string HexEncode(std::string_view in);
+
+void PutBigEndian64(std::string* out, uint64_t v);
+uint64_t GetBigEndian64(std::string_view in);  // requires in.size() >= 8
+
+std::string AsciiLower(std::string_view s);
+bool StartsWith(std::string_view s, std::string_view prefix);
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+
+}  // namespace meridian
