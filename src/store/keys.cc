@@ -1,0 +1,91 @@
+#include "store/keys.h"
+
+#include "common/encoding.h"
+
+namespace meridian::store {
+
+std::string EncodeIndexPrefix(std::string_view value) {
+  std::string out;
+  out.reserve(value.size() + 2);
+  for (char c : value) {
+    out.push_back(c);
+    if (c == '\0') out.push_back('\xff');
+  }
+  return out;
+}
+
+std::string EncodeIndexValue(std::string_view value) {
+  std::string out = EncodeIndexPrefix(value);
+  out.push_back('\0');
+  out.push_back('\x01');
+  return out;
+}
+
+std::string PrefixEnd(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty()) {
+    unsigned char last = static_cast<unsigned char>(end.back());
+    if (last != 0xff) {
+      end.back() = static_cast<char>(last + 1);
+      return end;
+    }
+    end.pop_back();
+  }
+  return std::string(1, '\xff');  // everything; cannot happen for our non-empty prefixes
+}
+
+TenantKeys::TenantKeys(std::string_view tenant_id) {
+  prefix_.reserve(tenant_id.size() + 2);
+  prefix_.push_back('T');
+  prefix_.append(tenant_id);
+  prefix_.push_back('/');
+}
+
+std::string TenantKeys::Join(std::initializer_list<std::string_view> parts) const {
+  std::string k = prefix_;
+  for (std::string_view p : parts) k.append(p);
+  return k;
+}
+
+std::string TenantKeys::Organization() const { return Join({"org"}); }
+std::string TenantKeys::Object(std::string_view type, std::string_view id) const {
+  return Join({"o/", type, "/", id});
+}
+std::string TenantKeys::ObjectPrefix(std::string_view type) const {
+  return Join({"o/", type, "/"});
+}
+std::string TenantKeys::IndexPrefix(std::string_view type, std::string_view prop) const {
+  return Join({"x/", type, "/", prop, "/"});
+}
+std::string TenantKeys::Index(std::string_view type, std::string_view prop, std::string_view value,
+                              std::string_view id) const {
+  return Join({"x/", type, "/", prop, "/", EncodeIndexValue(value), id});
+}
+std::string TenantKeys::Unique(std::string_view type, std::string_view prop,
+                               std::string_view value) const {
+  return Join({"u/", type, "/", prop, "/", EncodeIndexValue(value)});
+}
+std::string TenantKeys::Link(std::string_view relation, std::string_view source,
+                             std::string_view target) const {
+  return Join({"l/", relation, "/", source, "/", target});
+}
+std::string TenantKeys::LinkPrefix(std::string_view relation, std::string_view source) const {
+  return Join({"l/", relation, "/", source, "/"});
+}
+std::string TenantKeys::ReverseLink(std::string_view relation, std::string_view target,
+                                    std::string_view source) const {
+  return Join({"r/", relation, "/", target, "/", source});
+}
+std::string TenantKeys::ReverseLinkPrefix(std::string_view relation,
+                                          std::string_view target) const {
+  return Join({"r/", relation, "/", target, "/"});
+}
+std::string TenantKeys::Counter(std::string_view type) const { return Join({"c/", type}); }
+std::string TenantKeys::Audit(uint64_t lsn) const {
+  std::string k = Join({"a/"});
+  PutBigEndian64(&k, lsn);
+  return k;
+}
+std::string TenantKeys::AuditPrefix() const { return Join({"a/"}); }
+
+}  // namespace meridian::store

@@ -1,0 +1,56 @@
+// TenantKeys: the only place that builds the keys of a tenant's data. Every key begins with
+// "T" <tenant id> "/", so a TenantKeys made for one tenant cannot name another tenant's data;
+// the directory makes one only from the tenant of the caller's security context.
+//
+// Layout under a tenant's prefix:
+//   "org"                                   organization record
+//   "o/" type "/" id                        object record (JSON)
+//   "x/" type "/" prop "/" value* id        index entry (value escaped, see EncodeIndexValue)
+//   "u/" type "/" prop "/" value*           unique-value claim -> id
+//   "l/" relation "/" source "/" target     link (group members, owners)
+//   "r/" relation "/" target "/" source     reverse link (memberOf)
+//   "c/" type                               object count, 8 bytes big-endian
+//   "a/" lsn                                audit record of the op with that LSN
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace meridian::store {
+
+// Escapes a value so that byte order of encoded keys is the order of the values and no value is
+// a prefix of another's encoding: 0x00 becomes 00 FF and the value ends with 00 01.
+std::string EncodeIndexValue(std::string_view value);
+// The encoding of `value` without its terminator, for prefix (startswith) ranges.
+std::string EncodeIndexPrefix(std::string_view value);
+// The smallest key greater than every key that starts with `prefix`.
+std::string PrefixEnd(std::string_view prefix);
+
+class TenantKeys {
+ public:
+  explicit TenantKeys(std::string_view tenant_id);
+
+  const std::string& prefix() const { return prefix_; }
+  std::string Organization() const;
+  std::string Object(std::string_view type, std::string_view id) const;
+  std::string ObjectPrefix(std::string_view type) const;
+  std::string IndexPrefix(std::string_view type, std::string_view prop) const;
+  std::string Index(std::string_view type, std::string_view prop, std::string_view value,
+                    std::string_view id) const;
+  std::string Unique(std::string_view type, std::string_view prop, std::string_view value) const;
+  std::string Link(std::string_view relation, std::string_view source,
+                   std::string_view target) const;
+  std::string LinkPrefix(std::string_view relation, std::string_view source) const;
+  std::string ReverseLink(std::string_view relation, std::string_view target,
+                          std::string_view source) const;
+  std::string ReverseLinkPrefix(std::string_view relation, std::string_view target) const;
+  std::string Counter(std::string_view type) const;
+  std::string Audit(uint64_t lsn) const;
+  std::string AuditPrefix() const;
+
+ private:
+  std::string Join(std::initializer_list<std::string_view> parts) const;
+  std::string prefix_;
+};
+
+}  // namespace meridian::store

@@ -1,0 +1,121 @@
+// Partition: one scale unit's replicated state machine on RocksDB.
+//
+// A partition owns a log of Ops numbered by LSN (1, 2, 3, ...) and the state that applying them
+// produces. A write is one RocksDB WriteBatch holding the log entry and everything the op changes
+// (objects, indexes, counters, the audit record), written with sync, so it is durable all together
+// or not at all; reopening after a crash finds exactly the acknowledged ops. The log can be read
+// from any retained LSN onward: it is the replication stream.
+//
+// Key space of a partition's database:
+//   "L" <lsn:8 bytes big-endian>  -> serialized proto::Op
+//   "T" <tenant id> "/" ...        -> a tenant's data (see store/keys.h)
+//   "G" ...                        -> global tenant directory (only in the directory partition)
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "meridian/op.pb.h"
+
+namespace rocksdb {
+class DB;
+class Env;
+class Snapshot;
+}  // namespace rocksdb
+
+namespace meridian::store {
+
+// Point reads and ordered scans over a partition's state. Implementations are not thread-safe;
+// each reader makes its own.
+class ReadView {
+ public:
+  virtual ~ReadView() = default;
+  // nullopt when the key is absent; an error only on an I/O failure.
+  virtual Result<std::optional<std::string>> Get(std::string_view key) const = 0;
+  // Visits keys in [begin, end) in ascending order (descending when `reverse`) until `fn`
+  // returns false.
+  using Visitor = std::function<bool(std::string_view key, std::string_view value)>;
+  virtual Status Scan(std::string_view begin, std::string_view end, bool reverse,
+                      const Visitor& fn) const = 0;
+};
+
+// What an apply sees: the state before the op plus the op's own changes so far.
+class WriteContext : public ReadView {
+ public:
+  virtual void Put(std::string_view key, std::string_view value) = 0;
+  virtual void Delete(std::string_view key) = 0;
+};
+
+// The deterministic part of a partition. Apply must depend only on the op and the state it reads
+// through `ctx` (no clock, no randomness, no other I/O), so that every replica reaches the same
+// state. An error from Apply on the primary rejects the op before it is logged (a uniqueness
+// violation, say); nothing is written.
+class StateMachine {
+ public:
+  virtual ~StateMachine() = default;
+  virtual Status Apply(const proto::Op& op, WriteContext* ctx) = 0;
+};
+
+struct PartitionOptions {
+  // fsync every acknowledged write. Only tests that measure something else turn it off.
+  bool sync = true;
+  // nullptr means rocksdb::Env::Default(); tests pass a fault-injecting Env.
+  rocksdb::Env* env = nullptr;
+  size_t block_cache_bytes = 64 << 20;
+};
+
+// Thread-safe. Writes are serialized per partition; reads run concurrently with them.
+class Partition {
+ public:
+  ~Partition();
+  Partition(const Partition&) = delete;
+  Partition& operator=(const Partition&) = delete;
+
+  // Opens (creating if missing) the partition stored in directory `path`. `machine` must outlive
+  // the partition. Fails with kInternal when RocksDB cannot open the directory.
+  static Result<std::unique_ptr<Partition>> Open(std::string id, const std::string& path,
+                                                 StateMachine* machine,
+                                                 const PartitionOptions& options = {});
+
+  const std::string& id() const { return id_; }
+
+  // Builds an op from the current state and commits it. `build` runs under the partition's write
+  // lock, so the state it reads cannot change before the op applies; it fills every field but the
+  // LSN. Returns the op's LSN once it is durable, or the error from `build` or from the apply, in
+  // which case nothing was written.
+  using Builder = std::function<Status(const ReadView& state, proto::Op* op)>;
+  Result<uint64_t> Write(const Builder& build);
+
+  // The replica path: applies an op that already has its LSN, which must be last_lsn() + 1.
+  Status ApplyLogged(const proto::Op& op);
+
+  // Calls `fn` with each logged op from `from_lsn` on, in order, until it returns false.
+  Status ReadLog(uint64_t from_lsn, const std::function<bool(const proto::Op&)>& fn) const;
+
+  uint64_t last_lsn() const;
+
+  // A consistent point-in-time view of the committed state.
+  std::unique_ptr<ReadView> Snapshot() const;
+
+ private:
+  Partition(std::string id, rocksdb::DB* db, StateMachine* machine, bool sync, uint64_t last);
+  Status Commit(proto::Op* op, class BatchContext* ctx);
+
+  const std::string id_;
+  std::unique_ptr<rocksdb::DB> db_;
+  StateMachine* const machine_;
+  const bool sync_;
+  std::mutex write_mu_;
+  std::atomic<uint64_t> last_lsn_;
+};
+
+// The log key of `lsn`.
+std::string LogKey(uint64_t lsn);
+
+}  // namespace meridian::store
