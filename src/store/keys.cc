@@ -80,6 +80,7 @@ std::string TenantKeys::ReverseLinkPrefix(std::string_view relation,
                                           std::string_view target) const {
   return Join({"r/", relation, "/", target, "/"});
 }
+std::string TenantKeys::Kind(std::string_view id) const { return Join({"i/", id}); }
 std::string TenantKeys::Counter(std::string_view type) const { return Join({"c/", type}); }
 std::string TenantKeys::Audit(uint64_t lsn) const {
   std::string k = Join({"a/"});

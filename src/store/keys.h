@@ -9,6 +9,7 @@
 //   "u/" type "/" prop "/" value*           unique-value claim -> id
 //   "l/" relation "/" source "/" target     link (group members, owners)
 //   "r/" relation "/" target "/" source     reverse link (memberOf)
+//   "i/" id                                 the type of object `id`
 //   "c/" type                               object count, 8 bytes big-endian
 //   "a/" lsn                                audit record of the op with that LSN
 #pragma once
@@ -44,6 +45,7 @@ class TenantKeys {
   std::string ReverseLink(std::string_view relation, std::string_view target,
                           std::string_view source) const;
   std::string ReverseLinkPrefix(std::string_view relation, std::string_view target) const;
+  std::string Kind(std::string_view id) const;  // id -> its type, for directoryObjects
   std::string Counter(std::string_view type) const;
   std::string Audit(uint64_t lsn) const;
   std::string AuditPrefix() const;

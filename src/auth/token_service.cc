@@ -1,0 +1,254 @@
+#include "auth/token_service.h"
+
+#include <boost/json.hpp>
+
+#include "common/encoding.h"
+
+namespace meridian::auth {
+namespace json = boost::json;
+using directory::SecurityContext;
+
+namespace {
+
+std::optional<std::string_view> Param(const std::vector<std::pair<std::string, std::string>>& form,
+                                      std::string_view name) {
+  std::optional<std::string_view> found;
+  for (const auto& [k, v] : form) {
+    if (k == name) {
+      if (found) return std::string_view("\x01duplicate");
+      found = v;
+    }
+  }
+  return found;
+}
+
+OAuthError Error(int status, std::string error, std::string description) {
+  return OAuthError{status, std::move(error), std::move(description)};
+}
+
+// application/x-www-form-urlencoded decoding of one client_secret_basic component (RFC 6749
+// section 2.3.1).
+std::string FormDecode(std::string_view in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      out.push_back(' ');
+    } else if (in[i] == '%' && i + 2 < in.size() && isxdigit(static_cast<unsigned char>(in[i + 1])) &&
+               isxdigit(static_cast<unsigned char>(in[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TokenService::TokenService(directory::Directory* directory, TokenServiceOptions options)
+    : directory_(directory), options_(std::move(options)) {}
+
+Status TokenService::Start() {
+  MERIDIAN_ASSIGN_OR_RETURN(auto stored, directory_->SigningKeys());
+  if (stored.empty()) {
+    MERIDIAN_ASSIGN_OR_RETURN(crypto::SigningKey key, crypto::SigningKey::GenerateRsa2048());
+    proto::SigningKey record;
+    record.set_kid(key.kid());
+    record.set_private_pem(key.PrivatePem());
+    record.set_created_ms(directory_->clock()->NowMillis());
+    MERIDIAN_RETURN_IF_ERROR(directory_->AddSigningKey(record));
+    stored.push_back(record);
+  }
+  std::vector<std::unique_ptr<crypto::SigningKey>> keys;
+  for (const auto& record : stored) {
+    MERIDIAN_ASSIGN_OR_RETURN(crypto::SigningKey key,
+                              crypto::SigningKey::FromPrivatePem(record.private_pem()));
+    keys.push_back(std::make_unique<crypto::SigningKey>(std::move(key)));
+  }
+  std::vector<const crypto::SigningKey*> ptrs;
+  for (const auto& k : keys) ptrs.push_back(k.get());
+  MERIDIAN_ASSIGN_OR_RETURN(crypto::JwtVerifier verifier,
+                            crypto::JwtVerifier::FromJwks(crypto::Jwks(ptrs)));
+  std::unique_lock lock(mu_);
+  keys_ = std::move(keys);
+  verifier_ = std::make_unique<crypto::JwtVerifier>(std::move(verifier));
+  return Status::Ok();
+}
+
+std::string TokenService::Issuer(std::string_view tenant_id) const {
+  return options_.public_url + "/" + std::string(tenant_id) + "/v2.0";
+}
+
+const crypto::SigningKey& TokenService::CurrentKey() const { return *keys_.back(); }
+
+TokenService::TokenResult TokenService::Token(
+    std::string_view tenant, const std::vector<std::pair<std::string, std::string>>& form,
+    std::optional<std::string_view> basic_auth) const {
+  for (const char* name : {"grant_type", "client_id", "client_secret", "scope"}) {
+    if (Param(form, name) == std::string_view("\x01duplicate")) {
+      return Error(400, "invalid_request", std::string("The parameter '") + name +
+                                               "' was given more than once.");
+    }
+  }
+  auto grant = Param(form, "grant_type");
+  if (!grant) return Error(400, "invalid_request", "The request body must contain 'grant_type'.");
+  if (*grant != "client_credentials") {
+    return Error(400, "unsupported_grant_type",
+                 "The grant type '" + std::string(*grant) + "' is not supported.");
+  }
+  auto resolved = directory_->ResolveTenant(tenant);
+  if (!resolved.ok()) {
+    return Error(400, "invalid_request",
+                 "Tenant '" + std::string(tenant) + "' not found. Check the tenant identifier "
+                 "or domain in the token endpoint address.");
+  }
+  // Client authentication: exactly one of client_secret_post and client_secret_basic.
+  std::string client_id, secret;
+  auto form_id = Param(form, "client_id");
+  auto form_secret = Param(form, "client_secret");
+  if (basic_auth) {
+    if (form_secret) {
+      return Error(400, "invalid_request", "Use only one client authentication method.");
+    }
+    std::string_view h = *basic_auth;
+    if (h.size() < 6 || !EqualsIgnoreCase(h.substr(0, 6), "basic ")) {
+      return Error(401, "invalid_client", "Unsupported client authentication scheme.");
+    }
+    auto decoded = Base64Decode(h.substr(6));
+    size_t colon = decoded ? decoded->find(':') : std::string::npos;
+    if (colon == std::string::npos) {
+      return Error(401, "invalid_client", "Malformed HTTP Basic client credentials.");
+    }
+    client_id = FormDecode(decoded->substr(0, colon));
+    secret = FormDecode(decoded->substr(colon + 1));
+    if (form_id && *form_id != client_id) {
+      return Error(400, "invalid_request", "client_id does not match the Basic credentials.");
+    }
+  } else {
+    if (!form_id) return Error(400, "invalid_request", "The request body must contain 'client_id'.");
+    if (!form_secret) {
+      return Error(401, "invalid_client",
+                   "The request body must contain 'client_secret' or 'client_assertion'.");
+    }
+    client_id = std::string(*form_id);
+    secret = std::string(*form_secret);
+  }
+  auto scope = Param(form, "scope");
+  if (!scope) return Error(400, "invalid_request", "The request body must contain 'scope'.");
+  std::string s(*scope);
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  bool graph = s == options_.graph_resource + "/.default" ||
+               s == options_.graph_app_id + "/.default" ||
+               s == options_.graph_resource + "//.default";
+  if (!graph) {
+    return Error(400, "invalid_scope",
+                 "The scope '" + s + "' is not valid. Client credential flows must request '" +
+                     options_.graph_resource + "/.default'.");
+  }
+
+  auto ctx = SecurityContext::ForTokenService(resolved->id);
+  auto client = directory_->AuthenticateClient(ctx, client_id, secret);
+  if (!client.ok()) {
+    const std::string& code = client.status().graph_code();
+    return Error(code == "unauthorized_client" ? 400 : 401,
+                 code.empty() ? "invalid_client" : code, client.status().message());
+  }
+  const auto& sp = client->service_principal;
+  auto roles = directory_->RolesOf(ctx, sp.id);
+  if (!roles.ok()) return Error(500, "server_error", roles.status().message());
+
+  int64_t now = directory_->clock()->NowSeconds();
+  json::array wids;
+  for (const auto& r : *roles) wids.push_back(json::string(r));
+  json::object claims{
+      {"aud", options_.graph_resource},
+      {"iss", Issuer(resolved->id)},
+      {"iat", now},
+      {"nbf", now},
+      {"exp", now + options_.access_token_lifetime_seconds},
+      {"azp", client->application.data.at("appId")},
+      {"azpacr", "1"},
+      {"idtyp", "app"},
+      {"oid", sp.id},
+      {"sub", sp.id},
+      {"tid", resolved->id},
+      {"uti", Base64UrlEncode(directory_->random()->Bytes(16))},
+      {"ver", "2.0"},
+      {"wids", std::move(wids)},
+  };
+  Result<std::string> token = [&] {
+    std::shared_lock lock(mu_);
+    return crypto::SignJwt(CurrentKey(), claims);
+  }();
+  if (!token.ok()) return Error(500, "server_error", token.status().message());
+  return json::object{{"token_type", "Bearer"},
+                      {"expires_in", options_.access_token_lifetime_seconds},
+                      {"ext_expires_in", options_.access_token_lifetime_seconds},
+                      {"access_token", std::move(token).value()}};
+}
+
+Result<json::object> TokenService::Discovery(std::string_view tenant) const {
+  MERIDIAN_ASSIGN_OR_RETURN(auto t, directory_->ResolveTenant(tenant));
+  std::string base = options_.public_url + "/" + t.id;
+  return json::object{
+      {"issuer", Issuer(t.id)},
+      {"token_endpoint", base + "/oauth2/v2.0/token"},
+      {"authorization_endpoint", base + "/oauth2/v2.0/authorize"},
+      {"jwks_uri", base + "/discovery/v2.0/keys"},
+      {"response_types_supported", json::array{"code"}},
+      {"grant_types_supported", json::array{"client_credentials"}},
+      {"subject_types_supported", json::array{"pairwise"}},
+      {"id_token_signing_alg_values_supported", json::array{"RS256"}},
+      {"token_endpoint_auth_methods_supported",
+       json::array{"client_secret_post", "client_secret_basic"}},
+      {"scopes_supported", json::array{"openid", "profile", "email", "offline_access"}},
+      {"claims_supported", json::array{"sub", "iss", "aud", "exp", "iat", "nbf", "tid", "oid",
+                                       "azp", "idtyp", "wids", "ver"}},
+      {"tenant_region_scope", t.region},
+      {"cloud_instance_name", directory_->options().cloud},
+  };
+}
+
+json::object TokenService::Jwks() const {
+  std::shared_lock lock(mu_);
+  std::vector<const crypto::SigningKey*> ptrs;
+  for (const auto& k : keys_) ptrs.push_back(k.get());
+  return crypto::Jwks(ptrs);
+}
+
+Result<SecurityContext> TokenService::Authenticate(std::string_view header) const {
+  auto fail = [](std::string m) {
+    return Status(Code::kUnauthenticated, std::move(m), "InvalidAuthenticationToken");
+  };
+  if (header.size() < 7 || !EqualsIgnoreCase(header.substr(0, 7), "bearer ")) {
+    return fail("Access token is empty.");
+  }
+  std::string_view token = header.substr(7);
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  if (token.empty() || token.size() > 16384) return fail("Access token is empty or too large.");
+  Result<json::object> claims = [&]() -> Result<json::object> {
+    std::shared_lock lock(mu_);
+    return verifier_->Verify(token);
+  }();
+  if (!claims.ok()) return fail(claims.status().message());
+  int64_t now = directory_->clock()->NowSeconds();
+  Status time = crypto::CheckTimeClaims(*claims, now, options_.clock_skew_seconds);
+  if (!time.ok()) return fail(time.message());
+  auto str = [&](std::string_view k) -> std::string {
+    auto* v = claims->if_contains(k);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  if (str("aud") != options_.graph_resource) {
+    return fail("Invalid audience: the token is not for " + options_.graph_resource + ".");
+  }
+  std::string tid = str("tid");
+  if (!IsUuid(tid) || str("iss") != Issuer(tid)) return fail("Invalid issuer.");
+  std::string oid = str("oid");
+  if (!IsUuid(oid)) return fail("The token has no object id.");
+  SecurityContext::Kind kind = str("idtyp") == "app" ? SecurityContext::Kind::kServicePrincipal
+                                                     : SecurityContext::Kind::kUser;
+  return SecurityContext::ForPrincipal(tid, oid, kind, str("azp"), str("azp"));
+}
+
+}  // namespace meridian::auth

@@ -1,0 +1,211 @@
+// Directory: the data-access layer. It hosts the partitions of this node (several per region in
+// the embedded default) and the global tenant directory, routes each call to the partition of the
+// caller's tenant, validates writes against the schema and turns them into ops, and serves reads
+// from indexes. Every method that touches tenant data takes the tenant from a SecurityContext.
+//
+// Thread-safe: reads run concurrently; writes are serialized per partition.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "common/clock.h"
+#include "common/random.h"
+#include "common/status.h"
+#include "directory/regions.h"
+#include "directory/schema.h"
+#include "directory/security_context.h"
+#include "directory/state_machine.h"
+#include "store/partition.h"
+
+namespace meridian::directory {
+
+struct DirectoryOptions {
+  std::string data_dir;
+  std::string cloud = "global";  // which regions this deployment hosts (directory/regions.h)
+  int partitions_per_region = 2;
+  bool sync = true;
+  std::string domain_suffix = "meridian.test";  // initial domains are <name>.<suffix>
+  int password_iterations = 600000;
+  // A filter that no index serves is refused when the tenant has more objects of the type.
+  int64_t max_unindexed_scan = 5000;
+  Clock* clock = nullptr;    // default: the system clock
+  Random* random = nullptr;  // default: OpenSSL's CSPRNG
+};
+
+struct TenantInfo {
+  std::string id;
+  std::string region;     // region code, e.g. "emea"
+  std::string partition;  // partition id, e.g. "emea-2"
+  std::vector<std::string> domains;
+};
+
+// One stored directory object.
+struct Object {
+  std::string type;
+  std::string id;
+  uint64_t version = 0;       // LSN of the last change; the ETag is derived from it
+  boost::json::object data;   // Graph properties
+  boost::json::object secret; // never leaves the directory module
+  std::string ETag() const;
+};
+
+// The credentials a new tenant starts with; shown once.
+struct NewTenant {
+  TenantInfo tenant;
+  std::string display_name;
+  std::string admin_upn, admin_password, admin_id;
+  std::string app_id, app_object_id, sp_id, client_secret;
+};
+
+// One index range to scan; the planner's output in store terms.
+struct IndexRange {
+  std::string prop;  // indexed property (collections index each element)
+  enum class Kind { kEq, kPrefix, kInterval } kind = Kind::kEq;
+  std::string low, high;  // folded values (see IndexValue)
+  bool has_low = false, has_high = false, low_inclusive = true, high_inclusive = true;
+};
+
+struct ListQuery {
+  // The full filter, evaluated on every candidate; null means "everything".
+  std::function<bool(const boost::json::object&)> filter;
+  // Index ranges whose union contains every match; empty means "no index serves the filter".
+  std::vector<IndexRange> branches;
+  bool has_filter = false;
+  std::string orderby;  // an indexed property, or empty for id order
+  bool descending = false;
+  int top = 100;
+  std::string skiptoken;    // opaque, from a previous page
+  std::string fingerprint;  // identifies the query, so a skip token cannot be reused elsewhere
+  bool count = false;
+};
+
+struct Page {
+  std::vector<Object> items;
+  std::string next_skiptoken;  // empty on the last page
+  std::optional<int64_t> count;
+};
+
+struct WriteResult {
+  Object object;
+  uint64_t lsn = 0;
+  std::string partition;
+};
+
+enum class LinkDirection { kOutgoing, kIncoming };  // members/owners of X, or X's memberOf
+
+class Directory {
+ public:
+  ~Directory();
+  static Result<std::unique_ptr<Directory>> Open(DirectoryOptions options);
+
+  const DirectoryOptions& options() const { return options_; }
+  Clock* clock() const { return clock_; }
+  Random* random() const { return random_; }
+
+  // ---- Global tenant directory (routing metadata) ----
+  // By tenant id or any verified domain. NotFound when unknown.
+  Result<TenantInfo> ResolveTenant(std::string_view id_or_domain) const;
+  int64_t TenantCount() const;
+  // Creates a tenant with its first administrator and a bootstrap application holding the Global
+  // Administrator role. InvalidArgument for a bad name or country.
+  Result<NewTenant> CreateTenant(std::string_view display_name, std::string_view country);
+
+  // Token-signing keys (PEM) in order of creation; GenerateSigningKey logs a new one.
+  Result<std::vector<proto::SigningKey>> SigningKeys() const;
+  Status AddSigningKey(const proto::SigningKey& key);
+
+  // ---- Tenant data; the tenant is ctx.tenant_id() ----
+  Result<Object> Get(const SecurityContext& ctx, const TypeSchema& type, std::string_view id) const;
+  // Users may also be addressed by userPrincipalName, applications/service principals by appId.
+  Result<Object> Lookup(const SecurityContext& ctx, const TypeSchema& type,
+                        std::string_view id_or_key) const;
+  // Any object by id, whatever its type.
+  Result<Object> GetDirectoryObject(const SecurityContext& ctx, std::string_view id) const;
+  Result<Page> List(const SecurityContext& ctx, const TypeSchema& type, const ListQuery& q) const;
+  Result<int64_t> Count(const SecurityContext& ctx, const TypeSchema& type) const;
+  Result<boost::json::object> Organization(const SecurityContext& ctx) const;
+
+  Result<WriteResult> Create(const SecurityContext& ctx, const TypeSchema& type,
+                             const boost::json::object& body);
+  // PATCH semantics; `if_match` is an ETag the object must still have (412 otherwise).
+  Result<WriteResult> Update(const SecurityContext& ctx, const TypeSchema& type,
+                             std::string_view id, const boost::json::object& patch,
+                             std::optional<std::string_view> if_match);
+  Result<uint64_t> Delete(const SecurityContext& ctx, const TypeSchema& type, std::string_view id,
+                          std::optional<std::string_view> if_match);
+
+  // Application credentials (Graph's addPassword / removePassword). The secret text is returned
+  // once in the result's "secretText" and only its hash is kept.
+  Result<boost::json::object> AddPassword(const SecurityContext& ctx, std::string_view app_id,
+                                          const boost::json::object& body);
+  Status RemovePassword(const SecurityContext& ctx, std::string_view app_id,
+                        std::string_view key_id);
+
+  // Group membership and ownership.
+  Result<uint64_t> AddLink(const SecurityContext& ctx, std::string_view relation,
+                           const TypeSchema& source_type, std::string_view source_id,
+                           std::string_view target_id);
+  Result<uint64_t> RemoveLink(const SecurityContext& ctx, std::string_view relation,
+                              const TypeSchema& source_type, std::string_view source_id,
+                              std::string_view target_id);
+  // Direct links (members, owners, memberOf) or, when `transitive`, the closure through nested
+  // groups (transitiveMembers, transitiveMemberOf); answered from the link indexes.
+  Result<Page> ListLinks(const SecurityContext& ctx, std::string_view relation,
+                         LinkDirection direction, std::string_view id, bool transitive,
+                         int top, std::string_view skiptoken) const;
+
+  // Role template ids the principal holds, directly or through role-assignable groups.
+  Result<std::vector<std::string>> RolesOf(const SecurityContext& ctx,
+                                           std::string_view principal_id) const;
+
+  // Verifies a client secret of the application `app_id` for the token service. Returns the
+  // application and its service principal; Unauthenticated on any mismatch.
+  struct Client {
+    Object application;
+    Object service_principal;
+  };
+  Result<Client> AuthenticateClient(const SecurityContext& ctx, std::string_view app_id,
+                                    std::string_view secret) const;
+
+  // Audit records of the tenant, newest first.
+  Result<Page> ListAudit(const SecurityContext& ctx, int top, std::string_view skiptoken) const;
+
+  // Partition ids and their last LSNs, for /metrics.
+  std::vector<std::pair<std::string, uint64_t>> PartitionLsns() const;
+
+ private:
+  explicit Directory(DirectoryOptions options);
+  Result<store::Partition*> PartitionOf(const SecurityContext& ctx) const;
+  Result<uint64_t> Submit(const SecurityContext& ctx,
+                          const std::function<Status(const store::ReadView&, proto::Op*)>& build);
+  Result<WriteResult> WriteObject(const SecurityContext& ctx, const TypeSchema& type,
+                                  const std::string& id);
+
+  DirectoryOptions options_;
+  Clock* clock_;
+  Random* random_;
+  TenantMachine tenant_machine_;
+  GlobalMachine global_machine_;
+  std::unique_ptr<store::Partition> global_;
+  std::map<std::string, std::unique_ptr<store::Partition>> partitions_;
+};
+
+// Built-in directory role template ids (the same GUIDs as Entra ID's).
+inline constexpr std::string_view kGlobalAdministratorRole = "62e90394-69f5-4237-9190-012177145e10";
+inline constexpr std::string_view kUserAdministratorRole = "fe930be7-5e62-47db-91af-98c3a49a38b1";
+inline constexpr std::string_view kGroupsAdministratorRole = "fdd7a751-b60b-444a-984c-02652fe8fa1c";
+inline constexpr std::string_view kApplicationAdministratorRole =
+    "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3";
+inline constexpr std::string_view kPrivilegedRoleAdministratorRole =
+    "e8611ab8-c189-46e8-94e1-60213ab1f814";
+inline constexpr std::string_view kGlobalReaderRole = "f2ef992c-3afb-46b9-b7cf-a126ee74c451";
+inline constexpr std::string_view kDirectoryReadersRole = "88d8e3e3-8f55-4a1e-953a-9b9898b8876b";
+
+}  // namespace meridian::directory

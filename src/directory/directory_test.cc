@@ -1,0 +1,292 @@
+#include "directory/directory.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+
+#include "common/encoding.h"
+#include "store/keys.h"
+
+namespace meridian::directory {
+namespace {
+namespace json = boost::json;
+
+class DirectoryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "meridian-dir-XXXXXX").string();
+    dir_ = mkdtemp(tmpl.data());
+    random_ = NewSeededRandom(42);
+    Reopen();
+    auto t = d_->CreateTenant("Contoso", "DE");
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    tenant_ = *t;
+    admin_ = std::make_unique<SecurityContext>(SecurityContext::ForPrincipal(
+        tenant_.tenant.id, tenant_.admin_id, SecurityContext::Kind::kUser, "", "Administrator"));
+  }
+  void TearDown() override {
+    d_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Reopen() {
+    d_.reset();
+    DirectoryOptions o;
+    o.data_dir = dir_;
+    o.clock = &clock_;
+    o.random = random_.get();
+    o.password_iterations = 1000;
+    o.sync = false;
+    o.max_unindexed_scan = 50;
+    auto d = Directory::Open(o);
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    d_ = std::move(d).value();
+  }
+  const TypeSchema& Users() { return *FindType("user"); }
+  const TypeSchema& Groups() { return *FindType("group"); }
+  json::object NewUser(const std::string& alias, const std::string& name) {
+    return {{"accountEnabled", true},
+            {"displayName", name},
+            {"mailNickname", alias},
+            {"userPrincipalName", alias + "@" + tenant_.tenant.domains[0]},
+            {"passwordProfile", {{"password", "Str0ng!Passw0rd"}}}};
+  }
+  std::string MakeUser(const std::string& alias, const std::string& name) {
+    auto r = d_->Create(*admin_, Users(), NewUser(alias, name));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->object.id : "";
+  }
+  std::string MakeGroup(const std::string& name) {
+    auto r = d_->Create(*admin_, Groups(),
+                        {{"displayName", name}, {"mailEnabled", false},
+                         {"mailNickname", name}, {"securityEnabled", true}});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->object.id : "";
+  }
+  std::vector<std::string> Names(const Page& p) {
+    std::vector<std::string> out;
+    for (const auto& o : p.items) out.emplace_back(o.data.at("displayName").as_string());
+    return out;
+  }
+
+  std::string dir_;
+  ManualClock clock_;
+  std::unique_ptr<Random> random_;
+  std::unique_ptr<Directory> d_;
+  NewTenant tenant_;
+  std::unique_ptr<SecurityContext> admin_;
+};
+
+TEST_F(DirectoryTest, NewTenantIsPlacedInItsRegionAndRoutable) {
+  EXPECT_EQ(tenant_.tenant.region, "emea");
+  EXPECT_TRUE(StartsWith(tenant_.tenant.partition, "emea-"));
+  auto by_id = d_->ResolveTenant(tenant_.tenant.id);
+  ASSERT_TRUE(by_id.ok());
+  EXPECT_EQ(by_id->partition, tenant_.tenant.partition);
+  auto by_domain = d_->ResolveTenant(tenant_.tenant.domains[0]);
+  ASSERT_TRUE(by_domain.ok());
+  EXPECT_EQ(by_domain->id, tenant_.tenant.id);
+  auto roles = d_->RolesOf(*admin_, tenant_.sp_id);
+  ASSERT_TRUE(roles.ok());
+  EXPECT_EQ(*roles, std::vector<std::string>{std::string(kGlobalAdministratorRole)});
+  auto client = d_->AuthenticateClient(SecurityContext::ForTokenService(tenant_.tenant.id),
+                                       tenant_.app_id, tenant_.client_secret);
+  EXPECT_TRUE(client.ok()) << client.status().ToString();
+  EXPECT_FALSE(d_->AuthenticateClient(SecurityContext::ForTokenService(tenant_.tenant.id),
+                                      tenant_.app_id, tenant_.client_secret + "x").ok());
+  EXPECT_EQ(d_->CreateTenant("X", "ZZ").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(d_->CreateTenant("X", "CN").status().code(), Code::kInvalidArgument)
+      << "China is a sovereign cloud, not part of the global deployment";
+  auto jp = d_->CreateTenant("Contoso", "jp");
+  ASSERT_TRUE(jp.ok());
+  EXPECT_EQ(jp->tenant.region, "jp");
+  EXPECT_NE(jp->tenant.domains[0], tenant_.tenant.domains[0]) << "initial domains are unique";
+}
+
+TEST_F(DirectoryTest, CreateGetUpdateDeleteUser) {
+  std::string id = MakeUser("adele", "Adele Vance");
+  auto got = d_->Get(*admin_, Users(), id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->data.at("userType").as_string(), "Member");
+  EXPECT_FALSE(got->data.contains("passwordProfile")) << "passwords are never stored in data";
+  EXPECT_TRUE(StartsWith(got->secret.at("passwordHash").as_string(), "$pbkdf2-sha256$"));
+  auto by_upn = d_->Lookup(*admin_, Users(), "ADELE@" + tenant_.tenant.domains[0]);
+  ASSERT_TRUE(by_upn.ok());
+  EXPECT_EQ(by_upn->id, id);
+
+  auto stale = got->ETag();
+  auto upd = d_->Update(*admin_, Users(), id, {{"jobTitle", "Engineer"}}, stale);
+  ASSERT_TRUE(upd.ok()) << upd.status().ToString();
+  EXPECT_EQ(upd->object.data.at("jobTitle").as_string(), "Engineer");
+  EXPECT_EQ(d_->Update(*admin_, Users(), id, {{"jobTitle", "X"}}, stale).status().code(),
+            Code::kFailedPrecondition);
+  EXPECT_EQ(d_->Delete(*admin_, Users(), id, stale).status().code(), Code::kFailedPrecondition);
+  ASSERT_TRUE(d_->Delete(*admin_, Users(), id, std::nullopt).ok());
+  EXPECT_EQ(d_->Get(*admin_, Users(), id).status().code(), Code::kNotFound);
+  // The UPN is free again.
+  MakeUser("adele", "Adele Again");
+}
+
+TEST_F(DirectoryTest, BadWritesChangeNothing) {
+  MakeUser("adele", "Adele Vance");
+  uint64_t before = d_->PartitionLsns().back().second;
+  auto lsns = d_->PartitionLsns();
+  auto expect_bad = [&](json::object body, Code code) {
+    auto r = d_->Create(*admin_, Users(), body);
+    EXPECT_EQ(r.status().code(), code) << json::serialize(body) << " " << r.status().ToString();
+  };
+  expect_bad(NewUser("adele", "Duplicate"), Code::kAlreadyExists);
+  auto upper = NewUser("ADELE", "Duplicate in other case");
+  expect_bad(upper, Code::kAlreadyExists);
+  auto unknown = NewUser("x1", "X");
+  unknown["favouriteColour"] = "blue";
+  expect_bad(unknown, Code::kInvalidArgument);
+  auto ro = NewUser("x2", "X");
+  ro["createdDateTime"] = "2020-01-01T00:00:00Z";
+  expect_bad(ro, Code::kInvalidArgument);
+  auto type = NewUser("x3", "X");
+  type["accountEnabled"] = "yes";
+  expect_bad(type, Code::kInvalidArgument);
+  auto domain = NewUser("x4", "X");
+  domain["userPrincipalName"] = "x4@not-ours.example";
+  expect_bad(domain, Code::kInvalidArgument);
+  auto weak = NewUser("x5", "X");
+  weak["passwordProfile"] = {{"password", "password"}};
+  expect_bad(weak, Code::kInvalidArgument);
+  auto missing = NewUser("x6", "X");
+  missing.erase("mailNickname");
+  expect_bad(missing, Code::kInvalidArgument);
+  EXPECT_EQ(d_->PartitionLsns(), lsns) << "a refused write must not log an op";
+  (void)before;
+}
+
+TEST_F(DirectoryTest, AnotherTenantsContextSeesNothing) {
+  std::string id = MakeUser("adele", "Adele Vance");
+  auto other = d_->CreateTenant("Fabrikam", "DE");
+  ASSERT_TRUE(other.ok());
+  auto them = SecurityContext::ForPrincipal(other->tenant.id, other->admin_id,
+                                            SecurityContext::Kind::kUser, "", "Other admin");
+  EXPECT_EQ(d_->Get(them, Users(), id).status().code(), Code::kNotFound);
+  EXPECT_EQ(d_->Update(them, Users(), id, {{"jobTitle", "pwned"}}, std::nullopt).status().code(),
+            Code::kNotFound);
+  EXPECT_EQ(d_->Delete(them, Users(), id, std::nullopt).status().code(), Code::kNotFound);
+  EXPECT_EQ(d_->GetDirectoryObject(them, id).status().code(), Code::kNotFound);
+  ListQuery q;
+  auto page = d_->List(them, Users(), q);
+  ASSERT_TRUE(page.ok());
+  for (const auto& u : page->items) EXPECT_NE(u.id, id);
+  // A UPN of the first tenant's domain cannot be taken in the other tenant.
+  auto body = NewUser("mallory", "Mallory");
+  EXPECT_EQ(d_->Create(them, Users(), body).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(d_->AddLink(them, "members", Groups(), id, id).status().code(), Code::kNotFound);
+  EXPECT_FALSE(d_->AuthenticateClient(SecurityContext::ForTokenService(other->tenant.id),
+                                      tenant_.app_id, tenant_.client_secret).ok());
+}
+
+TEST_F(DirectoryTest, ListsFromIndexesWithPaging) {
+  for (int i = 0; i < 30; ++i) {
+    MakeUser("u" + std::to_string(i), (i % 2 ? "Odd " : "Even ") + std::to_string(100 + i));
+  }
+  ListQuery q;
+  q.has_filter = true;
+  q.filter = [](const json::object& o) {
+    return StartsWith(AsciiLower(std::string_view(o.at("displayName").as_string())), "odd");
+  };
+  q.branches = {{"displayName", IndexRange::Kind::kPrefix, "odd", ""}};
+  q.top = 4;
+  q.fingerprint = "f";
+  std::vector<std::string> all;
+  int pages = 0;
+  for (;;) {
+    auto page = d_->List(*admin_, Users(), q);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    ++pages;
+    for (auto& n : Names(*page)) all.push_back(n);
+    if (page->next_skiptoken.empty()) break;
+    q.skiptoken = page->next_skiptoken;
+  }
+  EXPECT_EQ(all.size(), 15u);
+  EXPECT_EQ(pages, 4);
+  EXPECT_TRUE(std::is_sorted(all.begin(), all.end()));
+  q.skiptoken = "garbage";
+  EXPECT_EQ(d_->List(*admin_, Users(), q).status().code(), Code::kInvalidArgument);
+
+  // Descending order on an index.
+  ListQuery desc;
+  desc.orderby = "displayName";
+  desc.descending = true;
+  desc.top = 3;
+  auto page = d_->List(*admin_, Users(), desc);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(Names(*page), (std::vector<std::string>{"Odd 129", "Odd 127", "Odd 125"}));
+
+  // An unindexed filter on a tenant above the scan limit is refused.
+  ListQuery scan;
+  scan.has_filter = true;
+  scan.filter = [](const json::object&) { return true; };
+  EXPECT_EQ(d_->List(*admin_, Users(), scan).status().code(), Code::kUnsupported);
+}
+
+TEST_F(DirectoryTest, OrBranchesDoNotRepeatObjects) {
+  MakeUser("ann", "Ann");
+  MakeUser("bob", "Bob");
+  ListQuery q;
+  q.has_filter = true;
+  q.branches = {{"displayName", IndexRange::Kind::kEq, "ann", ""},
+                {"mailNickname", IndexRange::Kind::kPrefix, "", ""}};
+  q.fingerprint = "f";
+  auto page = d_->List(*admin_, Users(), q);
+  ASSERT_TRUE(page.ok());
+  // Ann (from the first branch), then every user with any mailNickname except Ann again.
+  int anns = 0;
+  for (auto& n : Names(*page)) anns += n == "Ann";
+  EXPECT_EQ(anns, 1);
+}
+
+TEST_F(DirectoryTest, NestedGroupsAnswerTransitiveMemberOf) {
+  std::string u = MakeUser("adele", "Adele");
+  std::string g1 = MakeGroup("g1"), g2 = MakeGroup("g2"), g3 = MakeGroup("g3");
+  ASSERT_TRUE(d_->AddLink(*admin_, "members", Groups(), g1, u).ok());
+  ASSERT_TRUE(d_->AddLink(*admin_, "members", Groups(), g2, g1).ok());
+  ASSERT_TRUE(d_->AddLink(*admin_, "members", Groups(), g3, g2).ok());
+  ASSERT_TRUE(d_->AddLink(*admin_, "members", Groups(), g1, g3).ok()) << "cycles are allowed";
+  EXPECT_EQ(d_->AddLink(*admin_, "members", Groups(), g1, u).status().code(),
+            Code::kAlreadyExists);
+  auto direct = d_->ListLinks(*admin_, "members", LinkDirection::kIncoming, u, false, 100, "");
+  ASSERT_TRUE(direct.ok());
+  EXPECT_EQ(direct->items.size(), 1u);
+  auto all = d_->ListLinks(*admin_, "members", LinkDirection::kIncoming, u, true, 100, "");
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->items.size(), 3u);
+  auto paged = d_->ListLinks(*admin_, "members", LinkDirection::kIncoming, u, true, 2, "");
+  ASSERT_TRUE(paged.ok());
+  EXPECT_EQ(paged->items.size(), 2u);
+  auto rest = d_->ListLinks(*admin_, "members", LinkDirection::kIncoming, u, true, 2,
+                            paged->next_skiptoken);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(rest->items.size(), 1u);
+  EXPECT_TRUE(rest->next_skiptoken.empty());
+  // Deleting the middle group removes its edges.
+  ASSERT_TRUE(d_->Delete(*admin_, Groups(), g1, std::nullopt).ok());
+  auto after = d_->ListLinks(*admin_, "members", LinkDirection::kIncoming, u, true, 100, "");
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->items.empty());
+}
+
+TEST_F(DirectoryTest, WritesAreAuditedAndSurviveReopen) {
+  std::string id = MakeUser("adele", "Adele Vance");
+  auto audit = d_->ListAudit(*admin_, 1, "");
+  ASSERT_TRUE(audit.ok());
+  ASSERT_EQ(audit->items.size(), 1u);
+  EXPECT_EQ(audit->items[0].data.at("activityDisplayName").as_string(), "Add user");
+  auto older = d_->ListAudit(*admin_, 10, audit->next_skiptoken);
+  ASSERT_TRUE(older.ok());
+  EXPECT_EQ(older->items.size(), 1u);
+  EXPECT_EQ(older->items[0].data.at("activityDisplayName").as_string(), "Create company");
+  Reopen();
+  EXPECT_TRUE(d_->Get(*admin_, Users(), id).ok());
+  EXPECT_EQ(*d_->Count(*admin_, Users()), 2);
+}
+
+}  // namespace
+}  // namespace meridian::directory

@@ -1,0 +1,346 @@
+#include "directory/state_machine.h"
+
+#include <boost/json.hpp>
+#include <set>
+
+#include "common/clock.h"
+#include "common/encoding.h"
+#include "directory/schema.h"
+#include "store/keys.h"
+
+namespace meridian::directory {
+namespace json = boost::json;
+using store::TenantKeys;
+using store::WriteContext;
+
+bool IndexValue(const json::value& v, std::string* out) {
+  if (v.is_string()) {
+    *out = AsciiLower(std::string_view(v.get_string()));
+    return true;
+  }
+  if (v.is_bool()) {
+    *out = v.get_bool() ? "true" : "false";
+    return true;
+  }
+  return false;
+}
+
+std::string GlobalTenantKey(std::string_view tenant_id) {
+  return "G/t/" + std::string(tenant_id);
+}
+std::string GlobalDomainKey(std::string_view domain) { return "G/d/" + std::string(domain); }
+std::string GlobalSigningKeyPrefix() { return "G/k/"; }
+
+namespace {
+
+// Every folded index value of `prop` in `data` (several for a collection).
+std::set<std::string> IndexValues(const Property& prop, const json::object& data) {
+  std::set<std::string> out;
+  auto it = data.find(prop.name);
+  if (it == data.end()) return out;
+  std::string folded;
+  if (it->value().is_array()) {
+    for (const json::value& e : it->value().get_array()) {
+      if (IndexValue(e, &folded)) out.insert(folded);
+    }
+  } else if (IndexValue(it->value(), &folded)) {
+    out.insert(folded);
+  }
+  return out;
+}
+
+Result<std::optional<json::object>> ReadRecord(const WriteContext& ctx, const std::string& key) {
+  MERIDIAN_ASSIGN_OR_RETURN(auto raw, ctx.Get(key));
+  if (!raw) return std::optional<json::object>();
+  boost::system::error_code ec;
+  json::value v = json::parse(*raw, ec);
+  if (ec || !v.is_object()) return Internal("corrupt record at " + key);
+  return std::optional<json::object>(std::move(v.get_object()));
+}
+
+Status AddToCounter(WriteContext* ctx, const std::string& key, int64_t delta) {
+  MERIDIAN_ASSIGN_OR_RETURN(auto raw, ctx->Get(key));
+  int64_t n = raw && raw->size() == 8 ? static_cast<int64_t>(GetBigEndian64(*raw)) : 0;
+  std::string out;
+  PutBigEndian64(&out, static_cast<uint64_t>(std::max<int64_t>(0, n + delta)));
+  ctx->Put(key, out);
+  return Status::Ok();
+}
+
+const json::object& Data(const json::object& record) {
+  static const json::object kEmpty;
+  auto it = record.find("d");
+  return it != record.end() && it->value().is_object() ? it->value().get_object() : kEmpty;
+}
+
+std::string DisplayNameOf(const json::object& data) {
+  auto it = data.find("displayName");
+  return it != data.end() && it->value().is_string() ? std::string(it->value().get_string()) : "";
+}
+
+class Applier {
+ public:
+  Applier(const proto::Op& op, WriteContext* ctx) : op_(op), ctx_(ctx), keys_(op.tenant_id()) {}
+
+  Status Run() {
+    if (op_.tenant_id().empty()) return InvalidArgument("op without a tenant");
+    switch (op_.kind_case()) {
+      case proto::Op::kCreateTenant:
+        return CreateTenant(op_.create_tenant());
+      case proto::Op::kPutObject:
+        MERIDIAN_RETURN_IF_ERROR(Put(op_.put_object()));
+        return Audit(op_.put_object().activity(), op_.put_object().type(), op_.put_object().id(),
+                     op_.put_object().create() ? "Add" : "Update");
+      case proto::Op::kDeleteObject: {
+        const auto& d = op_.delete_object();
+        MERIDIAN_RETURN_IF_ERROR(Delete(d.type(), d.id()));
+        return Audit(d.activity(), d.type(), d.id(), "Delete");
+      }
+      case proto::Op::kAddLink:
+        MERIDIAN_RETURN_IF_ERROR(AddLink(op_.add_link()));
+        return Audit(op_.add_link().activity(), op_.add_link().source_type(),
+                     op_.add_link().source_id(), "Assign", &op_.add_link());
+      case proto::Op::kRemoveLink:
+        MERIDIAN_RETURN_IF_ERROR(RemoveLink(op_.remove_link()));
+        return Audit(op_.remove_link().activity(), op_.remove_link().source_type(),
+                     op_.remove_link().source_id(), "Unassign", &op_.remove_link());
+      default:
+        return InvalidArgument("op kind not handled by a tenant partition");
+    }
+  }
+
+ private:
+  Status CreateTenant(const proto::CreateTenant& ct) {
+    MERIDIAN_ASSIGN_OR_RETURN(auto existing, ctx_->Get(keys_.Organization()));
+    if (existing) return AlreadyExists("tenant " + op_.tenant_id() + " already exists");
+    ctx_->Put(keys_.Organization(), ct.organization_json());
+    for (const proto::PutObject& p : ct.objects()) MERIDIAN_RETURN_IF_ERROR(Put(p));
+    for (const proto::Link& l : ct.links()) MERIDIAN_RETURN_IF_ERROR(AddLink(l));
+    return Audit("Create company", "organization", op_.tenant_id(), "Add");
+  }
+
+  Status Put(const proto::PutObject& p) {
+    const TypeSchema* schema = FindType(p.type());
+    if (!schema) return InvalidArgument("unknown object type " + p.type());
+    boost::system::error_code ec;
+    json::value parsed = json::parse(p.record_json(), ec);
+    if (ec || !parsed.is_object()) return InvalidArgument("record is not a JSON object");
+    json::object record = std::move(parsed.get_object());
+    record["v"] = op_.lsn();
+    const json::object& data = Data(record);
+
+    std::string key = keys_.Object(p.type(), p.id());
+    MERIDIAN_ASSIGN_OR_RETURN(auto old, ReadRecord(*ctx_, key));
+    if (p.create() && old) return AlreadyExists("an object with id " + p.id() + " already exists");
+    if (!p.create() && !old) return NotFound("object " + p.id() + " does not exist");
+    static const json::object kEmpty;
+    const json::object& old_data = old ? Data(*old) : kEmpty;
+
+    for (const Property& prop : schema->properties) {
+      if (!prop.indexed()) continue;
+      std::set<std::string> before = IndexValues(prop, old_data);
+      std::set<std::string> after = IndexValues(prop, data);
+      for (const std::string& v : before) {
+        if (after.count(v)) continue;
+        ctx_->Delete(keys_.Index(p.type(), prop.name, v, p.id()));
+        if (prop.unique()) ctx_->Delete(keys_.Unique(p.type(), prop.name, v));
+      }
+      for (const std::string& v : after) {
+        if (before.count(v)) continue;
+        if (prop.unique()) {
+          std::string ukey = keys_.Unique(p.type(), prop.name, v);
+          MERIDIAN_ASSIGN_OR_RETURN(auto owner, ctx_->Get(ukey));
+          if (owner && *owner != p.id()) {
+            return AlreadyExists("Another object with the same value for property " +
+                                 std::string(prop.name) + " already exists.");
+          }
+          ctx_->Put(ukey, p.id());
+        }
+        ctx_->Put(keys_.Index(p.type(), prop.name, v, p.id()), "");
+      }
+    }
+    ctx_->Put(key, json::serialize(record));
+    if (!old) {
+      ctx_->Put(keys_.Kind(p.id()), p.type());
+      MERIDIAN_RETURN_IF_ERROR(AddToCounter(ctx_, keys_.Counter(p.type()), 1));
+    }
+    target_name_ = DisplayNameOf(data);
+    return Status::Ok();
+  }
+
+  Status Delete(const std::string& type, const std::string& id) {
+    const TypeSchema* schema = FindType(type);
+    if (!schema) return InvalidArgument("unknown object type " + type);
+    std::string key = keys_.Object(type, id);
+    MERIDIAN_ASSIGN_OR_RETURN(auto old, ReadRecord(*ctx_, key));
+    if (!old) return NotFound("object " + id + " does not exist");
+    const json::object& data = Data(*old);
+    target_name_ = DisplayNameOf(data);
+    for (const Property& prop : schema->properties) {
+      if (!prop.indexed()) continue;
+      for (const std::string& v : IndexValues(prop, data)) {
+        ctx_->Delete(keys_.Index(type, prop.name, v, id));
+        if (prop.unique()) ctx_->Delete(keys_.Unique(type, prop.name, v));
+      }
+    }
+    ctx_->Delete(key);
+    ctx_->Delete(keys_.Kind(id));
+    MERIDIAN_RETURN_IF_ERROR(AddToCounter(ctx_, keys_.Counter(type), -1));
+
+    // Relationships of the object go with it, in both directions.
+    for (std::string_view rel : {"members", "owners"}) {
+      std::vector<std::string> targets, sources;
+      MERIDIAN_RETURN_IF_ERROR(CollectSuffixes(keys_.LinkPrefix(rel, id), &targets));
+      MERIDIAN_RETURN_IF_ERROR(CollectSuffixes(keys_.ReverseLinkPrefix(rel, id), &sources));
+      for (const auto& t : targets) {
+        ctx_->Delete(keys_.Link(rel, id, t));
+        ctx_->Delete(keys_.ReverseLink(rel, t, id));
+      }
+      for (const auto& s : sources) {
+        ctx_->Delete(keys_.Link(rel, s, id));
+        ctx_->Delete(keys_.ReverseLink(rel, id, s));
+      }
+    }
+    // So do role assignments to it, and an application's service principal.
+    std::vector<std::string> assignments;
+    std::string ra_prefix =
+        keys_.IndexPrefix("roleAssignment", "principalId") + store::EncodeIndexValue(id);
+    MERIDIAN_RETURN_IF_ERROR(CollectSuffixes(ra_prefix, &assignments));
+    for (const auto& a : assignments) MERIDIAN_RETURN_IF_ERROR(Delete("roleAssignment", a));
+    if (type == "application") {
+      auto app_id = data.find("appId");
+      if (app_id != data.end() && app_id->value().is_string()) {
+        MERIDIAN_ASSIGN_OR_RETURN(
+            auto sp, ctx_->Get(keys_.Unique("servicePrincipal", "appId",
+                                            AsciiLower(app_id->value().get_string()))));
+        if (sp) MERIDIAN_RETURN_IF_ERROR(Delete("servicePrincipal", *sp));
+      }
+    }
+    target_name_ = DisplayNameOf(data);
+    return Status::Ok();
+  }
+
+  Status CollectSuffixes(const std::string& prefix, std::vector<std::string>* out) {
+    return ctx_->Scan(prefix, store::PrefixEnd(prefix), false,
+                      [&](std::string_view k, std::string_view) {
+                        out->emplace_back(k.substr(prefix.size()));
+                        return true;
+                      });
+  }
+
+  Status CheckKind(const std::string& id, const std::string& type) {
+    MERIDIAN_ASSIGN_OR_RETURN(auto kind, ctx_->Get(keys_.Kind(id)));
+    if (!kind || *kind != type) {
+      return NotFound("Resource '" + id + "' does not exist or one of its queried reference-property objects are not present.");
+    }
+    return Status::Ok();
+  }
+
+  Status AddLink(const proto::Link& l) {
+    MERIDIAN_RETURN_IF_ERROR(CheckKind(l.source_id(), l.source_type()));
+    MERIDIAN_RETURN_IF_ERROR(CheckKind(l.target_id(), l.target_type()));
+    if (l.source_id() == l.target_id()) {
+      return InvalidArgument("An object cannot be a member or owner of itself.");
+    }
+    std::string key = keys_.Link(l.relation(), l.source_id(), l.target_id());
+    MERIDIAN_ASSIGN_OR_RETURN(auto existing, ctx_->Get(key));
+    if (existing) {
+      return AlreadyExists(
+          "One or more added object references already exist for the following modified "
+          "properties: '" + l.relation() + "'.");
+    }
+    ctx_->Put(key, l.target_type());
+    ctx_->Put(keys_.ReverseLink(l.relation(), l.target_id(), l.source_id()), l.source_type());
+    return Status::Ok();
+  }
+
+  Status RemoveLink(const proto::Link& l) {
+    std::string key = keys_.Link(l.relation(), l.source_id(), l.target_id());
+    MERIDIAN_ASSIGN_OR_RETURN(auto existing, ctx_->Get(key));
+    if (!existing) {
+      return NotFound("Resource '" + l.target_id() + "' is not a " + l.relation() +
+                      " of object '" + l.source_id() + "'.");
+    }
+    ctx_->Delete(key);
+    ctx_->Delete(keys_.ReverseLink(l.relation(), l.target_id(), l.source_id()));
+    return Status::Ok();
+  }
+
+  // The directoryAudit record of this op, written in the same batch as its effects.
+  Status Audit(const std::string& activity, const std::string& type, const std::string& id,
+               const char* operation, const proto::Link* link = nullptr) {
+    const TypeSchema* schema = FindType(type);
+    json::object initiated;
+    const proto::Actor& a = op_.actor();
+    if (a.kind() == "user") {
+      initiated["user"] = {{"id", a.id()}, {"displayName", a.display_name()}};
+    } else if (a.kind() == "servicePrincipal") {
+      initiated["app"] = {
+          {"appId", a.app_id()}, {"servicePrincipalId", a.id()}, {"displayName", a.display_name()}};
+    } else {
+      initiated["app"] = {{"displayName", a.display_name().empty() ? "Meridian operator"
+                                                                   : a.display_name()}};
+    }
+    json::array targets;
+    targets.push_back({{"id", id}, {"type", type}, {"displayName", target_name_}});
+    if (link) {
+      targets.push_back({{"id", link->target_id()}, {"type", link->target_type()}});
+    }
+    json::object audit{
+        {"id", op_.tenant_id().substr(0, 8) + "_" + std::to_string(op_.lsn())},
+        {"category", schema ? std::string(schema->audit_category) : "DirectoryManagement"},
+        {"correlationId", op_.request_id()},
+        {"result", "success"},
+        {"activityDisplayName", activity},
+        {"activityDateTime", FormatIso8601(op_.time_ms())},
+        {"loggedByService", "Core Directory"},
+        {"operationType", operation},
+        {"initiatedBy", std::move(initiated)},
+        {"targetResources", std::move(targets)},
+    };
+    ctx_->Put(keys_.Audit(op_.lsn()), json::serialize(audit));
+    return Status::Ok();
+  }
+
+  const proto::Op& op_;
+  WriteContext* ctx_;
+  TenantKeys keys_;
+  std::string target_name_;
+};
+
+}  // namespace
+
+Status TenantMachine::Apply(const proto::Op& op, WriteContext* ctx) {
+  return Applier(op, ctx).Run();
+}
+
+Status GlobalMachine::Apply(const proto::Op& op, WriteContext* ctx) {
+  if (op.has_register_tenant()) {
+    const auto& r = op.register_tenant();
+    MERIDIAN_ASSIGN_OR_RETURN(auto existing, ctx->Get(GlobalTenantKey(r.tenant_id())));
+    if (existing) return AlreadyExists("tenant " + r.tenant_id() + " is already registered");
+    json::array domains;
+    for (const std::string& d : r.domains()) {
+      std::string key = GlobalDomainKey(AsciiLower(d));
+      MERIDIAN_ASSIGN_OR_RETURN(auto owner, ctx->Get(key));
+      if (owner) return AlreadyExists("domain " + d + " belongs to another tenant");
+      ctx->Put(key, r.tenant_id());
+      domains.push_back(json::string(d));
+    }
+    json::object record{{"id", r.tenant_id()},
+                        {"region", r.region()},
+                        {"partition", r.partition()},
+                        {"domains", std::move(domains)}};
+    ctx->Put(GlobalTenantKey(r.tenant_id()), json::serialize(record));
+    return Status::Ok();
+  }
+  if (op.has_signing_key()) {
+    std::string bytes;
+    op.signing_key().SerializeToString(&bytes);
+    ctx->Put(GlobalSigningKeyPrefix() + op.signing_key().kid(), bytes);
+    return Status::Ok();
+  }
+  return InvalidArgument("op kind not handled by the global directory");
+}
+
+}  // namespace meridian::directory

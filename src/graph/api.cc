@@ -1,0 +1,476 @@
+#include "graph/api.h"
+
+#include <boost/json.hpp>
+#include <boost/url.hpp>
+
+#include "common/encoding.h"
+#include "crypto/sha.h"
+#include "graph/errors.h"
+#include "graph/query.h"
+
+namespace meridian::graph {
+namespace json = boost::json;
+using directory::Object;
+using directory::SecurityContext;
+using directory::TypeSchema;
+
+namespace {
+
+constexpr std::string_view kJsonType =
+    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;"
+    "charset=utf-8";
+
+// Graph's default property set for users when no $select is given.
+const std::vector<std::string_view> kDefaultUserSelect = {
+    "businessPhones", "displayName", "givenName",         "jobTitle", "mail",
+    "mobilePhone",    "officeLocation", "preferredLanguage", "surname", "userPrincipalName",
+    "id"};
+
+// Who may write what: role template ids.
+std::vector<std::string_view> WriterRoles(std::string_view type) {
+  using namespace directory;
+  if (type == "user") return {kGlobalAdministratorRole, kUserAdministratorRole};
+  if (type == "group") {
+    return {kGlobalAdministratorRole, kUserAdministratorRole, kGroupsAdministratorRole};
+  }
+  if (type == "application" || type == "servicePrincipal") {
+    return {kGlobalAdministratorRole, kApplicationAdministratorRole};
+  }
+  return {kGlobalAdministratorRole, kPrivilegedRoleAdministratorRole};
+}
+
+class Handler {
+ public:
+  Handler(directory::Directory* d, const auth::TokenService* t, const http::Request& req,
+          http::Response& res)
+      : d_(d), tokens_(t), req_(req), res_(res) {}
+
+  // The gate: a valid token whose tenant and principal exist. Fills ctx_.
+  Status Authenticate() {
+    auto header = req_.Header("authorization");
+    if (!header) {
+      return Status(Code::kUnauthenticated, "Access token is empty.", "InvalidAuthenticationToken");
+    }
+    MERIDIAN_ASSIGN_OR_RETURN(SecurityContext ctx, tokens_->Authenticate(*header));
+    auto principal = d_->GetDirectoryObject(ctx, ctx.principal_id());
+    if (!principal.ok()) {
+      if (principal.status().code() == Code::kNotFound) {
+        return Status(Code::kUnauthenticated,
+                      "The tenant or principal of the access token no longer exists.",
+                      "InvalidAuthenticationToken");
+      }
+      return principal.status();
+    }
+    auto* enabled = principal->data.if_contains("accountEnabled");
+    if (enabled && enabled->is_bool() && !enabled->get_bool()) {
+      return Status(Code::kUnauthenticated, "The principal of the access token is disabled.",
+                    "InvalidAuthenticationToken");
+    }
+    ctx_.emplace(std::move(ctx));
+    return Status::Ok();
+  }
+
+  Status RequireAnyRole(const std::vector<std::string_view>& allowed) {
+    MERIDIAN_ASSIGN_OR_RETURN(auto roles, d_->RolesOf(*ctx_, ctx_->principal_id()));
+    for (const auto& r : roles) {
+      for (auto a : allowed) {
+        if (r == a) return Status::Ok();
+      }
+    }
+    return Status(Code::kPermissionDenied, "Insufficient privileges to complete the operation.",
+                  "Authorization_RequestDenied");
+  }
+
+  std::string Base() const { return tokens_->options().public_url; }
+  std::string Context(std::string_view what) const {
+    return Base() + "/v1.0/$metadata#" + std::string(what);
+  }
+
+  Result<json::object> Body() {
+    if (req_.body.empty()) {
+      return InvalidArgument("The request body is empty; a JSON object is required.");
+    }
+    auto ct = req_.Header("content-type");
+    if (!ct || AsciiLower(*ct).find("application/json") == std::string::npos) {
+      return InvalidArgument("Unable to read JSON request payload. Set Content-Type to "
+                             "application/json.");
+    }
+    boost::json::parse_options opts;
+    opts.max_depth = 32;
+    boost::system::error_code ec;
+    json::value v = json::parse(req_.body, ec, {}, opts);
+    if (ec) {
+      return InvalidArgument("Unable to read JSON request payload: " + ec.message() + ".");
+    }
+    if (!v.is_object()) return InvalidArgument("The request body must be a JSON object.");
+    return std::move(v.get_object());
+  }
+
+  void Json(int status, const json::object& body) {
+    res_.SetJson(status, json::serialize(body));
+    SetContentType();
+  }
+  void SetContentType() {
+    for (auto& [k, v] : res_.headers) {
+      if (EqualsIgnoreCase(k, "content-type")) {
+        v = std::string(kJsonType);
+        return;
+      }
+    }
+    res_.headers.emplace_back("Content-Type", std::string(kJsonType));
+  }
+  void Fail(const Status& s) { SetError(s, req_, &res_); }
+
+  // The Graph representation of an object, limited to `select` (all readable properties, or
+  // Graph's default set for users, when empty).
+  static json::object Shape(const Object& o, const TypeSchema& type,
+                            const std::vector<std::string>& select, bool with_type) {
+    json::object out;
+    if (with_type) out["@odata.type"] = type.odata_type;
+    auto put = [&](std::string_view name) {
+      auto* v = o.data.if_contains(name);
+      out[name] = v ? *v : json::value(nullptr);
+    };
+    if (!select.empty()) {
+      for (const auto& s : select) put(s);
+      if (!out.contains("id")) put("id");
+    } else if (type.type == "user") {
+      for (auto s : kDefaultUserSelect) put(s);
+    } else {
+      for (const auto& p : type.properties) {
+        if (!(p.flags & directory::kWriteOnly)) put(p.name);
+      }
+    }
+    return out;
+  }
+
+  Result<std::vector<std::string>> Select(const TypeSchema& type) {
+    std::vector<std::string> out;
+    auto raw = http::QueryParam(req_, "$select");
+    if (!raw) return out;
+    return ParseSelect(*raw, type);
+  }
+
+  // ---- collection and entity handlers ----
+
+  Status List(const TypeSchema& type) {
+    MERIDIAN_ASSIGN_OR_RETURN(ListRequest lr, BuildListRequest(req_, type));
+    if (lr.query.count && !Eventual()) {
+      return InvalidArgument("$count requires the header 'ConsistencyLevel: eventual'.");
+    }
+    MERIDIAN_ASSIGN_OR_RETURN(directory::Page page, d_->List(*ctx_, type, lr.query));
+    json::array value;
+    for (const auto& o : page.items) value.push_back(Shape(o, type, lr.select, false));
+    std::string ctx_name(type.collection);
+    if (!lr.select.empty()) ctx_name += "(" + Join(lr.select) + ")";
+    json::object body{{"@odata.context", Context(ctx_name)}};
+    if (page.count) body["@odata.count"] = *page.count;
+    if (!page.next_skiptoken.empty()) body["@odata.nextLink"] = NextLink(page.next_skiptoken);
+    body["value"] = std::move(value);
+    Json(200, body);
+    return Status::Ok();
+  }
+
+  Status Count(const TypeSchema& type) {
+    if (!Eventual()) {
+      return InvalidArgument("$count requires the header 'ConsistencyLevel: eventual'.");
+    }
+    MERIDIAN_ASSIGN_OR_RETURN(ListRequest lr, BuildListRequest(req_, type));
+    int64_t n;
+    if (!lr.query.has_filter) {
+      MERIDIAN_ASSIGN_OR_RETURN(n, d_->Count(*ctx_, type));
+    } else {
+      lr.query.count = true;
+      lr.query.top = 1;
+      MERIDIAN_ASSIGN_OR_RETURN(directory::Page page, d_->List(*ctx_, type, lr.query));
+      n = *page.count;
+    }
+    res_.status = 200;
+    res_.body = std::to_string(n);
+    res_.headers.emplace_back("Content-Type", "text/plain");
+    return Status::Ok();
+  }
+
+  Status Get(const TypeSchema& type, std::string_view id) {
+    MERIDIAN_ASSIGN_OR_RETURN(auto select, Select(type));
+    MERIDIAN_ASSIGN_OR_RETURN(Object o, d_->Lookup(*ctx_, type, id));
+    std::string ctx_name(type.collection);
+    if (!select.empty()) ctx_name += "(" + Join(select) + ")";
+    json::object body{{"@odata.context", Context(ctx_name + "/$entity")}};
+    body["@odata.etag"] = o.ETag();
+    for (auto& [k, v] : Shape(o, type, select, false)) body[k] = v;
+    Json(200, body);
+    res_.headers.emplace_back("ETag", o.ETag());
+    return Status::Ok();
+  }
+
+  Status Create(const TypeSchema& type) {
+    MERIDIAN_RETURN_IF_ERROR(RequireAnyRole(WriterRoles(type.type)));
+    MERIDIAN_ASSIGN_OR_RETURN(json::object body, Body());
+    MERIDIAN_ASSIGN_OR_RETURN(directory::WriteResult w, d_->Create(*ctx_, type, body));
+    json::object out{{"@odata.context", Context(std::string(type.collection) + "/$entity")}};
+    out["@odata.etag"] = w.object.ETag();
+    for (auto& [k, v] : Shape(w.object, type, {}, false)) out[k] = v;
+    Json(201, out);
+    res_.headers.emplace_back("Location",
+                              Base() + "/v1.0/" + std::string(type.collection) + "/" + w.object.id);
+    res_.headers.emplace_back("ETag", w.object.ETag());
+    return Status::Ok();
+  }
+
+  Status Update(const TypeSchema& type, std::string_view id) {
+    MERIDIAN_RETURN_IF_ERROR(RequireAnyRole(WriterRoles(type.type)));
+    MERIDIAN_ASSIGN_OR_RETURN(json::object body, Body());
+    MERIDIAN_ASSIGN_OR_RETURN(directory::WriteResult w,
+                              d_->Update(*ctx_, type, id, body, IfMatch()));
+    res_.status = 204;
+    res_.headers.emplace_back("ETag", w.object.ETag());
+    return Status::Ok();
+  }
+
+  Status Delete(const TypeSchema& type, std::string_view id) {
+    MERIDIAN_RETURN_IF_ERROR(RequireAnyRole(WriterRoles(type.type)));
+    MERIDIAN_RETURN_IF_ERROR(d_->Delete(*ctx_, type, id, IfMatch()).status());
+    res_.status = 204;
+    return Status::Ok();
+  }
+
+  // ---- relationships ----
+
+  Status ListLinks(std::string_view relation, directory::LinkDirection dir, std::string_view id,
+                   bool transitive, const TypeSchema& source) {
+    int top = 100;
+    if (auto t = http::QueryParam(req_, "$top")) {
+      MERIDIAN_ASSIGN_OR_RETURN(top, ParseTop(*t));
+    }
+    std::string skip = http::QueryParam(req_, "$skiptoken").value_or("");
+    if (!skip.empty() && !IsUuid(skip)) return InvalidArgument("The $skiptoken is invalid.");
+    // A user may be addressed by userPrincipalName.
+    MERIDIAN_ASSIGN_OR_RETURN(Object src, d_->Lookup(*ctx_, source, id));
+    MERIDIAN_ASSIGN_OR_RETURN(directory::Page page,
+                              d_->ListLinks(*ctx_, relation, dir, src.id, transitive, top, skip));
+    json::array value;
+    for (const auto& o : page.items) {
+      value.push_back(Shape(o, *directory::FindType(o.type), {}, true));
+    }
+    json::object body{{"@odata.context", Context("directoryObjects")}};
+    if (!page.next_skiptoken.empty()) body["@odata.nextLink"] = NextLink(page.next_skiptoken);
+    body["value"] = std::move(value);
+    Json(200, body);
+    return Status::Ok();
+  }
+
+  Status AddRef(std::string_view relation, const TypeSchema& source, std::string_view id) {
+    MERIDIAN_RETURN_IF_ERROR(RequireAnyRole(WriterRoles(source.type)));
+    MERIDIAN_ASSIGN_OR_RETURN(json::object body, Body());
+    auto* ref = body.if_contains("@odata.id");
+    if (!ref || !ref->is_string() || body.size() != 1) {
+      return InvalidArgument("The body must be {\"@odata.id\": \"<url of a directory object>\"}.");
+    }
+    std::string_view url = ref->get_string();
+    std::string_view target = url.substr(url.find_last_of('/') + 1);
+    if (!IsUuid(target)) {
+      return InvalidArgument("'@odata.id' must end with the id of a directory object.");
+    }
+    MERIDIAN_RETURN_IF_ERROR(d_->AddLink(*ctx_, relation, source, id, target).status());
+    res_.status = 204;
+    return Status::Ok();
+  }
+
+  Status RemoveRef(std::string_view relation, const TypeSchema& source, std::string_view id,
+                   std::string_view target) {
+    MERIDIAN_RETURN_IF_ERROR(RequireAnyRole(WriterRoles(source.type)));
+    MERIDIAN_RETURN_IF_ERROR(d_->RemoveLink(*ctx_, relation, source, id, target).status());
+    res_.status = 204;
+    return Status::Ok();
+  }
+
+  // ---- singletons and actions ----
+
+  Status Organization(std::optional<std::string_view> id) {
+    MERIDIAN_ASSIGN_OR_RETURN(json::object org, d_->Organization(*ctx_));
+    if (id) {
+      if (AsciiLower(*id) != ctx_->tenant_id()) {
+        return NotFound("Resource '" + std::string(*id) + "' does not exist.");
+      }
+      json::object body{{"@odata.context", Context("organization/$entity")}};
+      for (auto& [k, v] : org) body[k] = v;
+      Json(200, body);
+      return Status::Ok();
+    }
+    Json(200, {{"@odata.context", Context("organization")}, {"value", json::array{org}}});
+    return Status::Ok();
+  }
+
+  Status AddPassword(std::string_view id) {
+    MERIDIAN_RETURN_IF_ERROR(RequireAnyRole(WriterRoles("application")));
+    json::object body;
+    if (!req_.body.empty()) {
+      MERIDIAN_ASSIGN_OR_RETURN(body, Body());
+    }
+    MERIDIAN_ASSIGN_OR_RETURN(json::object cred, d_->AddPassword(*ctx_, id, body));
+    json::object out{{"@odata.context", Context("microsoft.graph.passwordCredential")}};
+    for (auto& [k, v] : cred) out[k] = v;
+    Json(200, out);
+    res_.headers.emplace_back("Cache-Control", "no-store");
+    return Status::Ok();
+  }
+
+  Status RemovePassword(std::string_view id) {
+    MERIDIAN_RETURN_IF_ERROR(RequireAnyRole(WriterRoles("application")));
+    MERIDIAN_ASSIGN_OR_RETURN(json::object body, Body());
+    auto* key = body.if_contains("keyId");
+    if (!key || !key->is_string() || !IsUuid(key->get_string())) {
+      return InvalidArgument("keyId (a GUID) is required.");
+    }
+    MERIDIAN_RETURN_IF_ERROR(d_->RemovePassword(*ctx_, id, key->get_string()));
+    res_.status = 204;
+    return Status::Ok();
+  }
+
+  Status DirectoryObject(std::string_view id) {
+    MERIDIAN_ASSIGN_OR_RETURN(Object o, d_->GetDirectoryObject(*ctx_, id));
+    json::object body{{"@odata.context", Context("directoryObjects/$entity")}};
+    for (auto& [k, v] : Shape(o, *directory::FindType(o.type), {}, true)) body[k] = v;
+    Json(200, body);
+    return Status::Ok();
+  }
+
+  Status Audits() {
+    MERIDIAN_RETURN_IF_ERROR(
+        RequireAnyRole({directory::kGlobalAdministratorRole, directory::kGlobalReaderRole}));
+    int top = 100;
+    if (auto t = http::QueryParam(req_, "$top")) {
+      MERIDIAN_ASSIGN_OR_RETURN(top, ParseTop(*t));
+    }
+    MERIDIAN_ASSIGN_OR_RETURN(
+        directory::Page page,
+        d_->ListAudit(*ctx_, top, http::QueryParam(req_, "$skiptoken").value_or("")));
+    json::array value;
+    for (auto& o : page.items) value.push_back(std::move(o.data));
+    json::object body{{"@odata.context", Context("auditLogs/directoryAudits")}};
+    if (!page.next_skiptoken.empty()) body["@odata.nextLink"] = NextLink(page.next_skiptoken);
+    body["value"] = std::move(value);
+    Json(200, body);
+    return Status::Ok();
+  }
+
+  const SecurityContext& ctx() const { return *ctx_; }
+
+ private:
+  bool Eventual() const {
+    auto h = req_.Header("consistencylevel");
+    return h && EqualsIgnoreCase(*h, "eventual");
+  }
+  std::optional<std::string_view> IfMatch() const { return req_.Header("if-match"); }
+  static std::string Join(const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+    return out;
+  }
+  std::string NextLink(const std::string& token) const {
+    boost::urls::url u(Base());
+    u.set_path(req_.path);
+    for (const auto& [k, v] : req_.query) {
+      if (k != "$skiptoken") u.params().append({k, v});
+    }
+    u.params().append({"$skiptoken", token});
+    return std::string(u.buffer());
+  }
+
+  directory::Directory* d_;
+  const auth::TokenService* tokens_;
+  const http::Request& req_;
+  http::Response& res_;
+  std::optional<SecurityContext> ctx_;
+};
+
+}  // namespace
+
+GraphApi::GraphApi(directory::Directory* directory, const auth::TokenService* tokens)
+    : directory_(directory), tokens_(tokens) {}
+
+void GraphApi::Register(http::Router* router) {
+  auto add = [&](std::string method, std::string pattern,
+                 std::function<Status(Handler&, const http::RouteParams&)> fn) {
+    router->Add(method, pattern,
+                [this, fn](const http::Request& req, const http::RouteParams& params,
+                           http::Response& res) {
+                  Handler h(directory_, tokens_, req, res);
+                  Status s = h.Authenticate();
+                  if (s.ok()) s = fn(h, params);
+                  if (!s.ok()) h.Fail(s);
+                });
+  };
+  for (const TypeSchema* type : directory::AllTypes()) {
+    std::string base = "/v1.0/" + std::string(type->collection);
+    add("GET", base, [type](Handler& h, const http::RouteParams&) { return h.List(*type); });
+    add("GET", base + "/$count",
+        [type](Handler& h, const http::RouteParams&) { return h.Count(*type); });
+    add("GET", base + "/{id}",
+        [type](Handler& h, const http::RouteParams& p) { return h.Get(*type, p.Get("id")); });
+    if (type->type == "domain") continue;  // domains are read-only through the API for now
+    add("POST", base, [type](Handler& h, const http::RouteParams&) { return h.Create(*type); });
+    add("PATCH", base + "/{id}",
+        [type](Handler& h, const http::RouteParams& p) { return h.Update(*type, p.Get("id")); });
+    add("DELETE", base + "/{id}",
+        [type](Handler& h, const http::RouteParams& p) { return h.Delete(*type, p.Get("id")); });
+  }
+  using directory::LinkDirection;
+  const TypeSchema* users = directory::FindType("user");
+  const TypeSchema* groups = directory::FindType("group");
+  const TypeSchema* sps = directory::FindType("servicePrincipal");
+  const TypeSchema* apps = directory::FindType("application");
+  for (const TypeSchema* t : {users, groups, sps}) {
+    std::string base = "/v1.0/" + std::string(t->collection) + "/{id}";
+    add("GET", base + "/memberOf", [t](Handler& h, const http::RouteParams& p) {
+      return h.ListLinks("members", LinkDirection::kIncoming, p.Get("id"), false, *t);
+    });
+    add("GET", base + "/transitiveMemberOf", [t](Handler& h, const http::RouteParams& p) {
+      return h.ListLinks("members", LinkDirection::kIncoming, p.Get("id"), true, *t);
+    });
+  }
+  add("GET", "/v1.0/groups/{id}/members", [groups](Handler& h, const http::RouteParams& p) {
+    return h.ListLinks("members", LinkDirection::kOutgoing, p.Get("id"), false, *groups);
+  });
+  add("GET", "/v1.0/groups/{id}/transitiveMembers",
+      [groups](Handler& h, const http::RouteParams& p) {
+        return h.ListLinks("members", LinkDirection::kOutgoing, p.Get("id"), true, *groups);
+      });
+  add("POST", "/v1.0/groups/{id}/members/$ref", [groups](Handler& h, const http::RouteParams& p) {
+    return h.AddRef("members", *groups, p.Get("id"));
+  });
+  add("DELETE", "/v1.0/groups/{id}/members/{member}/$ref",
+      [groups](Handler& h, const http::RouteParams& p) {
+        return h.RemoveRef("members", *groups, p.Get("id"), p.Get("member"));
+      });
+  for (const TypeSchema* t : {groups, apps, sps}) {
+    std::string base = "/v1.0/" + std::string(t->collection) + "/{id}/owners";
+    add("GET", base, [t](Handler& h, const http::RouteParams& p) {
+      return h.ListLinks("owners", LinkDirection::kOutgoing, p.Get("id"), false, *t);
+    });
+    add("POST", base + "/$ref", [t](Handler& h, const http::RouteParams& p) {
+      return h.AddRef("owners", *t, p.Get("id"));
+    });
+    add("DELETE", base + "/{owner}/$ref", [t](Handler& h, const http::RouteParams& p) {
+      return h.RemoveRef("owners", *t, p.Get("id"), p.Get("owner"));
+    });
+  }
+  add("POST", "/v1.0/applications/{id}/addPassword",
+      [](Handler& h, const http::RouteParams& p) { return h.AddPassword(p.Get("id")); });
+  add("POST", "/v1.0/applications/{id}/removePassword",
+      [](Handler& h, const http::RouteParams& p) { return h.RemovePassword(p.Get("id")); });
+  add("GET", "/v1.0/organization",
+      [](Handler& h, const http::RouteParams&) { return h.Organization(std::nullopt); });
+  add("GET", "/v1.0/organization/{id}",
+      [](Handler& h, const http::RouteParams& p) { return h.Organization(p.Get("id")); });
+  add("GET", "/v1.0/directoryObjects/{id}",
+      [](Handler& h, const http::RouteParams& p) { return h.DirectoryObject(p.Get("id")); });
+  add("GET", "/v1.0/auditLogs/directoryAudits",
+      [](Handler& h, const http::RouteParams&) { return h.Audits(); });
+  add("GET", "/v1.0/me", [](Handler& h, const http::RouteParams&) {
+    return InvalidArgument("/me request is only valid with delegated authentication flow.");
+  });
+}
+
+}  // namespace meridian::graph

@@ -1,0 +1,129 @@
+// meridian: the one binary. `meridian serve` runs the embedded default (every role in one
+// process on one data directory); `meridian tenant create` asks a running server for a new
+// tenant and prints its bootstrap credentials.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "http/client.h"
+#include "server/meridian_server.h"
+
+namespace json = boost::json;
+using namespace meridian;
+
+namespace {
+
+std::string Slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int Serve(const server::ServeOptions& options) {
+  // Block the stop signals in every thread; the main thread waits for them below.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto s = server::MeridianServer::Start(options);
+  if (!s.ok()) {
+    spdlog::error("cannot start: {}", s.status().ToString());
+    return 1;
+  }
+  spdlog::info("Meridian is listening on {} (data directory {})", (*s)->public_url(),
+               std::filesystem::absolute(options.data_dir).string());
+  if (!(*s)->first_tenant_file().empty()) {
+    std::cout << "First tenant created; its credentials (readable only by you) are in "
+              << (*s)->first_tenant_file() << std::endl;
+  }
+  int sig = 0;
+  sigwait(&set, &sig);
+  spdlog::info("signal {}: stopping", sig);
+  (*s)->Stop();
+  return 0;
+}
+
+int CreateTenant(const std::string& data_dir, const std::string& name, const std::string& country) {
+  namespace fs = std::filesystem;
+  fs::path dir = data_dir;
+  std::string info_raw = Slurp(dir / "server.json");
+  boost::system::error_code ec;
+  json::value info = json::parse(info_raw, ec);
+  if (ec || !info.is_object()) {
+    std::cerr << "No running server found in " << data_dir
+              << " (server.json is missing); start `meridian serve` first." << std::endl;
+    return 1;
+  }
+  std::string key = Slurp(dir / "operator.key");
+  while (!key.empty() && isspace(static_cast<unsigned char>(key.back()))) key.pop_back();
+  auto port = static_cast<uint16_t>(info.at("port").to_number<int64_t>());
+  auto client = http::Client::Connect("127.0.0.1", port, Slurp(dir / "tls" / "cert.pem"));
+  if (!client.ok()) {
+    std::cerr << "Cannot reach the server on port " << port << ": "
+              << client.status().ToString() << std::endl;
+    return 1;
+  }
+  json::object body{{"displayName", name}, {"countryLetterCode", country}};
+  auto res = (*client)->Send("POST", "/operator/v1/tenants",
+                             {{"Authorization", "Bearer " + key},
+                              {"Content-Type", "application/json"}},
+                             json::serialize(body));
+  if (!res.ok()) {
+    std::cerr << "Request failed: " << res.status().ToString() << std::endl;
+    return 1;
+  }
+  if (res->status != 201) {
+    std::cerr << res->body << std::endl;
+    return 1;
+  }
+  std::cout << res->body << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Meridian: a self-hostable identity platform"};
+  app.require_subcommand(1);
+
+  server::ServeOptions serve;
+  auto* s = app.add_subcommand("serve", "Run Meridian on its embedded default (one process)");
+  s->add_option("--data-dir", serve.data_dir, "Data directory")->capture_default_str();
+  s->add_option("--bind", serve.bind_address, "Address to listen on")->capture_default_str();
+  s->add_option("--port", serve.port, "HTTPS port (0 picks a free one)")->capture_default_str();
+  s->add_option("--threads", serve.threads, "Server threads (0: one per core)");
+  s->add_option("--public-url", serve.public_url,
+                "Base URL clients use (default https://localhost:<port>)");
+  s->add_option("--cloud", serve.cloud, "Cloud this deployment belongs to: global, usgov, china")
+      ->capture_default_str();
+  s->add_option("--partitions-per-region", serve.partitions_per_region)->capture_default_str();
+  s->add_option("--first-tenant-name", serve.first_tenant_name)->capture_default_str();
+  s->add_option("--first-tenant-country", serve.first_tenant_country)->capture_default_str();
+  s->add_option("--password-iterations", serve.password_iterations,
+                "PBKDF2-HMAC-SHA256 iterations for new password hashes")
+      ->capture_default_str();
+
+  std::string data_dir = "./data", name, country;
+  auto* tenant = app.add_subcommand("tenant", "Manage tenants");
+  tenant->require_subcommand(1);
+  auto* create = tenant->add_subcommand("create", "Create a tenant and print its credentials");
+  create->add_option("--data-dir", data_dir, "Data directory of the running server")
+      ->capture_default_str();
+  create->add_option("--name", name, "Organization name")->required();
+  create->add_option("--country", country, "ISO 3166-1 alpha-2 country code")->required();
+
+  CLI11_PARSE(app, argc, argv);
+  if (s->parsed()) return Serve(serve);
+  if (create->parsed()) return CreateTenant(data_dir, name, country);
+  return 1;
+}

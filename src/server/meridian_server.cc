@@ -1,0 +1,353 @@
+#include "server/meridian_server.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "auth/token_service.h"
+#include "common/encoding.h"
+#include "common/random.h"
+#include "crypto/sha.h"
+#include "crypto/tls_cert.h"
+#include "directory/directory.h"
+#include "graph/api.h"
+#include "graph/errors.h"
+#include "http/metrics.h"
+#include "http/router.h"
+#include "http/server.h"
+
+namespace meridian::server {
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+Result<std::string> ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return NotFound("cannot read " + p.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The document a new tenant's owner needs to start using the API; shown once.
+json::object TenantDocument(const directory::NewTenant& t, const auth::TokenService& tokens,
+                            const std::string& ca_file) {
+  const std::string& url = tokens.options().public_url;
+  std::string authority = url + "/" + t.tenant.id;
+  auto region = directory::ParseRegionCode(t.tenant.region);
+  return json::object{
+      {"tenantId", t.tenant.id},
+      {"displayName", t.display_name},
+      {"region", region.ok() ? std::string(directory::RegionDisplayName(*region)) : t.tenant.region},
+      {"regionCode", t.tenant.region},
+      {"partition", t.tenant.partition},
+      {"initialDomain", t.tenant.domains.at(0)},
+      {"authority", authority},
+      {"tokenEndpoint", authority + "/oauth2/v2.0/token"},
+      {"openidConfiguration", authority + "/v2.0/.well-known/openid-configuration"},
+      {"graphBaseUrl", url + "/v1.0"},
+      {"graphScope", tokens.options().graph_resource + "/.default"},
+      {"caCertificate", ca_file},
+      {"administrator",
+       {{"id", t.admin_id},
+        {"userPrincipalName", t.admin_upn},
+        {"oneTimePassword", t.admin_password},
+        {"roles", json::array{"Global Administrator"}}}},
+      {"bootstrapApplication",
+       {{"appId", t.app_id},
+        {"objectId", t.app_object_id},
+        {"servicePrincipalId", t.sp_id},
+        {"clientSecret", t.client_secret},
+        {"roles", json::array{"Global Administrator"}}}},
+  };
+}
+
+// Parses application/x-www-form-urlencoded bodies (the token endpoint).
+Result<std::vector<std::pair<std::string, std::string>>> ParseForm(std::string_view body) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto decode = [](std::string_view in) -> std::optional<std::string> {
+    std::string s;
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (in[i] == '+') {
+        s.push_back(' ');
+      } else if (in[i] == '%') {
+        if (i + 2 >= in.size() || !isxdigit(static_cast<unsigned char>(in[i + 1])) ||
+            !isxdigit(static_cast<unsigned char>(in[i + 2]))) {
+          return std::nullopt;
+        }
+        s.push_back(static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16)));
+        i += 2;
+      } else {
+        s.push_back(in[i]);
+      }
+    }
+    return s;
+  };
+  size_t pos = 0;
+  while (pos <= body.size() && !body.empty()) {
+    size_t amp = body.find('&', pos);
+    std::string_view part = body.substr(pos, amp == std::string_view::npos ? amp : amp - pos);
+    if (!part.empty()) {
+      size_t eq = part.find('=');
+      auto k = decode(part.substr(0, eq));
+      auto v = decode(eq == std::string_view::npos ? "" : part.substr(eq + 1));
+      if (!k || !v) return InvalidArgument("malformed form body");
+      out.emplace_back(std::move(*k), std::move(*v));
+    }
+    if (amp == std::string_view::npos) break;
+    pos = amp + 1;
+  }
+  return out;
+}
+
+void OAuthJson(http::Response& res, const auth::OAuthError& e, const std::string& request_id,
+               Clock* clock) {
+  json::object body{{"error", e.error},
+                    {"error_description", e.description},
+                    {"timestamp", FormatIso8601(clock->NowMillis())},
+                    {"trace_id", request_id},
+                    {"correlation_id", request_id}};
+  res.SetJson(e.http_status, json::serialize(body));
+  if (e.http_status == 401) res.headers.emplace_back("WWW-Authenticate", "Basic realm=\"meridian\"");
+}
+
+}  // namespace
+
+struct MeridianServer::Impl {
+  ServeOptions options;
+  std::string first_tenant_file;
+  std::string operator_key_hash;
+  std::string cert_file;
+  std::unique_ptr<directory::Directory> directory;
+  std::unique_ptr<auth::TokenService> tokens;
+  std::unique_ptr<graph::GraphApi> graph;
+  http::Metrics metrics;
+  http::Router router;
+  std::unique_ptr<http::Server> http;
+  std::atomic<bool> ready{false};
+
+  Status Init();
+  void Routes();
+  Result<json::object> CreateTenant(std::string_view name, std::string_view country) {
+    MERIDIAN_ASSIGN_OR_RETURN(directory::NewTenant t, directory->CreateTenant(name, country));
+    spdlog::info("created tenant {} in region {} (partition {})", t.tenant.id, t.tenant.region,
+                 t.tenant.partition);
+    return TenantDocument(t, *tokens, cert_file);
+  }
+};
+
+Status MeridianServer::Impl::Init() {
+  fs::path dir = options.data_dir;
+  std::error_code ec;
+  fs::create_directories(dir / "tls", ec);
+  if (ec) return Internal("cannot create " + dir.string() + ": " + ec.message());
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+
+  // Development TLS certificate, made on first start.
+  cert_file = fs::absolute(dir / "tls" / "cert.pem").string();
+  fs::path key_file = dir / "tls" / "key.pem";
+  if (!fs::exists(cert_file) || !fs::exists(key_file)) {
+    char host[256] = {0};
+    gethostname(host, sizeof(host) - 1);
+    std::vector<std::string> names = {"localhost"};
+    if (host[0] && std::string(host) != "localhost") names.emplace_back(host);
+    MERIDIAN_ASSIGN_OR_RETURN(auto cert,
+                              crypto::GenerateSelfSignedCertificate(names, {"127.0.0.1", "::1"}, 825));
+    MERIDIAN_RETURN_IF_ERROR(crypto::WritePrivateFile(key_file.string(), cert.key_pem));
+    std::ofstream(cert_file) << cert.cert_pem;
+    spdlog::info("generated a self-signed development certificate: {}", cert_file);
+  }
+
+  // The operator key authorizes `meridian tenant create` against this server.
+  fs::path op_key = dir / "operator.key";
+  if (!fs::exists(op_key)) {
+    MERIDIAN_RETURN_IF_ERROR(crypto::WritePrivateFile(
+        op_key.string(), Base64UrlEncode(SecureRandom::Default()->Bytes(32))));
+  }
+  MERIDIAN_ASSIGN_OR_RETURN(std::string key, ReadFile(op_key));
+  while (!key.empty() && isspace(static_cast<unsigned char>(key.back()))) key.pop_back();
+  operator_key_hash = crypto::Sha256(key);
+
+  directory::DirectoryOptions dopts;
+  dopts.data_dir = options.data_dir;
+  dopts.cloud = options.cloud;
+  dopts.partitions_per_region = options.partitions_per_region;
+  dopts.password_iterations = options.password_iterations;
+  dopts.sync = options.sync;
+  MERIDIAN_ASSIGN_OR_RETURN(directory, directory::Directory::Open(dopts));
+
+  http::ServerOptions hopts;
+  hopts.bind_address = options.bind_address;
+  hopts.port = options.port;
+  hopts.threads = options.threads;
+  MERIDIAN_ASSIGN_OR_RETURN(hopts.cert_pem, ReadFile(cert_file));
+  MERIDIAN_ASSIGN_OR_RETURN(hopts.key_pem, ReadFile(key_file));
+  hopts.metrics = &metrics;
+  // The public URL names the port, so it is known only once the listener is bound; routes read
+  // it at request time.
+  MERIDIAN_ASSIGN_OR_RETURN(http, http::Server::Start(hopts, [this](const http::Request& req,
+                                                                    http::Response& res) {
+    // Routes are registered after the listener is bound (the public URL names its port);
+    // until then every request gets 503. `ready` orders the registration before any dispatch.
+    if (!ready.load(std::memory_order_acquire)) {
+      res.SetJson(503, R"({"status":"starting"})");
+      return;
+    }
+    res.route_label = router.Dispatch(req, res);
+  }));
+  if (options.public_url.empty()) {
+    options.public_url = "https://localhost:" + std::to_string(http->port());
+  }
+  auth::TokenServiceOptions topts;
+  topts.public_url = options.public_url;
+  tokens = std::make_unique<auth::TokenService>(directory.get(), topts);
+  MERIDIAN_RETURN_IF_ERROR(tokens->Start());
+  graph = std::make_unique<graph::GraphApi>(directory.get(), tokens.get());
+  Routes();
+
+  if (directory->TenantCount() == 0) {
+    MERIDIAN_ASSIGN_OR_RETURN(json::object doc,
+                              CreateTenant(options.first_tenant_name, options.first_tenant_country));
+    fs::path file = fs::absolute(dir / "first-tenant.json");
+    MERIDIAN_RETURN_IF_ERROR(crypto::WritePrivateFile(file.string(), json::serialize(doc) + "\n"));
+    first_tenant_file = file.string();
+  }
+  json::object info{{"url", options.public_url},
+                    {"port", http->port()},
+                    {"pid", static_cast<int64_t>(getpid())},
+                    {"caCertificate", cert_file}};
+  MERIDIAN_RETURN_IF_ERROR(
+      crypto::WritePrivateFile((dir / "server.json").string(), json::serialize(info) + "\n"));
+  metrics.AddGauge("meridian_partition_last_lsn", "Last LSN applied by each partition",
+                   [this] {
+                     std::vector<std::pair<std::string, double>> out;
+                     for (auto& [id, lsn] : directory->PartitionLsns()) {
+                       out.emplace_back("partition=\"" + id + "\"", static_cast<double>(lsn));
+                     }
+                     return out;
+                   });
+  ready.store(true, std::memory_order_release);
+  return Status::Ok();
+}
+
+void MeridianServer::Impl::Routes() {
+  router.Add("GET", "/healthz", [](const http::Request&, const http::RouteParams&,
+                                   http::Response& res) { res.SetJson(200, R"({"status":"ok"})"); });
+  router.Add("GET", "/readyz",
+             [this](const http::Request&, const http::RouteParams&, http::Response& res) {
+               res.SetJson(200, R"({"status":"ready"})");
+             });
+  router.Add("GET", "/metrics",
+             [this](const http::Request&, const http::RouteParams&, http::Response& res) {
+               res.status = 200;
+               res.body = metrics.RenderPrometheus();
+               res.headers.emplace_back("Content-Type", "text/plain; version=0.0.4");
+             });
+  router.Add("POST", "/{tenant}/oauth2/v2.0/token",
+             [this](const http::Request& req, const http::RouteParams& p, http::Response& res) {
+               std::string rid = res.request_id;
+               auto ct = req.Header("content-type");
+               if (!ct || AsciiLower(*ct).find("application/x-www-form-urlencoded") ==
+                              std::string::npos) {
+                 OAuthJson(res, {400, "invalid_request",
+                                 "The request body must be application/x-www-form-urlencoded."},
+                           rid, directory->clock());
+                 return;
+               }
+               auto form = ParseForm(req.body);
+               if (!form.ok()) {
+                 OAuthJson(res, {400, "invalid_request", "The request body is malformed."}, rid,
+                           directory->clock());
+                 return;
+               }
+               auto r = tokens->Token(p.Get("tenant"), *form, req.Header("authorization"));
+               if (auto* err = std::get_if<auth::OAuthError>(&r)) {
+                 OAuthJson(res, *err, rid, directory->clock());
+                 return;
+               }
+               res.SetJson(200, json::serialize(std::get<json::object>(r)));
+               res.headers.emplace_back("Cache-Control", "no-store");
+               res.headers.emplace_back("Pragma", "no-cache");
+             });
+  auto discovery = [this](const http::Request& req, const http::RouteParams& p,
+                          http::Response& res) {
+    auto doc = tokens->Discovery(p.Get("tenant"));
+    if (!doc.ok()) {
+      graph::SetError(doc.status(), req, &res);
+      return;
+    }
+    res.SetJson(200, json::serialize(*doc));
+  };
+  router.Add("GET", "/{tenant}/v2.0/.well-known/openid-configuration", discovery);
+  router.Add("GET", "/{tenant}/.well-known/openid-configuration", discovery);
+  router.Add("GET", "/{tenant}/discovery/v2.0/keys",
+             [this](const http::Request& req, const http::RouteParams& p, http::Response& res) {
+               auto t = directory->ResolveTenant(p.Get("tenant"));
+               if (!t.ok()) {
+                 graph::SetError(t.status(), req, &res);
+                 return;
+               }
+               res.SetJson(200, json::serialize(tokens->Jwks()));
+               res.headers.emplace_back("Cache-Control", "public, max-age=3600");
+             });
+  router.Add("GET", "/{tenant}/oauth2/v2.0/authorize",
+             [](const http::Request& req, const http::RouteParams&, http::Response& res) {
+               res.SetJson(400, R"({"error":"unsupported_response_type","error_description":"Interactive sign-in is not available yet; use the client-credentials grant."})");
+             });
+  router.Add("POST", "/operator/v1/tenants",
+             [this](const http::Request& req, const http::RouteParams&, http::Response& res) {
+               auto h = req.Header("authorization");
+               std::string presented =
+                   h && h->size() > 7 && EqualsIgnoreCase(h->substr(0, 7), "bearer ")
+                       ? std::string(h->substr(7))
+                       : std::string();
+               if (!crypto::ConstantTimeEquals(crypto::Sha256(presented), operator_key_hash)) {
+                 graph::SetError(Unauthenticated("The operator key is missing or wrong."), req, &res);
+                 return;
+               }
+               boost::system::error_code ec;
+               json::value body = json::parse(req.body, ec);
+               auto* o = body.if_object();
+               auto* name = o ? o->if_contains("displayName") : nullptr;
+               auto* country = o ? o->if_contains("countryLetterCode") : nullptr;
+               if (ec || !name || !name->is_string() || !country || !country->is_string()) {
+                 graph::SetError(InvalidArgument("The body must be {\"displayName\": string, "
+                                                 "\"countryLetterCode\": string}."),
+                                 req, &res);
+                 return;
+               }
+               auto doc = CreateTenant(name->get_string(), country->get_string());
+               if (!doc.ok()) {
+                 graph::SetError(doc.status(), req, &res);
+                 return;
+               }
+               res.SetJson(201, json::serialize(*doc));
+               res.headers.emplace_back("Cache-Control", "no-store");
+             });
+  graph->Register(&router);
+}
+
+MeridianServer::MeridianServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+MeridianServer::~MeridianServer() { Stop(); }
+
+Result<std::unique_ptr<MeridianServer>> MeridianServer::Start(const ServeOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  MERIDIAN_RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<MeridianServer>(new MeridianServer(std::move(impl)));
+}
+
+uint16_t MeridianServer::port() const { return impl_->http->port(); }
+const std::string& MeridianServer::public_url() const { return impl_->options.public_url; }
+const std::string& MeridianServer::first_tenant_file() const { return impl_->first_tenant_file; }
+
+void MeridianServer::Stop() {
+  if (impl_ && impl_->http) impl_->http->Stop();
+}
+
+}  // namespace meridian::server

@@ -1,0 +1,46 @@
+// MeridianServer: one process of Meridian on its embedded default: the directory (all partitions
+// of the configured cloud on one data directory), the token service, the Graph API, health and
+// metrics, behind one HTTPS listener. `meridian serve` runs one; tests start one in-process.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+
+namespace meridian::server {
+
+struct ServeOptions {
+  std::string data_dir = "./data";
+  std::string bind_address = "127.0.0.1";
+  uint16_t port = 8443;  // 0 picks a free port (tests)
+  int threads = 0;       // 0: one per core
+  std::string public_url;  // default https://localhost:<port>
+  std::string cloud = "global";
+  int partitions_per_region = 2;
+  std::string first_tenant_name = "Meridian";
+  std::string first_tenant_country = "US";
+  int password_iterations = 600000;
+  bool sync = true;
+};
+
+class MeridianServer {
+ public:
+  ~MeridianServer();
+  // Opens the data directory (creating it, a development TLS certificate, the signing key and a
+  // first tenant on first start) and starts listening.
+  static Result<std::unique_ptr<MeridianServer>> Start(const ServeOptions& options);
+  uint16_t port() const;
+  const std::string& public_url() const;
+  // Path of the first tenant's credentials file, when this start created it; else empty.
+  const std::string& first_tenant_file() const;
+  void Stop();
+
+  struct Impl;
+
+ private:
+  explicit MeridianServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace meridian::server

@@ -1,0 +1,309 @@
+"""End-to-end tests against a real `meridian serve` process, as a new user would use it.
+
+Run: /usr/bin/python3 -m unittest tests/e2e/test_e2e.py (ctest runs it as e2e_test).
+"""
+import base64
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+import unittest
+
+import msal
+
+sys.path.insert(0, os.path.dirname(__file__))
+from meridian_process import BINARY, Server  # noqa: E402
+
+
+def bearer(token):
+    return {"Authorization": "Bearer " + token}
+
+
+class EndToEnd(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server().start()
+        cls.doc = cls.server.first_tenant()
+        cls.s = cls.server.session
+        cls.url = cls.server.url
+        cls.tok = cls.server.token(cls.doc)
+        cls.h = bearer(cls.tok)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
+    def user_body(self, alias, name, **extra):
+        body = {"accountEnabled": True, "displayName": name, "mailNickname": alias,
+                "userPrincipalName": "%s@%s" % (alias, self.doc["initialDomain"]),
+                "passwordProfile": {"password": "Xy7!" + base64.b32encode(os.urandom(10)).decode()}}
+        body.update(extra)
+        return body
+
+    def create_user(self, alias, name, **extra):
+        r = self.s.post(self.url + "/v1.0/users", json=self.user_body(alias, name, **extra),
+                        headers=self.h)
+        self.assertEqual(r.status_code, 201, r.text)
+        return r.json()
+
+    def assert_graph_error(self, r, status, code=None):
+        self.assertEqual(r.status_code, status, r.text)
+        err = r.json()["error"]
+        self.assertIn("message", err)
+        if code:
+            self.assertEqual(err["code"], code, r.text)
+
+    def test_first_tenant_document(self):
+        path = os.path.join(self.server.data_dir, "first-tenant.json")
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        for key in ("tenantId", "region", "partition", "initialDomain", "graphScope"):
+            self.assertTrue(self.doc[key], key)
+        self.assertEqual(self.doc["region"], "North America")
+        self.assertTrue(self.doc["administrator"]["oneTimePassword"])
+        self.assertTrue(self.doc["bootstrapApplication"]["clientSecret"])
+
+    def test_health_ready_metrics(self):
+        self.assertEqual(self.s.get(self.url + "/healthz").status_code, 200)
+        self.assertEqual(self.s.get(self.url + "/readyz").status_code, 200)
+        self.s.get(self.url + "/v1.0/users", headers=self.h)
+        m = self.s.get(self.url + "/metrics").text
+        self.assertIn('meridian_http_requests_total{', m)
+        self.assertIn('route="/v1.0/users"', m)
+        self.assertIn('meridian_http_request_duration_seconds_bucket', m)
+        self.assertIn('meridian_partition_last_lsn{partition="na-', m)
+
+    def test_msal_client_credentials(self):
+        app = msal.ConfidentialClientApplication(
+            self.doc["bootstrapApplication"]["appId"],
+            client_credential=self.doc["bootstrapApplication"]["clientSecret"],
+            authority=self.doc["authority"], validate_authority=False, verify=self.server.ca)
+        result = app.acquire_token_for_client(scopes=[self.doc["graphScope"]])
+        self.assertIn("access_token", result, result)
+        r = self.s.get(self.url + "/v1.0/organization", headers=bearer(result["access_token"]))
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(r.json()["value"][0]["id"], self.doc["tenantId"])
+
+    def test_token_errors(self):
+        ep = self.url + "/%s/oauth2/v2.0/token" % self.doc["tenantId"]
+        app = self.doc["bootstrapApplication"]
+        base = {"grant_type": "client_credentials", "client_id": app["appId"],
+                "client_secret": app["clientSecret"], "scope": self.doc["graphScope"]}
+        cases = [
+            (dict(base, client_secret="wrong"), 401, "invalid_client"),
+            (dict(base, grant_type="password"), 400, "unsupported_grant_type"),
+            (dict(base, scope="https://example.com/.default"), 400, "invalid_scope"),
+            ({k: v for k, v in base.items() if k != "grant_type"}, 400, "invalid_request"),
+        ]
+        for form, status, error in cases:
+            r = self.s.post(ep, data=form)
+            self.assertEqual(r.status_code, status, r.text)
+            self.assertEqual(r.json()["error"], error)
+        # client_secret_basic works too.
+        r = self.s.post(ep, data={k: v for k, v in base.items() if k not in ("client_id", "client_secret")},
+                        auth=(app["appId"], app["clientSecret"]))
+        self.assertEqual(r.status_code, 200, r.text)
+        unknown = self.s.post(self.url + "/00000000-0000-4000-8000-000000000000/oauth2/v2.0/token", data=base)
+        self.assertEqual(unknown.status_code, 400)
+
+    def test_discovery_and_jwks(self):
+        d = self.s.get(self.url + "/%s/v2.0/.well-known/openid-configuration" % self.doc["tenantId"]).json()
+        self.assertEqual(d["issuer"], self.doc["authority"] + "/v2.0")
+        keys = self.s.get(d["jwks_uri"].replace("https://localhost", "https://127.0.0.1")).json()["keys"]
+        self.assertEqual(keys[0]["kty"], "RSA")
+        header = json.loads(base64.urlsafe_b64decode(self.tok.split(".")[0] + "=="))
+        self.assertEqual(header["alg"], "RS256")
+        self.assertIn(header["kid"], [k["kid"] for k in keys])
+        by_domain = self.s.get(self.url + "/%s/v2.0/.well-known/openid-configuration" % self.doc["initialDomain"])
+        self.assertEqual(by_domain.json()["issuer"], d["issuer"])
+
+    def test_gate_rejects_missing_forged_and_foreign_tokens(self):
+        r = self.s.get(self.url + "/v1.0/users")
+        self.assert_graph_error(r, 401, "InvalidAuthenticationToken")
+        h, p, sig = self.tok.split(".")
+        claims = json.loads(base64.urlsafe_b64decode(p + "=="))
+        claims["tid"] = "00000000-0000-4000-8000-000000000000"
+        forged = h + "." + base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=") + "." + sig
+        self.assert_graph_error(self.s.get(self.url + "/v1.0/users", headers=bearer(forged)), 401)
+        none_header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').decode().rstrip("=")
+        self.assert_graph_error(self.s.get(self.url + "/v1.0/users", headers=bearer(none_header + "." + p + ".")), 401)
+        self.assert_graph_error(self.s.get(self.url + "/v1.0/users", headers=bearer("garbage")), 401)
+
+    def test_users_crud_filter_paging(self):
+        ids = [self.create_user("pg%02d" % i, "Paging %02d" % i, jobTitle="Tester")["id"] for i in range(12)]
+        url = self.url + "/v1.0/users?$filter=startswith(displayName,'Paging')&$top=5&$select=id,displayName"
+        seen = []
+        pages = 0
+        while url:
+            r = self.s.get(url, headers=self.h)
+            self.assertEqual(r.status_code, 200, r.text)
+            body = r.json()
+            self.assertIn("@odata.context", body)
+            seen += [u["displayName"] for u in body["value"]]
+            self.assertEqual(set(body["value"][0].keys()), {"id", "displayName"})
+            url = body.get("@odata.nextLink")
+            pages += 1
+        self.assertEqual(seen, ["Paging %02d" % i for i in range(12)])
+        self.assertEqual(pages, 3)
+        # eq, in, and, or, not as residual, any()
+        q = self.url + "/v1.0/users?$filter=displayName eq 'Paging 03' or displayName in ('Paging 04','Paging 05')"
+        self.assertEqual(len(self.s.get(q, headers=self.h).json()["value"]), 3)
+        q = self.url + "/v1.0/users?$filter=startswith(displayName,'Paging') and not(displayName eq 'Paging 00')&$count=true"
+        r = self.s.get(q, headers=dict(self.h, ConsistencyLevel="eventual"))
+        self.assertEqual(r.json()["@odata.count"], 11)
+        r = self.s.get(q, headers=self.h)
+        self.assert_graph_error(r, 400)
+        # orderby desc
+        r = self.s.get(self.url + "/v1.0/users?$filter=startswith(displayName,'Paging')&$orderby=displayName desc&$top=2", headers=self.h)
+        self.assertEqual([u["displayName"] for u in r.json()["value"]], ["Paging 11", "Paging 10"])
+        # get, patch with etag, delete
+        r = self.s.get(self.url + "/v1.0/users/" + ids[0], headers=self.h)
+        etag = r.headers["ETag"]
+        self.assertEqual(self.s.patch(self.url + "/v1.0/users/" + ids[0], json={"jobTitle": "Lead"},
+                                      headers=dict(self.h, **{"If-Match": etag})).status_code, 204)
+        self.assert_graph_error(self.s.patch(self.url + "/v1.0/users/" + ids[0], json={"jobTitle": "X"},
+                                             headers=dict(self.h, **{"If-Match": etag})), 412)
+        upn = "pg00@" + self.doc["initialDomain"]
+        self.assertEqual(self.s.get(self.url + "/v1.0/users/" + upn, headers=self.h).json()["jobTitle"], "Lead")
+        for i in ids:
+            self.assertEqual(self.s.delete(self.url + "/v1.0/users/" + i, headers=self.h).status_code, 204)
+        self.assert_graph_error(self.s.get(self.url + "/v1.0/users/" + ids[0], headers=self.h), 404,
+                                "Request_ResourceNotFound")
+
+    def test_bad_input(self):
+        u = self.url + "/v1.0/users"
+        before = self.s.get(u + "/$count", headers=dict(self.h, ConsistencyLevel="eventual")).text
+        jh = dict(self.h, **{"Content-Type": "application/json"})
+        self.assert_graph_error(self.s.post(u, data="{not json", headers=jh), 400)
+        self.assert_graph_error(self.s.post(u, data="[1,2]", headers=jh), 400)
+        self.assert_graph_error(self.s.post(u, json=dict(self.user_body("b1", "B"), accountEnabled="yes"), headers=self.h), 400)
+        self.assert_graph_error(self.s.post(u, json=dict(self.user_body("b2", "B"), id="x"), headers=self.h), 400)
+        self.assert_graph_error(self.s.post(u, json=dict(self.user_body("b3", "B"), shoeSize=9), headers=self.h), 400)
+        self.create_user("dup", "Dup")
+        self.assert_graph_error(self.s.post(u, json=self.user_body("dup", "Dup"), headers=self.h), 400)
+        self.assert_graph_error(self.s.post(u, data="{" + " " * (5 << 20) + "}", headers=jh), 413)
+        self.assert_graph_error(self.s.get(u + "?$filter=displayName eq", headers=self.h), 400)
+        self.assert_graph_error(self.s.get(u + "?$filter=shoeSize eq 3", headers=self.h), 400)
+        self.assert_graph_error(self.s.get(u + "?$filter=" + "(" * 5000 + "x", headers=self.h), 400)
+        self.assert_graph_error(self.s.get(u + "?$top=100000", headers=self.h), 400)
+        self.assert_graph_error(self.s.get(u + "?$skiptoken=forged", headers=self.h), 400)
+        self.assert_graph_error(self.s.get(u + "/" + "5f1b2d0c-1111-4222-8333-444455556666", headers=self.h), 404)
+        after = self.s.get(u + "/$count", headers=dict(self.h, ConsistencyLevel="eventual")).text
+        self.assertEqual(int(after), int(before) + 1)
+
+    def test_groups_membership(self):
+        alice = self.create_user("alice", "Alice")
+        def group(name, **extra):
+            body = {"displayName": name, "mailEnabled": False, "mailNickname": name, "securityEnabled": True}
+            body.update(extra)
+            r = self.s.post(self.url + "/v1.0/groups", json=body, headers=self.h)
+            self.assertEqual(r.status_code, 201, r.text)
+            return r.json()
+        inner, outer = group("inner"), group("outer")
+        m365 = group("team", mailEnabled=True, groupTypes=["Unified"])
+        self.assertTrue(m365["mail"].startswith("team@"))
+        ref = lambda o: {"@odata.id": self.url + "/v1.0/directoryObjects/" + o["id"]}
+        self.assertEqual(self.s.post(self.url + "/v1.0/groups/%s/members/$ref" % inner["id"], json=ref(alice), headers=self.h).status_code, 204)
+        self.assertEqual(self.s.post(self.url + "/v1.0/groups/%s/members/$ref" % outer["id"], json=ref(inner), headers=self.h).status_code, 204)
+        self.assert_graph_error(self.s.post(self.url + "/v1.0/groups/%s/members/$ref" % inner["id"], json=ref(alice), headers=self.h), 400)
+        direct = self.s.get(self.url + "/v1.0/users/%s/memberOf" % alice["id"], headers=self.h).json()["value"]
+        self.assertEqual([g["id"] for g in direct], [inner["id"]])
+        trans = self.s.get(self.url + "/v1.0/users/%s/transitiveMemberOf" % alice["id"], headers=self.h).json()["value"]
+        self.assertEqual(sorted(g["id"] for g in trans), sorted([inner["id"], outer["id"]]))
+        self.assertEqual(trans[0]["@odata.type"], "#microsoft.graph.group")
+        members = self.s.get(self.url + "/v1.0/groups/%s/transitiveMembers" % outer["id"], headers=self.h).json()["value"]
+        self.assertEqual(sorted(m["id"] for m in members), sorted([inner["id"], alice["id"]]))
+        r = self.s.get(self.url + "/v1.0/groups?$filter=groupTypes/any(c:c eq 'Unified')", headers=self.h)
+        self.assertEqual([g["id"] for g in r.json()["value"]], [m365["id"]])
+        self.assertEqual(self.s.delete(self.url + "/v1.0/groups/%s/members/%s/$ref" % (inner["id"], alice["id"]), headers=self.h).status_code, 204)
+        self.assertEqual(self.s.get(self.url + "/v1.0/users/%s/memberOf" % alice["id"], headers=self.h).json()["value"], [])
+
+    def test_applications_and_roles(self):
+        r = self.s.post(self.url + "/v1.0/applications", json={"displayName": "Payroll",
+                        "web": {"redirectUris": ["https://payroll.example/cb"]}}, headers=self.h)
+        self.assertEqual(r.status_code, 201, r.text)
+        app = r.json()
+        bad = self.s.post(self.url + "/v1.0/applications", json={"displayName": "Bad",
+                          "web": {"redirectUris": ["http://evil.example/cb"]}}, headers=self.h)
+        self.assert_graph_error(bad, 400)
+        sp = self.s.post(self.url + "/v1.0/servicePrincipals", json={"appId": app["appId"]}, headers=self.h)
+        self.assertEqual(sp.status_code, 201, sp.text)
+        pw = self.s.post(self.url + "/v1.0/applications/%s/addPassword" % app["id"],
+                         json={"passwordCredential": {"displayName": "ci"}}, headers=self.h).json()
+        self.assertTrue(pw["secretText"])
+        listed = self.s.get(self.url + "/v1.0/applications/" + app["id"], headers=self.h).json()
+        self.assertNotIn("secretText", json.dumps(listed))
+        # The new app has no admin role: it can read but not write.
+        tok = self.s.post(self.url + "/%s/oauth2/v2.0/token" % self.doc["tenantId"], data={
+            "grant_type": "client_credentials", "client_id": app["appId"],
+            "client_secret": pw["secretText"], "scope": self.doc["graphScope"]}).json()["access_token"]
+        self.assertEqual(self.s.get(self.url + "/v1.0/users", headers=bearer(tok)).status_code, 200)
+        self.assert_graph_error(self.s.post(self.url + "/v1.0/users", json=self.user_body("nope", "N"),
+                                            headers=bearer(tok)), 403, "Authorization_RequestDenied")
+        ra = self.s.post(self.url + "/v1.0/roleManagement/directory/roleAssignments", json={
+            "principalId": sp.json()["id"], "roleDefinitionId": "fe930be7-5e62-47db-91af-98c3a49a38b1",
+            "directoryScopeId": "/"}, headers=self.h)
+        self.assertEqual(ra.status_code, 201, ra.text)
+        self.assertEqual(self.s.post(self.url + "/v1.0/users", json=self.user_body("nowyes", "N"),
+                                     headers=bearer(tok)).status_code, 201)
+        defs = self.s.get(self.url + "/v1.0/roleManagement/directory/roleDefinitions?$filter=displayName eq 'Global Administrator'", headers=self.h).json()
+        self.assertEqual(defs["value"][0]["id"], "62e90394-69f5-4237-9190-012177145e10")
+        audits = self.s.get(self.url + "/v1.0/auditLogs/directoryAudits?$top=5", headers=self.h).json()
+        self.assertEqual(audits["value"][0]["activityDisplayName"], "Add user")
+
+    def test_domains_and_organization(self):
+        d = self.s.get(self.url + "/v1.0/domains", headers=self.h).json()["value"]
+        self.assertEqual(d[0]["id"], self.doc["initialDomain"])
+        self.assertTrue(d[0]["isVerified"])
+
+    def test_tenant_isolation_with_second_tenant(self):
+        out = subprocess.run([BINARY, "tenant", "create", "--data-dir", self.server.data_dir,
+                              "--name", "Fabrikam", "--country", "FR"], capture_output=True, text=True, check=True)
+        other = json.loads(out.stdout)
+        self.assertEqual(other["region"], "EMEA")
+        self.assertTrue(other["partition"].startswith("emea-"))
+        mine = self.create_user("secret-agent", "Secret Agent")
+        oh = bearer(self.server.token(other))
+        self.assert_graph_error(self.s.get(self.url + "/v1.0/users/" + mine["id"], headers=oh), 404)
+        self.assert_graph_error(self.s.patch(self.url + "/v1.0/users/" + mine["id"], json={"jobTitle": "x"}, headers=oh), 404)
+        self.assert_graph_error(self.s.delete(self.url + "/v1.0/users/" + mine["id"], headers=oh), 404)
+        names = [u["displayName"] for u in self.s.get(self.url + "/v1.0/users?$top=999", headers=oh).json()["value"]]
+        self.assertNotIn("Secret Agent", names)
+        # A token of one tenant cannot be redeemed at another tenant's token endpoint.
+        r = self.s.post(self.url + "/%s/oauth2/v2.0/token" % other["tenantId"], data={
+            "grant_type": "client_credentials", "client_id": self.doc["bootstrapApplication"]["appId"],
+            "client_secret": self.doc["bootstrapApplication"]["clientSecret"], "scope": self.doc["graphScope"]})
+        self.assertIn(r.status_code, (400, 401))
+
+
+class Durability(unittest.TestCase):
+    def test_restart_and_kill9_lose_nothing_acknowledged(self):
+        server = Server().start()
+        try:
+            doc = server.first_tenant()
+            h = bearer(server.token(doc))
+            acked = []
+            for i in range(40):
+                r = server.session.post(server.url + "/v1.0/users", headers=h, json={
+                    "accountEnabled": True, "displayName": "Durable %d" % i, "mailNickname": "d%d" % i,
+                    "userPrincipalName": "d%d@%s" % (i, doc["initialDomain"]),
+                    "passwordProfile": {"password": "Durable!Pass%d" % i}})
+                self.assertEqual(r.status_code, 201, r.text)
+                acked.append(r.json()["id"])
+            server.kill9()
+            server.start()
+            h = bearer(server.token(doc))
+            for i in acked:
+                self.assertEqual(server.session.get(server.url + "/v1.0/users/" + i, headers=h).status_code, 200)
+            server.stop()
+            server.start()
+            h = bearer(server.token(doc))
+            r = server.session.get(server.url + "/v1.0/users/$count", headers=dict(h, ConsistencyLevel="eventual"))
+            self.assertEqual(int(r.text), 41)
+        finally:
+            server.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
