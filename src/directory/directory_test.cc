@@ -37,7 +37,7 @@ class DirectoryTest : public ::testing::Test {
     o.random = random_.get();
     o.password_iterations = 1000;
     o.sync = false;
-    o.max_unindexed_scan = 50;
+    o.max_unindexed_scan = 20;
     auto d = Directory::Open(o);
     ASSERT_TRUE(d.ok()) << d.status().ToString();
     d_ = std::move(d).value();

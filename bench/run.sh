@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Meridian load benchmark: one server (pinned to CPU 0, one thread) driven by wrk (pinned to
+# CPU 1) over TLS with keep-alive on loopback. Prints requests/s and p50/p99 latency for GET one
+# user, list users with a filter, create user and client-credentials token issuance on a tenant
+# of USERS users; then the same reads with TENANTS tenants on the node; then the machine's
+# `openssl speed rsa2048` sign rate for comparison.
+#
+#   bench/run.sh                      # USERS=100000 TENANTS=10000 DURATION=10 CONNECTIONS=32
+#   USERS=10000 TENANTS=1000 DURATION=5 bench/run.sh   # a quick run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+USERS=${USERS:-100000}
+TENANTS=${TENANTS:-10000}
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-32}
+./scripts/build.sh >/dev/null
+BIN=build/src/server/meridian
+POP=build/bench/meridian_bench_populate
+WORK=$(mktemp -d /tmp/meridian-bench-XXXXXX)
+SERVER_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+field() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
+
+start_server() {  # data dir
+  rm -f "$1/server.json"
+  taskset -c 0 "$BIN" serve --data-dir "$1" --port 0 --threads 1 >"$1/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 600); do [ -s "$1/server.json" ] && break; sleep 0.1; done
+  PORT=$(field "$1/server.json" port)
+  URL="https://127.0.0.1:$PORT"
+}
+stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; }
+
+token() {  # populate json
+  curl -sk "$URL/$(field "$1" tenantId)/oauth2/v2.0/token" -d grant_type=client_credentials \
+    -d client_id="$(field "$1" appId)" --data-urlencode client_secret="$(field "$1" clientSecret)" \
+    --data-urlencode scope="https://graph.meridian.test/.default" |
+    /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['access_token'])"
+}
+
+run_wrk() {  # label script
+  cat "bench/wrk/$2" bench/wrk/report.lua >"$WORK/script.lua"
+  # A short warm-up, then the measured run.
+  taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s -s "$WORK/script.lua" "$URL" >/dev/null 2>&1 || true
+  local line
+  line=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s "$WORK/script.lua" "$URL" | grep '^RESULT')
+  printf "| %-34s | %s |\n" "$1" "$(echo "$line" | sed 's/^RESULT //')"
+}
+
+echo "# populating: 1 tenant with $USERS users; $TENANTS tenants with $USERS users in one"
+$POP --data-dir "$WORK/one" --tenants 1 --users "$USERS" >"$WORK/one.json"
+$POP --data-dir "$WORK/many" --tenants "$TENANTS" --users "$USERS" >"$WORK/many.json"
+
+echo
+echo "server: 1 thread on CPU 0; wrk -t1 -c$CONNECTIONS -d${DURATION}s on CPU 1; TLS, keep-alive"
+echo
+echo "| operation | result |"
+echo "| --- | --- |"
+start_server "$WORK/one"
+export TOKEN USER_ID DOMAIN RUN TENANT CLIENT_ID CLIENT_SECRET SCOPE
+TOKEN=$(token "$WORK/one.json")
+USER_ID=$(field "$WORK/one.json" sampleUserId)
+DOMAIN=$(field "$WORK/one.json" domain)
+TENANT=$(field "$WORK/one.json" tenantId)
+CLIENT_ID=$(field "$WORK/one.json" appId)
+CLIENT_SECRET=$(field "$WORK/one.json" clientSecret)
+SCOPE="https://graph.meridian.test/.default"
+RUN="r$$"
+run_wrk "GET one user (1 tenant)" get_user.lua
+run_wrk "list users, filter (1 tenant)" list_users.lua
+run_wrk "token, client credentials" token.lua
+run_wrk "create user (fsync per write)" create_user.lua
+stop_server
+
+start_server "$WORK/many"
+TOKEN=$(token "$WORK/many.json")
+USER_ID=$(field "$WORK/many.json" sampleUserId)
+run_wrk "GET one user ($TENANTS tenants)" get_user.lua
+run_wrk "list users, filter ($TENANTS tenants)" list_users.lua
+stop_server
+
+echo
+echo "openssl speed rsa2048 (one core):"
+taskset -c 0 openssl speed -seconds 5 rsa2048 2>/dev/null | grep -E '^rsa 2048|sign/s'
