@@ -37,7 +37,13 @@ namespace {
 std::set<std::string> IndexValues(const Property& prop, const json::object& data) {
   std::set<std::string> out;
   auto it = data.find(prop.name);
-  if (it == data.end()) return out;
+  bool collection = prop.type == PropType::kStringCollection;
+  if (it == data.end() || it->value().is_null()) {
+    // A missing single value is indexed as null (one 0 byte), so that ordering by the property
+    // lists every object and "eq null" is served by the index.
+    if (!collection && !prop.unique()) out.insert(std::string(1, '\0'));
+    return out;
+  }
   std::string folded;
   if (it->value().is_array()) {
     for (const json::value& e : it->value().get_array()) {

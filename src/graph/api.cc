@@ -108,16 +108,7 @@ class Handler {
 
   void Json(int status, const json::object& body) {
     res_.SetJson(status, json::serialize(body));
-    SetContentType();
-  }
-  void SetContentType() {
-    for (auto& [k, v] : res_.headers) {
-      if (EqualsIgnoreCase(k, "content-type")) {
-        v = std::string(kJsonType);
-        return;
-      }
-    }
-    res_.headers.emplace_back("Content-Type", std::string(kJsonType));
+    res_.SetHeader("Content-Type", std::string(kJsonType));
   }
   void Fail(const Status& s) { SetError(s, req_, &res_); }
 
@@ -187,7 +178,7 @@ class Handler {
     }
     res_.status = 200;
     res_.body = std::to_string(n);
-    res_.headers.emplace_back("Content-Type", "text/plain");
+    res_.SetHeader("Content-Type", "text/plain");
     return Status::Ok();
   }
 

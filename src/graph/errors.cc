@@ -44,12 +44,8 @@ std::string DefaultGraphCode(Code code) {
 }
 
 void SetError(const Status& status, const http::Request& req, http::Response* res) {
-  std::string request_id;
-  for (const auto& [k, v] : res->headers) {
-    if (k == "request-id") request_id = v;
-  }
   json::object inner{{"date", FormatIso8601(SystemClock::Default()->NowMillis())},
-                     {"request-id", request_id}};
+                     {"request-id", res->request_id}};
   if (auto c = req.Header("client-request-id")) inner["client-request-id"] = std::string(*c);
   std::string code = status.graph_code().empty() ? DefaultGraphCode(status.code())
                                                  : status.graph_code();

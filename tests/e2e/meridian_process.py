@@ -13,6 +13,11 @@ import time
 
 import requests
 
+# requests lets these variables override a session's own CA file; the tests trust exactly the
+# server's development certificate.
+for _var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+    os.environ.pop(_var, None)
+
 BINARY = os.environ.get("MERIDIAN_BINARY", os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "src", "server", "meridian"))
 
@@ -74,6 +79,8 @@ class Server:
                 self.proc.wait()
 
     def cleanup(self):
+        if self.proc and self.proc.poll() is not None and self.proc.returncode not in (0, -15) or os.environ.get("MERIDIAN_SHOW_LOG"):
+            print("meridian exited with %s; log:\n%s" % (self.proc.returncode, self.read_log()))
         self.stop()
         if self.owns_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
