@@ -135,13 +135,6 @@ class Handler {
     return out;
   }
 
-  Result<std::vector<std::string>> Select(const TypeSchema& type) {
-    std::vector<std::string> out;
-    auto raw = http::QueryParam(req_, "$select");
-    if (!raw) return out;
-    return ParseSelect(*raw, type);
-  }
-
   // ---- collection and entity handlers ----
 
   Status List(const TypeSchema& type) {
@@ -183,7 +176,8 @@ class Handler {
   }
 
   Status Get(const TypeSchema& type, std::string_view id) {
-    MERIDIAN_ASSIGN_OR_RETURN(auto select, Select(type));
+    MERIDIAN_ASSIGN_OR_RETURN(ListRequest lr, BuildListRequest(req_, type));
+    const std::vector<std::string>& select = lr.select;
     MERIDIAN_ASSIGN_OR_RETURN(Object o, d_->Lookup(*ctx_, type, id));
     std::string ctx_name(type.collection);
     if (!select.empty()) ctx_name += "(" + Join(select) + ")";
@@ -230,11 +224,14 @@ class Handler {
 
   Status ListLinks(std::string_view relation, directory::LinkDirection dir, std::string_view id,
                    bool transitive, const TypeSchema& source) {
-    int top = 100;
-    if (auto t = http::QueryParam(req_, "$top")) {
-      MERIDIAN_ASSIGN_OR_RETURN(top, ParseTop(*t));
+    MERIDIAN_ASSIGN_OR_RETURN(ListRequest lr, BuildListRequest(req_, source));
+    if (lr.query.has_filter || !lr.query.orderby.empty() || lr.query.count) {
+      return Status(Code::kUnsupported,
+                    "$filter, $orderby and $count are not supported on relationships yet.",
+                    "Request_UnsupportedQuery");
     }
-    std::string skip = http::QueryParam(req_, "$skiptoken").value_or("");
+    int top = lr.query.top;
+    const std::string& skip = lr.query.skiptoken;
     if (!skip.empty() && !IsUuid(skip)) return InvalidArgument("The $skiptoken is invalid.");
     // A user may be addressed by userPrincipalName.
     MERIDIAN_ASSIGN_OR_RETURN(Object src, d_->Lookup(*ctx_, source, id));
@@ -331,12 +328,20 @@ class Handler {
     MERIDIAN_RETURN_IF_ERROR(
         RequireAnyRole({directory::kGlobalAdministratorRole, directory::kGlobalReaderRole}));
     int top = 100;
-    if (auto t = http::QueryParam(req_, "$top")) {
-      MERIDIAN_ASSIGN_OR_RETURN(top, ParseTop(*t));
+    std::string skip;
+    for (const auto& [k, v] : req_.query) {
+      if (k == "$top") {
+        top = std::atoi(v.c_str());
+        if (top < 1 || top > 999 || v.size() > 3) {
+          return InvalidArgument("$top must be an integer from 1 to 999.");
+        }
+      } else if (k == "$skiptoken") {
+        skip = v;
+      } else if (!k.empty() && k[0] == '$') {
+        return InvalidArgument("The query option '" + k + "' is not supported here.");
+      }
     }
-    MERIDIAN_ASSIGN_OR_RETURN(
-        directory::Page page,
-        d_->ListAudit(*ctx_, top, http::QueryParam(req_, "$skiptoken").value_or("")));
+    MERIDIAN_ASSIGN_OR_RETURN(directory::Page page, d_->ListAudit(*ctx_, top, skip));
     json::array value;
     for (auto& o : page.items) value.push_back(std::move(o.data));
     json::object body{{"@odata.context", Context("auditLogs/directoryAudits")}};

@@ -1,6 +1,5 @@
 // Translation of a Graph list request's OData options ($filter, $orderby, $select, $top, $count,
-// $skiptoken) into a directory ListQuery, with Graph's errors for what is malformed or
-// unsupported.
+// $skiptoken) into a directory ListQuery, with Graph's errors for what the store will not serve.
 #pragma once
 
 #include <string>
@@ -17,8 +16,8 @@ struct ListRequest {
   std::vector<std::string> select;  // canonical property names; empty = the default set
 };
 
+// InvalidArgument for malformed options; kUnsupported for valid ones the store does not serve
+// ($search, ordering by an unindexed property or by several).
 Result<ListRequest> BuildListRequest(const http::Request& req, const directory::TypeSchema& type);
-Result<std::vector<std::string>> ParseSelect(std::string_view raw, const directory::TypeSchema& type);
-Result<int> ParseTop(std::string_view raw);
 
 }  // namespace meridian::graph
