@@ -1,6 +1,7 @@
-// Password hashing: PBKDF2-HMAC-SHA256 in a self-describing format,
-// "$pbkdf2-sha256$i=<iterations>$<salt b64url>$<hash b64url>", so that the parameters can be
-// raised later and old hashes still verify.
+// Password hashing: PBKDF2-HMAC-SHA256 (RFC 8018) in a self-describing format,
+//   $pbkdf2-sha256$i=<iterations>$<salt base64url>$<hash base64url>
+// so that the work factor can be raised later while old hashes still verify (NeedsRehash tells
+// when to re-hash at the next successful sign-in). Stateless functions, safe from any thread.
 #pragma once
 
 #include <string>
@@ -10,16 +11,25 @@
 
 namespace meridian::crypto {
 
-inline constexpr int kDefaultPbkdf2Iterations = 600000;  // OWASP's current figure
+// OWASP's current recommendation for PBKDF2-HMAC-SHA256.
+inline constexpr int kDefaultPbkdf2Iterations = 600000;
+// The most iterations this module will compute, so that a corrupted or hostile stored hash cannot
+// make one verification run for minutes. HashPassword clamps to [1, kMaxPbkdf2Iterations].
+inline constexpr int kMaxPbkdf2Iterations = 20'000'000;
 
+// The encoded hash of `password` with `salt` (raw bytes; draw 16 from Random) and `iterations`.
 // Deterministic given the salt: the caller draws the salt before the op is logged, so every
-// replica stores the same hash.
+// replica applying the op stores the same hash. `iterations` outside [1, kMaxPbkdf2Iterations]
+// is clamped, and the value actually used is what the encoding records. Cannot fail.
 std::string HashPassword(std::string_view password, std::string_view salt, int iterations);
 
-// True when `password` matches. InvalidArgument when `encoded` is not a hash this module wrote.
+// Whether `password` matches `encoded`, compared in constant time. InvalidArgument when `encoded`
+// is not in the format above (unknown algorithm, bad iteration count, non-canonical base64url,
+// hash not 32 bytes).
 Result<bool> VerifyPassword(std::string_view password, std::string_view encoded);
 
-// True when `encoded` uses fewer iterations than `iterations` (or another algorithm).
+// True when `encoded` should be replaced by a fresh hash: it uses fewer than `iterations`
+// iterations, or it is not a hash in the format above.
 bool NeedsRehash(std::string_view encoded, int iterations);
 
 }  // namespace meridian::crypto

@@ -1,24 +1,34 @@
 #include "crypto/sha.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+
+#include "crypto/internal/openssl_util.h"
 
 namespace meridian::crypto {
 
 std::string Sha256(std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<char*>(out), len);
+  if (EVP_Digest(data.data(), data.size(), out, &len, internal::Sha256Md(), nullptr) != 1) {
+    internal::OpenSslFatal("SHA-256");
+  }
+  return std::string(reinterpret_cast<const char*>(out), len);
 }
 
 std::string HmacSha256(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
-  return std::string(reinterpret_cast<char*>(out), len);
+  size_t len = 0;
+  // EVP_Q_mac rejects a null key pointer even with length 0.
+  static const char kEmpty = 0;
+  const void* key_ptr = key.empty() ? &kEmpty : key.data();
+  if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key_ptr, key.size(),
+                reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, sizeof(out),
+                &len) == nullptr) {
+    internal::OpenSslFatal("HMAC-SHA256");
+  }
+  return std::string(reinterpret_cast<const char*>(out), len);
 }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {

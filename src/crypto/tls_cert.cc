@@ -10,90 +10,169 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
+
+#include "crypto/internal/openssl_util.h"
 
 namespace meridian::crypto {
 namespace {
 
-std::string BioString(BIO* bio) {
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio, &data);
-  return std::string(data, static_cast<size_t>(len));
+using internal::OpenSslDeleter;
+using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, OpenSslDeleter<GENERAL_NAMES_free>>;
+using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, OpenSslDeleter<GENERAL_NAME_free>>;
+using ExtensionPtr = std::unique_ptr<X509_EXTENSION, OpenSslDeleter<X509_EXTENSION_free>>;
+
+constexpr char kCommonName[] = "meridian development certificate";
+
+// Letters, digits, '-' and '.', at most 253 characters, with an optional leading "*." wildcard.
+bool IsHostName(std::string_view name) {
+  if (name.size() > 2 && name.substr(0, 2) == "*.") name.remove_prefix(2);
+  if (name.empty() || name.size() > 253 || name.front() == '.' || name.back() == '.') {
+    return false;
+  }
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// The subjectAltName entries, built as ASN.1 values rather than through OpenSSL's configuration
+// syntax, so that a name containing ',' or ':' cannot add entries of its own.
+Result<GeneralNamesPtr> SubjectAltNames(const std::vector<std::string>& dns_names,
+                                        const std::vector<std::string>& ip_addresses) {
+  GeneralNamesPtr names(sk_GENERAL_NAME_new_null());
+  if (!names) internal::OpenSslFatal("sk_GENERAL_NAME_new_null");
+  auto push = [&](GeneralNamePtr gn) {
+    if (sk_GENERAL_NAME_push(names.get(), gn.get()) <= 0) internal::OpenSslFatal("SAN push");
+    gn.release();  // now owned by `names`
+  };
+  for (const std::string& dns : dns_names) {
+    if (!IsHostName(dns)) return InvalidArgument("'" + dns + "' is not a DNS host name");
+    GeneralNamePtr gn(GENERAL_NAME_new());
+    ASN1_IA5STRING* s = ASN1_IA5STRING_new();
+    if (!gn || !s || ASN1_STRING_set(s, dns.data(), static_cast<int>(dns.size())) != 1) {
+      internal::OpenSslFatal("GENERAL_NAME(DNS)");
+    }
+    GENERAL_NAME_set0_value(gn.get(), GEN_DNS, s);
+    push(std::move(gn));
+  }
+  for (const std::string& ip : ip_addresses) {
+    ASN1_OCTET_STRING* octets = a2i_IPADDRESS(ip.c_str());
+    if (!octets) {
+      internal::OpenSslErrors();
+      return InvalidArgument("'" + ip + "' is not an IP address");
+    }
+    GeneralNamePtr gn(GENERAL_NAME_new());
+    if (!gn) internal::OpenSslFatal("GENERAL_NAME(IP)");
+    GENERAL_NAME_set0_value(gn.get(), GEN_IPADD, octets);
+    push(std::move(gn));
+  }
+  return names;
+}
+
+// Adds an extension written in OpenSSL's configuration syntax; for fixed values only.
+bool AddConfExtension(X509* cert, X509V3_CTX* ctx, int nid, const char* value) {
+  ExtensionPtr ext(X509V3_EXT_conf_nid(nullptr, ctx, nid, value));
+  return ext && X509_add_ext(cert, ext.get(), -1) == 1;
+}
+
+bool AddNameEntry(X509_NAME* name, const char* field, const char* value) {
+  return X509_NAME_add_entry_by_txt(name, field, MBSTRING_ASC,
+                                    reinterpret_cast<const unsigned char*>(value), -1, -1, 0) == 1;
+}
+
+// A positive 127-bit serial from OpenSSL's CSPRNG (RFC 5280: positive, at most 20 octets).
+bool SetRandomSerial(X509* cert) {
+  unsigned char serial[16];
+  if (RAND_bytes(serial, sizeof(serial)) != 1) return false;
+  serial[0] &= 0x7f;
+  serial[0] |= 0x01;  // never zero, never shortened to fewer octets
+  internal::BignumPtr bn(BN_bin2bn(serial, sizeof(serial), nullptr));
+  return bn && BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert)) != nullptr;
+}
+
+std::string CertificatePem(X509* cert) {
+  internal::BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1)
+    internal::OpenSslFatal("PEM_write_bio_X509");
+  return internal::BioContents(bio.get());
 }
 
 }  // namespace
 
-Result<CertificateAndKey> GenerateSelfSignedCertificate(const std::vector<std::string>& dns_names,
-                                                        const std::vector<std::string>& ips,
-                                                        int days) {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  if (!key) return Internal("EC key generation failed");
-  X509* cert = X509_new();
-  CertificateAndKey out;
-  bool ok = cert != nullptr;
+Result<CertificateAndKey> GenerateSelfSignedCertificate(
+    const std::vector<std::string>& dns_names, const std::vector<std::string>& ip_addresses,
+    int days) {
+  if (days < 1 || days > 3650)
+    return InvalidArgument("certificate validity must be 1 to 3650 days");
+  if (dns_names.empty() && ip_addresses.empty()) {
+    return InvalidArgument("a certificate needs at least one DNS name or IP address");
+  }
+  MERIDIAN_ASSIGN_OR_RETURN(GeneralNamesPtr san, SubjectAltNames(dns_names, ip_addresses));
+
+  internal::OwnedPkey key(EVP_EC_gen("P-256"));
+  if (!key) return Internal("EC key generation failed: " + internal::OpenSslErrors());
+  internal::X509Ptr cert(X509_new());
+  if (!cert) internal::OpenSslFatal("X509_new");
+
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  bool ok =
+      X509_set_version(cert.get(), X509_VERSION_3) == 1 && SetRandomSerial(cert.get()) &&
+      X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600) != nullptr &&
+      X509_gmtime_adj(X509_getm_notAfter(cert.get()), static_cast<long>(days) * 86400) != nullptr &&
+      X509_set_pubkey(cert.get(), key.get()) == 1 && AddNameEntry(name, "O", "Meridian") &&
+      AddNameEntry(name, "CN", kCommonName) && X509_set_issuer_name(cert.get(), name) == 1 &&
+      X509_add1_ext_i2d(cert.get(), NID_subject_alt_name, san.get(), 0, X509V3_ADD_DEFAULT) == 1;
   if (ok) {
-    X509_set_version(cert, 2);
-    unsigned char serial[16];
-    RAND_bytes(serial, sizeof(serial));
-    serial[0] &= 0x7f;
-    BIGNUM* bn = BN_bin2bn(serial, sizeof(serial), nullptr);
-    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert));
-    BN_free(bn);
-    X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(cert), static_cast<long>(days) * 24 * 3600);
-    X509_set_pubkey(cert, key);
-    X509_NAME* name = X509_get_subject_name(cert);
-    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>("Meridian"), -1, -1, 0);
-    X509_NAME_add_entry_by_txt(
-        name, "CN", MBSTRING_ASC,
-        reinterpret_cast<const unsigned char*>("meridian development certificate"), -1, -1, 0);
-    X509_set_issuer_name(cert, name);
-    std::string san;
-    for (const auto& d : dns_names) san += (san.empty() ? "" : ",") + ("DNS:" + d);
-    for (const auto& ip : ips) san += (san.empty() ? "" : ",") + ("IP:" + ip);
     X509V3_CTX v3;
     X509V3_set_ctx_nodb(&v3);
-    X509V3_set_ctx(&v3, cert, cert, nullptr, nullptr, 0);
-    for (auto [nid, value] : {std::pair<int, std::string>{NID_subject_alt_name, san},
-                              {NID_basic_constraints, "critical,CA:FALSE"},
-                              {NID_key_usage, "critical,digitalSignature"},
-                              {NID_ext_key_usage, "serverAuth"}}) {
-      X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, nid, value.c_str());
-      ok = ok && ext && X509_add_ext(cert, ext, -1) == 1;
-      X509_EXTENSION_free(ext);
-    }
-    ok = ok && X509_sign(cert, key, EVP_sha256()) > 0;
+    X509V3_set_ctx(&v3, cert.get(), cert.get(), nullptr, nullptr, 0);
+    ok = AddConfExtension(cert.get(), &v3, NID_basic_constraints, "critical,CA:FALSE") &&
+         AddConfExtension(cert.get(), &v3, NID_key_usage, "critical,digitalSignature") &&
+         AddConfExtension(cert.get(), &v3, NID_ext_key_usage, "serverAuth") &&
+         AddConfExtension(cert.get(), &v3, NID_subject_key_identifier, "hash") &&
+         X509_sign(cert.get(), key.get(), internal::Sha256Md()) > 0;
   }
-  if (ok) {
-    BIO* c = BIO_new(BIO_s_mem());
-    BIO* k = BIO_new(BIO_s_mem());
-    PEM_write_bio_X509(c, cert);
-    PEM_write_bio_PrivateKey(k, key, nullptr, nullptr, 0, nullptr, nullptr);
-    out.cert_pem = BioString(c);
-    out.key_pem = BioString(k);
-    BIO_free(c);
-    BIO_free(k);
-  }
-  X509_free(cert);
-  EVP_PKEY_free(key);
-  if (!ok) return Internal("certificate generation failed");
+  if (!ok) return Internal("certificate generation failed: " + internal::OpenSslErrors());
+
+  CertificateAndKey out;
+  out.cert_pem = CertificatePem(cert.get());
+  out.key_pem = internal::PrivateKeyPem(key.get());
   return out;
 }
 
 Status WritePrivateFile(const std::string& path, std::string_view contents) {
+  auto fail = [&path](const char* what, int err) {
+    return Internal(std::string("cannot ") + what + " " + path + ": " + std::strerror(err));
+  };
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Internal("cannot create " + path + ": " + strerror(errno));
-  bool ok = fchmod(fd, 0600) == 0;
+  if (fd < 0) return fail("create", errno);
+  // The mode given to open applies only to a new file (and is narrowed by the umask); an
+  // existing file keeps its mode, so set it explicitly before writing the secret.
+  if (fchmod(fd, 0600) != 0) {
+    int err = errno;
+    close(fd);
+    return fail("chmod", err);
+  }
   size_t done = 0;
-  while (ok && done < contents.size()) {
+  while (done < contents.size()) {
     ssize_t n = write(fd, contents.data() + done, contents.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) done += static_cast<size_t>(n);
+    if (n <= 0) {
+      int err = n < 0 ? errno : EIO;
+      close(fd);
+      return fail("write", err);
+    }
+    done += static_cast<size_t>(n);
   }
-  ok = ok && fsync(fd) == 0;
-  close(fd);
-  if (!ok) return Internal("cannot write " + path + ": " + strerror(errno));
+  if (fsync(fd) != 0) {
+    int err = errno;
+    close(fd);
+    return fail("sync", err);
+  }
+  if (close(fd) != 0) return fail("close", errno);
   return Status::Ok();
 }
 

@@ -1193,8 +1193,10 @@ Result<Directory::Client> Directory::AuthenticateClient(const SecurityContext& c
   auto* hashes = app->secret.if_contains("clientSecrets");
   bool ok = false;
   int64_t now = clock_->NowMillis();
-  if (hashes && hashes->is_object()) {
-    for (const auto& cred : app->data["passwordCredentials"].as_array()) {
+  auto* creds = app->data.if_contains("passwordCredentials");
+  if (hashes && hashes->is_object() && creds && creds->is_array()) {
+    for (const auto& cred : creds->get_array()) {
+      if (!cred.is_object()) continue;
       std::string key_id = Str(cred.as_object(), "keyId");
       std::string end = Str(cred.as_object(), "endDateTime");
       auto* h = hashes->as_object().if_contains(key_id);
