@@ -227,12 +227,16 @@ Result<SecurityContext> TokenService::Authenticate(std::string_view header) cons
   std::string_view token = header.substr(7);
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   if (token.empty() || token.size() > 16384) return fail("Access token is empty or too large.");
+  int64_t now = directory_->clock()->NowSeconds();
+  if (auto hit = verified_.Get(token)) {
+    if (hit->exp > now - options_.clock_skew_seconds) return hit->ctx;
+    return fail("Lifetime validation failed, the token is expired.");
+  }
   Result<json::object> claims = [&]() -> Result<json::object> {
     std::shared_lock lock(mu_);
     return verifier_->Verify(token);
   }();
   if (!claims.ok()) return fail(claims.status().message());
-  int64_t now = directory_->clock()->NowSeconds();
   Status time = crypto::CheckTimeClaims(*claims, now, options_.clock_skew_seconds);
   if (!time.ok()) return fail(time.message());
   auto str = [&](std::string_view k) -> std::string {
@@ -248,7 +252,10 @@ Result<SecurityContext> TokenService::Authenticate(std::string_view header) cons
   if (!IsUuid(oid)) return fail("The token has no object id.");
   SecurityContext::Kind kind = str("idtyp") == "app" ? SecurityContext::Kind::kServicePrincipal
                                                      : SecurityContext::Kind::kUser;
-  return SecurityContext::ForPrincipal(tid, oid, kind, str("azp"), str("azp"));
+  auto ctx = SecurityContext::ForPrincipal(tid, oid, kind, str("azp"), str("azp"));
+  auto* exp = claims->if_contains("exp");
+  verified_.Put(token, Verified{ctx, exp->to_number<int64_t>()});
+  return ctx;
 }
 
 }  // namespace meridian::auth

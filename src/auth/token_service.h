@@ -13,6 +13,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "common/bounded_cache.h"
 #include "common/status.h"
 #include "crypto/jwt.h"
 #include "directory/directory.h"
@@ -71,6 +72,13 @@ class TokenService {
   mutable std::shared_mutex mu_;
   std::vector<std::unique_ptr<crypto::SigningKey>> keys_;  // oldest first; the last one signs
   std::unique_ptr<crypto::JwtVerifier> verifier_;
+  // Tokens already verified, with their expiry: a client presents the same token for an hour,
+  // and the signature check is the largest cost of a small read.
+  struct Verified {
+    directory::SecurityContext ctx;
+    int64_t exp;
+  };
+  mutable BoundedCache<Verified> verified_{20000};
 };
 
 }  // namespace meridian::auth

@@ -267,7 +267,8 @@ Result<std::unique_ptr<Directory>> Directory::Open(DirectoryOptions options) {
 // ---------------------------------------------------------------- global directory
 
 Result<TenantInfo> Directory::ResolveTenant(std::string_view id_or_domain) const {
-  auto view = global_->Snapshot();
+  if (auto hit = routes_.Get(id_or_domain)) return *std::move(hit);
+  auto view = global_->Latest();
   std::string id(id_or_domain);
   if (!IsUuid(id)) {
     MERIDIAN_ASSIGN_OR_RETURN(auto owner, view->Get(GlobalDomainKey(AsciiLower(id_or_domain))));
@@ -285,6 +286,7 @@ Result<TenantInfo> Directory::ResolveTenant(std::string_view id_or_domain) const
       if (x.is_string()) t.domains.emplace_back(x.get_string());
     }
   }
+  routes_.Put(id_or_domain, t);
   return t;
 }
 
@@ -508,7 +510,7 @@ Result<uint64_t> Directory::Submit(
 Result<Object> Directory::Get(const SecurityContext& ctx, const TypeSchema& type,
                               std::string_view id) const {
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
-  return ReadObject(*p->Snapshot(), TenantKeys(ctx.tenant_id()), type.type, id);
+  return ReadObject(*p->Latest(), TenantKeys(ctx.tenant_id()), type.type, id);
 }
 
 Result<Object> Directory::Lookup(const SecurityContext& ctx, const TypeSchema& type,
@@ -523,7 +525,7 @@ Result<Object> Directory::Lookup(const SecurityContext& ctx, const TypeSchema& t
                                                                                        : nullptr;
   if (!alt) return Get(ctx, type, key);
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
-  auto view = p->Snapshot();
+  auto view = p->Latest();
   TenantKeys keys(ctx.tenant_id());
   MERIDIAN_ASSIGN_OR_RETURN(auto id, view->Get(keys.Unique(type.type, alt, AsciiLower(key))));
   if (!id) return ReadObject(*view, keys, type.type, key);  // the usual NotFound
@@ -533,7 +535,7 @@ Result<Object> Directory::Lookup(const SecurityContext& ctx, const TypeSchema& t
 Result<Object> Directory::GetDirectoryObject(const SecurityContext& ctx,
                                              std::string_view id) const {
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
-  auto view = p->Snapshot();
+  auto view = p->Latest();
   TenantKeys keys(ctx.tenant_id());
   MERIDIAN_ASSIGN_OR_RETURN(auto type, view->Get(keys.Kind(AsciiLower(id))));
   if (!type) return ReadObject(*view, keys, "user", id);  // NotFound
@@ -542,13 +544,13 @@ Result<Object> Directory::GetDirectoryObject(const SecurityContext& ctx,
 
 Result<int64_t> Directory::Count(const SecurityContext& ctx, const TypeSchema& type) const {
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
-  MERIDIAN_ASSIGN_OR_RETURN(auto raw, p->Snapshot()->Get(TenantKeys(ctx.tenant_id()).Counter(type.type)));
+  MERIDIAN_ASSIGN_OR_RETURN(auto raw, p->Latest()->Get(TenantKeys(ctx.tenant_id()).Counter(type.type)));
   return raw && raw->size() == 8 ? static_cast<int64_t>(GetBigEndian64(*raw)) : 0;
 }
 
 Result<json::object> Directory::Organization(const SecurityContext& ctx) const {
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
-  MERIDIAN_ASSIGN_OR_RETURN(auto raw, p->Snapshot()->Get(TenantKeys(ctx.tenant_id()).Organization()));
+  MERIDIAN_ASSIGN_OR_RETURN(auto raw, p->Latest()->Get(TenantKeys(ctx.tenant_id()).Organization()));
   if (!raw) return NotFound("organization not found");
   return ParseObject(*raw, "organization");
 }
@@ -1142,7 +1144,7 @@ Result<Page> Directory::ListLinks(const SecurityContext& ctx, std::string_view r
 Result<std::vector<std::string>> Directory::RolesOf(const SecurityContext& ctx,
                                                     std::string_view principal_id) const {
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
-  auto view = p->Snapshot();
+  auto view = p->Latest();
   TenantKeys keys(ctx.tenant_id());
   std::vector<std::string> principals{AsciiLower(principal_id)};
   // Role-assignable groups the principal is a direct member of also carry roles.

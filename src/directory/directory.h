@@ -15,6 +15,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "common/bounded_cache.h"
 #include "common/clock.h"
 #include "common/random.h"
 #include "common/status.h"
@@ -195,6 +196,9 @@ class Directory {
   GlobalMachine global_machine_;
   std::unique_ptr<store::Partition> global_;
   std::map<std::string, std::unique_ptr<store::Partition>> partitions_;
+  // Tenant id or domain -> routing record. A tenant's region and partition never change and
+  // tenants are not deleted yet, so entries cannot go stale; unknown names are not cached.
+  mutable BoundedCache<TenantInfo> routes_{100000};
 };
 
 // Built-in directory role template ids (the same GUIDs as Entra ID's).

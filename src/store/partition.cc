@@ -195,6 +195,10 @@ Status Partition::ReadLog(uint64_t from_lsn,
 
 uint64_t Partition::last_lsn() const { return last_lsn_.load(std::memory_order_acquire); }
 
+std::unique_ptr<ReadView> Partition::Latest() const {
+  return std::make_unique<DbView>(db_.get(), nullptr);
+}
+
 std::unique_ptr<ReadView> Partition::Snapshot() const {
   return std::make_unique<DbView>(db_.get(), db_->GetSnapshot());
 }

@@ -100,8 +100,11 @@ class Partition {
 
   uint64_t last_lsn() const;
 
-  // A consistent point-in-time view of the committed state.
+  // A consistent point-in-time view of the committed state, for reads of several keys.
   std::unique_ptr<ReadView> Snapshot() const;
+  // A view of the latest committed state without a snapshot: cheaper, for single-key reads
+  // and for reads whose keys are written together.
+  std::unique_ptr<ReadView> Latest() const;
 
  private:
   Partition(std::string id, rocksdb::DB* db, StateMachine* machine, bool sync, uint64_t last);
