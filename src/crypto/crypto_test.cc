@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/encoding.h"
+#include "crypto/internal/openssl_util.h"
 #include "crypto/jwt.h"
 #include "crypto/password.h"
 #include "crypto/secret.h"
@@ -53,6 +54,30 @@ TEST(Sha, ConstantTimeEquals) {
   EXPECT_FALSE(ConstantTimeEquals("abc", "abcd"));
   EXPECT_FALSE(ConstantTimeEquals("abcd", "abc"));
   EXPECT_FALSE(ConstantTimeEquals(std::string("a\0b", 3), std::string("a\0c", 3)));
+}
+
+TEST(Base64Url, CanonicalDecodingMatchesReEncoding) {
+  // For every prefix length and every possible last character, DecodeCanonicalBase64Url accepts
+  // exactly the strings that Base64UrlEncode would write.
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  int accepted = 0;
+  for (std::string prefix : {"", "Q", "QU", "QUJ", "QUJD", "QUJDR", "QUJDRA"}) {
+    for (char last : alphabet + "=+/.") {
+      std::string in = prefix + last;
+      auto lenient = Base64UrlDecode(in);
+      bool canonical = lenient && Base64UrlEncode(*lenient) == in;
+      auto strict = internal::DecodeCanonicalBase64Url(in);
+      EXPECT_EQ(strict.has_value(), canonical) << in;
+      if (strict) {
+        EXPECT_EQ(*strict, *lenient) << in;
+        ++accepted;
+      }
+    }
+  }
+  EXPECT_GT(accepted, 64);
+  EXPECT_TRUE(internal::DecodeCanonicalBase64Url("").has_value());
+  EXPECT_FALSE(internal::DecodeCanonicalBase64Url("QQ==").has_value());
+  EXPECT_EQ(internal::DecodeCanonicalBase64Url("QQ"), "A");
 }
 
 // --- password.h ---------------------------------------------------------------------------------
@@ -337,6 +362,19 @@ TEST_F(JwtTest, FromPrivatePemRejectsOtherKeys) {
   BIO_free(bio);
   EVP_PKEY_free(small);
   EXPECT_EQ(SigningKey::FromPrivatePem(small_pem).status().code(), Code::kInvalidArgument);
+
+  // An encrypted key is refused at once, without OpenSSL prompting for a passphrase.
+  bio = BIO_new(BIO_s_mem());
+  char pass[] = "passphrase";
+  ASSERT_EQ(PEM_write_bio_PrivateKey(bio, key_->pkey(), EVP_aes_256_cbc(),
+                                     reinterpret_cast<unsigned char*>(pass), sizeof(pass) - 1,
+                                     nullptr, nullptr),
+            1);
+  len = BIO_get_mem_data(bio, &data);
+  std::string encrypted(data, static_cast<size_t>(len));
+  BIO_free(bio);
+  ASSERT_NE(encrypted.find("ENCRYPTED"), std::string::npos);
+  EXPECT_EQ(SigningKey::FromPrivatePem(encrypted).status().code(), Code::kInvalidArgument);
 }
 
 TEST_F(JwtTest, RejectsTamperedTokens) {

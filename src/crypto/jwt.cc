@@ -38,14 +38,6 @@ std::string BignumToBase64Url(const BIGNUM* bn) {
   return Base64UrlEncode(bytes);
 }
 
-// Base64url exactly as Base64UrlEncode writes it: no padding, zero trailing bits. Rejecting
-// other spellings keeps tokens non-malleable (one signature, one token string).
-std::optional<std::string> DecodeCanonical(std::string_view in) {
-  auto out = Base64UrlDecode(in);
-  if (!out || Base64UrlEncode(*out) != in) return std::nullopt;
-  return out;
-}
-
 // `s` made safe to quote in an error message: printable ASCII, at most 32 characters.
 std::string Printable(std::string_view s) {
   std::string out;
@@ -141,7 +133,10 @@ Result<SigningKey> SigningKey::FromPrivatePem(std::string_view pem) {
   internal::BioPtr bio = internal::MemoryBio(pem);
   if (!bio) return InvalidArgument("the private key PEM is too large");
   SigningKey key;
-  key.key_.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  // A callback that supplies no passphrase: without one OpenSSL would prompt on the terminal for
+  // an encrypted key, which would hang a server.
+  pem_password_cb* no_passphrase = [](char*, int, int, void*) { return -1; };
+  key.key_.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
   if (!key.key_) {
     internal::OpenSslErrors();
     return InvalidArgument("not a PEM private key");
@@ -232,8 +227,8 @@ Result<JwtVerifier> JwtVerifier::FromJwks(const json::object& jwks) {
     if (v.keys_.find(*kid) != v.keys_.end()) {
       return InvalidArgument("the JWKS has two keys with kid '" + Printable(*kid) + "'");
     }
-    std::optional<std::string> nb = n ? DecodeCanonical(*n) : std::nullopt;
-    std::optional<std::string> eb = e ? DecodeCanonical(*e) : std::nullopt;
+    std::optional<std::string> nb = n ? internal::DecodeCanonicalBase64Url(*n) : std::nullopt;
+    std::optional<std::string> eb = e ? internal::DecodeCanonicalBase64Url(*e) : std::nullopt;
     // Minimal big-endian (no leading zero octet), 2048 to 4096 bits, odd exponent of <= 64 bits.
     if (!nb || nb->size() < kMinRsaBits / 8 || nb->size() > kMaxRsaBits / 8 || (*nb)[0] == 0 ||
         !eb || eb->empty() || eb->size() > 8 || (*eb)[0] == 0 || (eb->back() & 1) == 0) {
@@ -247,8 +242,9 @@ Result<JwtVerifier> JwtVerifier::FromJwks(const json::object& jwks) {
 
 Status JwtVerifier::Add(std::string kid, PkeyPtr pkey) {
   CtxTemplate verify_template = Rs256Template(pkey.get(), /*sign=*/false);
-  if (!verify_template)
+  if (!verify_template) {
     return InvalidArgument("the key '" + Printable(kid) + "' cannot verify RS256");
+  }
   keys_.emplace(std::move(kid), VerifyKey{std::move(pkey), std::move(verify_template)});
   return Status::Ok();
 }
@@ -270,9 +266,9 @@ Result<json::object> JwtVerifier::Verify(std::string_view token) const {
   if (d2 == std::string_view::npos || token.find('.', d2 + 1) != std::string_view::npos) {
     return Unauthenticated("the token is not a JWS in compact form (three segments)");
   }
-  auto header_json = DecodeCanonical(token.substr(0, d1));
-  auto payload_json = DecodeCanonical(token.substr(d1 + 1, d2 - d1 - 1));
-  auto sig = DecodeCanonical(token.substr(d2 + 1));
+  auto header_json = internal::DecodeCanonicalBase64Url(token.substr(0, d1));
+  auto payload_json = internal::DecodeCanonicalBase64Url(token.substr(d1 + 1, d2 - d1 - 1));
+  auto sig = internal::DecodeCanonicalBase64Url(token.substr(d2 + 1));
   if (!header_json || !payload_json || !sig) {
     return Unauthenticated("the token is not valid base64url");
   }

@@ -37,7 +37,8 @@ class SigningKey {
   // A fresh key from OpenSSL's CSPRNG. Internal if OpenSSL fails.
   static Result<SigningKey> GenerateRsa2048();
   // The key in a PEM private key (PKCS#8 or PKCS#1, unencrypted), as PrivatePem writes it.
-  // InvalidArgument when the PEM does not parse or is not an RSA key of 2048 to 4096 bits.
+  // InvalidArgument when the PEM does not parse, is encrypted, or is not an RSA key of 2048 to
+  // 4096 bits.
   static Result<SigningKey> FromPrivatePem(std::string_view pem);
 
   SigningKey(SigningKey&&) noexcept = default;

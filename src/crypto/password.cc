@@ -63,14 +63,6 @@ std::string Derive(std::string_view password, std::string_view salt, int iterati
   return out;
 }
 
-// Base64url without padding and with zero trailing bits: exactly what Base64UrlEncode writes, so
-// that each hash has one spelling.
-std::optional<std::string> DecodeCanonical(std::string_view in) {
-  auto out = Base64UrlDecode(in);
-  if (!out || Base64UrlEncode(*out) != in) return std::nullopt;
-  return out;
-}
-
 struct Parsed {
   int iterations = 0;
   std::string salt, hash;
@@ -93,8 +85,8 @@ std::optional<Parsed> Parse(std::string_view encoded) {
   rest = rest.substr(d1 + 1);
   size_t d2 = rest.find('$');
   if (d2 == std::string_view::npos) return std::nullopt;
-  auto salt = DecodeCanonical(rest.substr(0, d2));
-  auto hash = DecodeCanonical(rest.substr(d2 + 1));
+  auto salt = internal::DecodeCanonicalBase64Url(rest.substr(0, d2));
+  auto hash = internal::DecodeCanonicalBase64Url(rest.substr(d2 + 1));
   if (!salt || !hash || hash->size() != kHashBytes) return std::nullopt;
   p.salt = std::move(*salt);
   p.hash = std::move(*hash);

@@ -95,8 +95,9 @@ bool SetRandomSerial(X509* cert) {
 
 std::string CertificatePem(X509* cert) {
   internal::BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1)
+  if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) {
     internal::OpenSslFatal("PEM_write_bio_X509");
+  }
   return internal::BioContents(bio.get());
 }
 
@@ -105,8 +106,9 @@ std::string CertificatePem(X509* cert) {
 Result<CertificateAndKey> GenerateSelfSignedCertificate(
     const std::vector<std::string>& dns_names, const std::vector<std::string>& ip_addresses,
     int days) {
-  if (days < 1 || days > 3650)
+  if (days < 1 || days > 3650) {
     return InvalidArgument("certificate validity must be 1 to 3650 days");
+  }
   if (dns_names.empty() && ip_addresses.empty()) {
     return InvalidArgument("a certificate needs at least one DNS name or IP address");
   }

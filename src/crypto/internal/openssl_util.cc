@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/encoding.h"
+
 namespace meridian::crypto::internal {
 
 void OpenSslFatal(const char* what) {
@@ -46,6 +48,26 @@ std::string PrivateKeyPem(const EVP_PKEY* key) {
     OpenSslFatal("PEM_write_bio_PrivateKey");
   }
   return BioContents(bio.get());
+}
+
+std::optional<std::string> DecodeCanonicalBase64Url(std::string_view in) {
+  // Base64UrlDecode strips '=' padding and ignores trailing bits; refuse both here rather than
+  // re-encoding to compare, which would double the cost on the token path.
+  if (!in.empty() && in.back() == '=') return std::nullopt;
+  auto out = Base64UrlDecode(in);
+  if (!out) return std::nullopt;
+  size_t rest = in.size() % 4;  // 2 or 3 characters carry 1 or 2 bytes and 4 or 2 spare bits
+  if (rest != 0) {
+    char c = in.back();
+    int v = c >= 'A' && c <= 'Z'   ? c - 'A'
+            : c >= 'a' && c <= 'z' ? c - 'a' + 26
+            : c >= '0' && c <= '9' ? c - '0' + 52
+            : c == '-'             ? 62
+                                   : 63;
+    int spare_mask = rest == 2 ? 0x0f : 0x03;
+    if ((v & spare_mask) != 0) return std::nullopt;
+  }
+  return out;
 }
 
 const EVP_MD* Sha256Md() {

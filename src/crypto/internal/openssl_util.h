@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -43,6 +44,11 @@ std::string BioContents(BIO* bio);
 
 // Unencrypted PKCS#8 PEM of a private key.
 std::string PrivateKeyPem(const EVP_PKEY* key);
+
+// `in` decoded from base64url exactly as Base64UrlEncode writes it: no padding and zero trailing
+// bits, so that each byte string has one spelling (tokens and stored hashes are not malleable).
+// nullopt for anything else.
+std::optional<std::string> DecodeCanonicalBase64Url(std::string_view in);
 
 // SHA-256, fetched once from the default provider and shared (EVP_MD objects are immutable).
 const EVP_MD* Sha256Md();
