@@ -144,7 +144,8 @@ class Applier {
 
     for (const Property& prop : schema->properties) {
       if (!prop.indexed()) continue;
-      std::set<std::string> before = IndexValues(prop, old_data);
+      // A new object has no index entries yet, not even null ones.
+      std::set<std::string> before = old ? IndexValues(prop, old_data) : std::set<std::string>();
       std::set<std::string> after = IndexValues(prop, data);
       for (const std::string& v : before) {
         if (after.count(v)) continue;

@@ -50,7 +50,12 @@ class DbView final : public ReadView {
   }
   Status Scan(std::string_view begin, std::string_view end, bool reverse,
               const Visitor& fn) const override {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(opts_));
+    // Bounds let RocksDB stop at the range's edge instead of skipping hidden entries past it.
+    rocksdb::ReadOptions opts = opts_;
+    rocksdb::Slice lower(begin.data(), begin.size()), upper(end.data(), end.size());
+    opts.iterate_lower_bound = &lower;
+    opts.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(opts));
     return ScanIterator(it.get(), begin, end, reverse, fn);
   }
 
