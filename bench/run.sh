@@ -26,12 +26,14 @@ trap cleanup EXIT
 
 field() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
 
-start_server() {  # data dir
-  rm -f "$1/server.json"
-  taskset -c 0 "$BIN" serve --data-dir "$1" --port 0 --threads 1 >"$1/server.log" 2>&1 &
+start_server() {  # data dir [extra serve arguments]
+  local dir=$1
+  shift
+  rm -f "$dir/server.json"
+  taskset -c 0 "$BIN" serve --data-dir "$dir" --port 0 --threads 1 "$@" >"$dir/server.log" 2>&1 &
   SERVER_PID=$!
-  for _ in $(seq 1 600); do [ -s "$1/server.json" ] && break; sleep 0.1; done
-  PORT=$(field "$1/server.json" port)
+  for _ in $(seq 1 600); do [ -s "$dir/server.json" ] && break; sleep 0.1; done
+  PORT=$(field "$dir/server.json" port)
   URL="https://127.0.0.1:$PORT"
 }
 stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; }
@@ -43,12 +45,13 @@ token() {  # populate json
     /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['access_token'])"
 }
 
-run_wrk() {  # label script
+run_wrk() {  # label script [connections]
+  local conns=${3:-$CONNECTIONS}
   cat "bench/wrk/$2" bench/wrk/report.lua >"$WORK/script.lua"
   # A short warm-up, then the measured run.
-  taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s -s "$WORK/script.lua" "$URL" >/dev/null 2>&1 || true
+  taskset -c 1 wrk -t1 -c"$conns" -d2s --timeout 30s -s "$WORK/script.lua" "$URL" -- "w$RANDOM$RANDOM" >/dev/null 2>&1 || true
   local line
-  line=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s "$WORK/script.lua" "$URL" | grep '^RESULT')
+  line=$(taskset -c 1 wrk -t1 -c"$conns" -d"${DURATION}s" --timeout 30s -s "$WORK/script.lua" "$URL" -- "m$RANDOM$RANDOM" | grep '^RESULT')
   printf "| %-34s | %s |\n" "$1" "$(echo "$line" | sed 's/^RESULT //')"
 }
 
@@ -62,7 +65,7 @@ echo
 echo "| operation | result |"
 echo "| --- | --- |"
 start_server "$WORK/one"
-export TOKEN USER_ID DOMAIN RUN TENANT CLIENT_ID CLIENT_SECRET SCOPE
+export TOKEN USER_ID DOMAIN TENANT CLIENT_ID CLIENT_SECRET SCOPE
 TOKEN=$(token "$WORK/one.json")
 USER_ID=$(field "$WORK/one.json" sampleUserId)
 DOMAIN=$(field "$WORK/one.json" domain)
@@ -70,11 +73,16 @@ TENANT=$(field "$WORK/one.json" tenantId)
 CLIENT_ID=$(field "$WORK/one.json" appId)
 CLIENT_SECRET=$(field "$WORK/one.json" clientSecret)
 SCOPE="https://graph.meridian.test/.default"
-RUN="r$$"
 run_wrk "GET one user (1 tenant)" get_user.lua
 run_wrk "list users, filter (1 tenant)" list_users.lua
 run_wrk "token, client credentials" token.lua
-run_wrk "create user (fsync per write)" create_user.lua
+run_wrk "create user (PBKDF2 600k, 4 conns)" create_user.lua 4
+stop_server
+
+# The same writes with a cheap password hash show the store's own write path (fsync per op).
+start_server "$WORK/one" --password-iterations 1000
+TOKEN=$(token "$WORK/one.json")
+run_wrk "create user (PBKDF2 1k: store path)" create_user.lua
 stop_server
 
 start_server "$WORK/many"

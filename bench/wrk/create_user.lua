@@ -1,16 +1,15 @@
--- Create users with unique names. Environment: TOKEN, DOMAIN, RUN (a prefix unique per run).
+-- Create users with unique names. Environment: TOKEN, DOMAIN. The wrk argument after "--" is a
+-- prefix unique to this wrk run, so that a warm-up and the measured run never collide.
 local token = os.getenv("TOKEN")
 local domain = os.getenv("DOMAIN")
-local run = os.getenv("RUN")
+local run = "r"
 local n = 0
-local thread_id = 0
-setup = function(thread)
-  thread_id = thread_id + 1
-  thread:set("tid", thread_id)
+init = function(args)
+  run = args[1] or run
 end
 request = function()
   n = n + 1
-  local alias = string.format("%s-%d-%d", run, tid or 0, n)
+  local alias = string.format("%s-%d", run, n)
   local body = string.format('{"accountEnabled":true,"displayName":"Load %s","mailNickname":"%s",' ..
     '"userPrincipalName":"%s@%s","passwordProfile":{"password":"Load!Passw0rd"}}', alias, alias, alias, domain)
   return wrk.format("POST", "/v1.0/users", {

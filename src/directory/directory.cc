@@ -267,6 +267,11 @@ Result<std::unique_ptr<Directory>> Directory::Open(DirectoryOptions options) {
 // ---------------------------------------------------------------- global directory
 
 Result<TenantInfo> Directory::ResolveTenant(std::string_view id_or_domain) const {
+  MERIDIAN_ASSIGN_OR_RETURN(auto route, Route(id_or_domain));
+  return *route;
+}
+
+Result<std::shared_ptr<const TenantInfo>> Directory::Route(std::string_view id_or_domain) const {
   if (auto hit = routes_.Get(id_or_domain)) return *std::move(hit);
   auto view = global_->Latest();
   std::string id(id_or_domain);
@@ -280,14 +285,15 @@ Result<TenantInfo> Directory::ResolveTenant(std::string_view id_or_domain) const
   MERIDIAN_ASSIGN_OR_RETURN(auto raw, view->Get(GlobalTenantKey(id)));
   if (!raw) return NotFound("Tenant '" + id + "' not found.");
   MERIDIAN_ASSIGN_OR_RETURN(json::object rec, ParseObject(*raw, "tenant record"));
-  TenantInfo t{id, Str(rec, "region"), Str(rec, "partition"), {}};
+  auto t = std::make_shared<TenantInfo>(TenantInfo{id, Str(rec, "region"), Str(rec, "partition"), {}});
   if (auto* d = rec.if_contains("domains"); d && d->is_array()) {
     for (const auto& x : d->get_array()) {
-      if (x.is_string()) t.domains.emplace_back(x.get_string());
+      if (x.is_string()) t->domains.emplace_back(x.get_string());
     }
   }
-  routes_.Put(id_or_domain, t);
-  return t;
+  std::shared_ptr<const TenantInfo> route = std::move(t);
+  routes_.Put(id_or_domain, route);
+  return route;
 }
 
 int64_t Directory::TenantCount() const {
@@ -484,10 +490,10 @@ Result<NewTenant> Directory::CreateTenant(std::string_view display_name,
 // ---------------------------------------------------------------- tenant data
 
 Result<store::Partition*> Directory::PartitionOf(const SecurityContext& ctx) const {
-  MERIDIAN_ASSIGN_OR_RETURN(TenantInfo t, ResolveTenant(ctx.tenant_id()));
-  auto it = partitions_.find(t.partition);
+  MERIDIAN_ASSIGN_OR_RETURN(auto t, Route(ctx.tenant_id()));
+  auto it = partitions_.find(t->partition);
   if (it == partitions_.end()) {
-    return Status(Code::kUnavailable, "partition " + t.partition + " is not hosted on this node");
+    return Status(Code::kUnavailable, "partition " + t->partition + " is not hosted on this node");
   }
   return it->second.get();
 }

@@ -198,7 +198,8 @@ class Directory {
   std::map<std::string, std::unique_ptr<store::Partition>> partitions_;
   // Tenant id or domain -> routing record. A tenant's region and partition never change and
   // tenants are not deleted yet, so entries cannot go stale; unknown names are not cached.
-  mutable BoundedCache<TenantInfo> routes_{100000};
+  mutable BoundedCache<std::shared_ptr<const TenantInfo>> routes_{100000};
+  Result<std::shared_ptr<const TenantInfo>> Route(std::string_view id_or_domain) const;
 };
 
 // Built-in directory role template ids (the same GUIDs as Entra ID's).

@@ -52,7 +52,9 @@ class Handler {
       return Status(Code::kUnauthenticated, "Access token is empty.", "InvalidAuthenticationToken");
     }
     MERIDIAN_ASSIGN_OR_RETURN(SecurityContext ctx, tokens_->Authenticate(*header));
-    auto principal = d_->GetDirectoryObject(ctx, ctx.principal_id());
+    const TypeSchema* principal_type = directory::FindType(
+        ctx.kind() == SecurityContext::Kind::kServicePrincipal ? "servicePrincipal" : "user");
+    auto principal = d_->Get(ctx, *principal_type, ctx.principal_id());
     if (!principal.ok()) {
       if (principal.status().code() == Code::kNotFound) {
         return Status(Code::kUnauthenticated,
