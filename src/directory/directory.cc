@@ -22,6 +22,7 @@ namespace {
 constexpr int64_t kSecretLifetimeMs = 2LL * 365 * 24 * 3600 * 1000;  // Entra's default: 2 years
 constexpr int kMaxTransitive = 10000;
 constexpr int kScanBudgetPerPage = 20000;
+constexpr char kSecretsActivity[] = "Update application - Certificates and secrets management";
 
 Result<json::object> ParseObject(std::string_view raw, std::string_view what) {
   boost::system::error_code ec;
@@ -715,6 +716,26 @@ Status CheckUpnDomain(const store::ReadView& view, const TenantKeys& keys, std::
   return Status::Ok();
 }
 
+void SetPut(proto::Op* op, std::string_view type, const Object& o, bool create,
+            std::string activity) {
+  auto* put = op->mutable_put_object();
+  put->set_type(std::string(type));
+  put->set_id(o.id);
+  put->set_create(create);
+  put->set_record_json(EncodeRecord(o));
+  put->set_activity(std::move(activity));
+}
+
+Status CheckApplicationUris(const json::object& data) {
+  for (const char* kind : {"web", "spa", "publicClient"}) {
+    if (auto* k = data.if_contains(kind); k && k->as_object().contains("redirectUris")) {
+      MERIDIAN_RETURN_IF_ERROR(CheckRedirectUris(k->as_object().at("redirectUris"),
+                                                 std::string_view(kind) == "publicClient"));
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<WriteResult> Directory::WriteObject(const SecurityContext& ctx, const TypeSchema& type,
@@ -795,12 +816,7 @@ Result<WriteResult> Directory::Create(const SecurityContext& ctx, const TypeSche
       o.data.emplace("identifierUris", json::array{});
       o.data["passwordCredentials"] = json::array{};
       o.data["createdDateTime"] = created;
-      for (const char* kind : {"web", "spa", "publicClient"}) {
-        if (auto* k = o.data.if_contains(kind); k && k->as_object().contains("redirectUris")) {
-          MERIDIAN_RETURN_IF_ERROR(CheckRedirectUris(k->as_object().at("redirectUris"),
-                                                     std::string_view(kind) == "publicClient"));
-        }
-      }
+      MERIDIAN_RETURN_IF_ERROR(CheckApplicationUris(o.data));
     } else if (type.type == "servicePrincipal") {
       MERIDIAN_RETURN_IF_ERROR(CheckRequired(type, o.data));
       std::string app = AsciiLower(Str(o.data, "appId"));
@@ -863,12 +879,7 @@ Result<WriteResult> Directory::Create(const SecurityContext& ctx, const TypeSche
       o.data["roleDefinitionId"] = role;
     }
     o.data["id"] = id;
-    auto* put = op->mutable_put_object();
-    put->set_type(std::string(type.type));
-    put->set_id(id);
-    put->set_create(true);
-    put->set_record_json(EncodeRecord(o));
-    put->set_activity("Add " + std::string(type.odata_type.substr(17)));
+    SetPut(op, type.type, o, true, "Add " + std::string(type.name()));
     return Status::Ok();
   });
   MERIDIAN_RETURN_IF_ERROR(lsn.status());
@@ -911,18 +922,9 @@ Result<WriteResult> Directory::Update(const SecurityContext& ctx, const TypeSche
         o.data.erase("passwordProfile");
       }
     } else if (type.type == "application") {
-      for (const char* kind : {"web", "spa", "publicClient"}) {
-        if (auto* k = o.data.if_contains(kind); k && k->as_object().contains("redirectUris")) {
-          MERIDIAN_RETURN_IF_ERROR(CheckRedirectUris(k->as_object().at("redirectUris"),
-                                                     std::string_view(kind) == "publicClient"));
-        }
-      }
+      MERIDIAN_RETURN_IF_ERROR(CheckApplicationUris(o.data));
     }
-    auto* put = op->mutable_put_object();
-    put->set_type(std::string(type.type));
-    put->set_id(id);
-    put->set_record_json(EncodeRecord(o));
-    put->set_activity("Update " + std::string(type.odata_type.substr(17)));
+    SetPut(op, type.type, o, false, "Update " + std::string(type.name()));
     return Status::Ok();
   });
   MERIDIAN_RETURN_IF_ERROR(lsn.status());
@@ -946,7 +948,7 @@ Result<uint64_t> Directory::Delete(const SecurityContext& ctx, const TypeSchema&
     auto* del = op->mutable_delete_object();
     del->set_type(std::string(type.type));
     del->set_id(found.id);
-    del->set_activity("Delete " + std::string(type.odata_type.substr(17)));
+    del->set_activity("Delete " + std::string(type.name()));
     return Status::Ok();
   });
 }
@@ -995,11 +997,7 @@ Result<json::object> Directory::AddPassword(const SecurityContext& ctx, std::str
     auto& hashes = o.secret["clientSecrets"];
     if (!hashes.is_object()) hashes = json::object{};
     hashes.as_object()[key_id] = crypto::HashClientSecret(secret);
-    auto* put = op->mutable_put_object();
-    put->set_type("application");
-    put->set_id(found.id);
-    put->set_record_json(EncodeRecord(o));
-    put->set_activity("Update application - Certificates and secrets management");
+    SetPut(op, "application", o, false, kSecretsActivity);
     return Status::Ok();
   });
   MERIDIAN_RETURN_IF_ERROR(lsn.status());
@@ -1028,11 +1026,7 @@ Status Directory::RemovePassword(const SecurityContext& ctx, std::string_view ap
     if (auto* h = o.secret.if_contains("clientSecrets"); h && h->is_object()) {
       h->as_object().erase(AsciiLower(key_id));
     }
-    auto* put = op->mutable_put_object();
-    put->set_type("application");
-    put->set_id(found.id);
-    put->set_record_json(EncodeRecord(o));
-    put->set_activity("Update application - Certificates and secrets management");
+    SetPut(op, "application", o, false, kSecretsActivity);
     return Status::Ok();
   }).status();
 }

@@ -135,7 +135,7 @@ Status CheckRequired(const TypeSchema& type, const json::object& data) {
   for (const Property& p : type.properties) {
     if ((p.flags & kRequired) && !data.contains(p.name)) {
       return Bad("Property '" + std::string(p.name) + "' is required to create a " +
-                 std::string(type.odata_type.substr(17)) + ".");
+                 std::string(type.name()) + ".");
     }
   }
   return Status::Ok();

@@ -49,6 +49,8 @@ struct TypeSchema {
   std::vector<Property> properties;
 
   const Property* Find(std::string_view name) const;
+  // The type's name without its namespace: "user" for "#microsoft.graph.user".
+  std::string_view name() const { return odata_type.substr(odata_type.rfind('.') + 1); }
 };
 
 // nullptr when there is no such type / collection.
