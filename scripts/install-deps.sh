@@ -7,7 +7,7 @@ packages=(
   librocksdb-dev libprotobuf-dev protobuf-compiler libssl-dev openssl
   libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  curl jq wrk python3 python3-msal python3-jwt python3-requests
+  bc curl jq wrk python3 python3-msal python3-jwt python3-requests
 )
 # Node.js and npm (the npm interop clients) may come from elsewhere than Debian; take any.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

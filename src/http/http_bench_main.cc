@@ -15,7 +15,7 @@
 #include "http/metrics.h"
 #include "http/router.h"
 #include "http/server.h"
-#include "http/test_cert.h"
+#include "crypto/tls_cert.h"
 
 namespace {
 
@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto cert = http::testing::MakeSelfSignedCertificate();
+  auto cert = crypto::GenerateSelfSignedCertificate({"localhost"}, {"127.0.0.1"}, 30);
   if (!cert.ok()) {
     std::fprintf(stderr, "%s\n", cert.status().ToString().c_str());
     return 1;

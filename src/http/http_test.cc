@@ -15,7 +15,7 @@
 #include "http/metrics.h"
 #include "http/router.h"
 #include "http/server.h"
-#include "http/test_cert.h"
+#include "crypto/tls_cert.h"
 
 namespace meridian::http {
 namespace {
@@ -344,9 +344,9 @@ TEST(MetricsTest, ConcurrentObservationsAreAllCounted) {
 class ServerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto cert = testing::MakeSelfSignedCertificate();
+    auto cert = crypto::GenerateSelfSignedCertificate({"localhost"}, {"127.0.0.1"}, 30);
     ASSERT_TRUE(cert.ok()) << cert.status().ToString();
-    cert_ = new testing::TestCertificate(std::move(*cert));
+    cert_ = new crypto::CertificateAndKey(std::move(*cert));
   }
   static void TearDownTestSuite() {
     delete cert_;
@@ -401,11 +401,11 @@ class ServerTest : public ::testing::Test {
     return client.ok() ? std::move(client).value() : nullptr;
   }
 
-  static testing::TestCertificate* cert_;
+  static crypto::CertificateAndKey* cert_;
   Router router_;
 };
 
-testing::TestCertificate* ServerTest::cert_ = nullptr;
+crypto::CertificateAndKey* ServerTest::cert_ = nullptr;
 
 TEST_F(ServerTest, ServesRoutesWithStandardHeaders) {
   auto server = StartServer();
@@ -776,7 +776,7 @@ TEST_F(ServerTest, StartFailures) {
   auto s = Server::Start(options, noop);
   EXPECT_EQ(s.status().code(), Code::kInvalidArgument);
 
-  auto other = testing::MakeSelfSignedCertificate();
+  auto other = crypto::GenerateSelfSignedCertificate({"localhost"}, {"127.0.0.1"}, 30);
   ASSERT_TRUE(other.ok());
   options.cert_pem = cert_->cert_pem;
   options.key_pem = other->key_pem;
@@ -799,7 +799,7 @@ TEST_F(ServerTest, StartFailures) {
 TEST_F(ServerTest, ClientVerifiesTheServerCertificate) {
   auto server = StartServer();
   ASSERT_TRUE(server);
-  auto other = testing::MakeSelfSignedCertificate();
+  auto other = crypto::GenerateSelfSignedCertificate({"localhost"}, {"127.0.0.1"}, 30);
   ASSERT_TRUE(other.ok());
   auto client = Client::Connect("127.0.0.1", server->port(), other->cert_pem, 10);
   EXPECT_FALSE(client.ok());
