@@ -155,12 +155,9 @@ TokenService::TokenResult TokenService::Token(
                  code.empty() ? "invalid_client" : code, client.status().message());
   }
   const auto& sp = client->service_principal;
-  auto roles = directory_->RolesOf(ctx, sp.id);
-  if (!roles.ok()) return Error(500, "server_error", roles.status().message());
-
+  // No role claims: the Graph gate reads role assignments from the directory on every write, so
+  // a revoked role stops working at once instead of when the token expires.
   int64_t now = directory_->clock()->NowSeconds();
-  json::array wids;
-  for (const auto& r : *roles) wids.push_back(json::string(r));
   json::object claims{
       {"aud", options_.graph_resource},
       {"iss", Issuer(resolved->id)},
@@ -175,7 +172,6 @@ TokenService::TokenResult TokenService::Token(
       {"tid", resolved->id},
       {"uti", Base64UrlEncode(directory_->random()->Bytes(16))},
       {"ver", "2.0"},
-      {"wids", std::move(wids)},
   };
   Result<std::string> token = [&] {
     std::shared_lock lock(mu_);
@@ -204,7 +200,7 @@ Result<json::object> TokenService::Discovery(std::string_view tenant) const {
        json::array{"client_secret_post", "client_secret_basic"}},
       {"scopes_supported", json::array{"openid", "profile", "email", "offline_access"}},
       {"claims_supported", json::array{"sub", "iss", "aud", "exp", "iat", "nbf", "tid", "oid",
-                                       "azp", "idtyp", "wids", "ver"}},
+                                       "azp", "idtyp", "ver"}},
       {"tenant_region_scope", t.region},
       {"cloud_instance_name", directory_->options().cloud},
   };

@@ -113,12 +113,13 @@ class Directory {
   // ---- Global tenant directory (routing metadata) ----
   // By tenant id or any verified domain. NotFound when unknown.
   Result<TenantInfo> ResolveTenant(std::string_view id_or_domain) const;
+  // Scans the global directory: for start-up, not for request paths.
   int64_t TenantCount() const;
   // Creates a tenant with its first administrator and a bootstrap application holding the Global
   // Administrator role. InvalidArgument for a bad name or country.
   Result<NewTenant> CreateTenant(std::string_view display_name, std::string_view country);
 
-  // Token-signing keys (PEM) in order of creation; GenerateSigningKey logs a new one.
+  // Token-signing keys (PEM), oldest first; AddSigningKey logs a new one.
   Result<std::vector<proto::SigningKey>> SigningKeys() const;
   Status AddSigningKey(const proto::SigningKey& key);
 
