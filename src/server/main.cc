@@ -41,7 +41,7 @@ int Serve(const server::ServeOptions& options) {
     return 1;
   }
   spdlog::info("Meridian is listening on {} (data directory {})", (*s)->public_url(),
-               std::filesystem::absolute(options.data_dir).string());
+               std::filesystem::absolute(options.data_dir).lexically_normal().string());
   if (!(*s)->first_tenant_file().empty()) {
     std::cout << "First tenant created; its credentials (readable only by you) are in "
               << (*s)->first_tenant_file() << std::endl;

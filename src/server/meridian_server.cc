@@ -149,7 +149,7 @@ Status MeridianServer::Impl::Init() {
   fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
 
   // Development TLS certificate, made on first start.
-  cert_file = fs::absolute(dir / "tls" / "cert.pem").string();
+  cert_file = fs::absolute(dir / "tls" / "cert.pem").lexically_normal().string();
   fs::path key_file = dir / "tls" / "key.pem";
   if (!fs::exists(cert_file) || !fs::exists(key_file)) {
     char host[256] = {0};
@@ -213,7 +213,7 @@ Status MeridianServer::Impl::Init() {
   if (directory->TenantCount() == 0) {
     MERIDIAN_ASSIGN_OR_RETURN(json::object doc,
                               CreateTenant(options.first_tenant_name, options.first_tenant_country));
-    fs::path file = fs::absolute(dir / "first-tenant.json");
+    fs::path file = fs::absolute(dir / "first-tenant.json").lexically_normal();
     MERIDIAN_RETURN_IF_ERROR(crypto::WritePrivateFile(file.string(), json::serialize(doc) + "\n"));
     first_tenant_file = file.string();
   }
