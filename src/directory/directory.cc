@@ -1036,48 +1036,48 @@ Status Directory::RemovePassword(const SecurityContext& ctx, std::string_view ap
 Result<uint64_t> Directory::AddLink(const SecurityContext& ctx, std::string_view relation,
                                     const TypeSchema& source_type, std::string_view source_id,
                                     std::string_view target_id) {
-  TenantKeys keys(ctx.tenant_id());
-  return Submit(ctx, [&](const store::ReadView& view, proto::Op* op) -> Status {
-    MERIDIAN_ASSIGN_OR_RETURN(Object src, ReadObject(view, keys, source_type.type, AsciiLower(source_id)));
-    MERIDIAN_ASSIGN_OR_RETURN(auto kind, view.Get(keys.Kind(AsciiLower(target_id))));
-    if (!kind) {
-      return NotFound("Resource '" + std::string(target_id) + "' does not exist or one of its "
-                      "queried reference-property objects are not present.");
-    }
-    bool allowed = relation == "members"
-                       ? (*kind == "user" || *kind == "group" || *kind == "servicePrincipal")
-                       : (*kind == "user" || *kind == "servicePrincipal");
-    if (!allowed) {
-      return InvalidArgument("An object of type " + *kind + " cannot be added to " +
-                                 std::string(relation) + ".",
-                             "Request_BadRequest");
-    }
-    auto* l = op->mutable_add_link();
-    l->set_relation(std::string(relation));
-    l->set_source_type(std::string(source_type.type));
-    l->set_source_id(src.id);
-    l->set_target_type(*kind);
-    l->set_target_id(AsciiLower(target_id));
-    l->set_activity(relation == "members" ? "Add member to group" : "Add owner to " + std::string(source_type.type));
-    return Status::Ok();
-  });
+  return ChangeLink(ctx, true, relation, source_type, source_id, target_id);
 }
 
 Result<uint64_t> Directory::RemoveLink(const SecurityContext& ctx, std::string_view relation,
                                        const TypeSchema& source_type, std::string_view source_id,
                                        std::string_view target_id) {
+  return ChangeLink(ctx, false, relation, source_type, source_id, target_id);
+}
+
+Result<uint64_t> Directory::ChangeLink(const SecurityContext& ctx, bool add,
+                                       std::string_view relation, const TypeSchema& source_type,
+                                       std::string_view source_id, std::string_view target_id) {
   TenantKeys keys(ctx.tenant_id());
+  std::string target = AsciiLower(target_id);
   return Submit(ctx, [&](const store::ReadView& view, proto::Op* op) -> Status {
-    MERIDIAN_ASSIGN_OR_RETURN(Object src, ReadObject(view, keys, source_type.type, AsciiLower(source_id)));
-    MERIDIAN_ASSIGN_OR_RETURN(auto kind, view.Get(keys.Kind(AsciiLower(target_id))));
-    auto* l = op->mutable_remove_link();
+    MERIDIAN_ASSIGN_OR_RETURN(Object src,
+                              ReadObject(view, keys, source_type.type, AsciiLower(source_id)));
+    MERIDIAN_ASSIGN_OR_RETURN(auto kind, view.Get(keys.Kind(target)));
+    if (add) {
+      if (!kind) {
+        return NotFound("Resource '" + std::string(target_id) + "' does not exist or one of its "
+                        "queried reference-property objects are not present.");
+      }
+      bool allowed = relation == "members"
+                         ? (*kind == "user" || *kind == "group" || *kind == "servicePrincipal")
+                         : (*kind == "user" || *kind == "servicePrincipal");
+      if (!allowed) {
+        return InvalidArgument("An object of type " + *kind + " cannot be added to " +
+                                   std::string(relation) + ".",
+                               "Request_BadRequest");
+      }
+    }
+    // The apply checks that the link exists (remove) or does not yet (add).
+    proto::Link* l = add ? op->mutable_add_link() : op->mutable_remove_link();
     l->set_relation(std::string(relation));
     l->set_source_type(std::string(source_type.type));
     l->set_source_id(src.id);
     l->set_target_type(kind.value_or(""));
-    l->set_target_id(AsciiLower(target_id));
-    l->set_activity(relation == "members" ? "Remove member from group"
-                                          : "Remove owner from " + std::string(source_type.type));
+    l->set_target_id(target);
+    std::string what = relation == "members" ? "member" : "owner";
+    l->set_activity(add ? "Add " + what + " to " + std::string(source_type.name())
+                        : "Remove " + what + " from " + std::string(source_type.name()));
     return Status::Ok();
   });
 }

@@ -189,6 +189,9 @@ class Directory {
                           const std::function<Status(const store::ReadView&, proto::Op*)>& build);
   Result<WriteResult> WriteObject(const SecurityContext& ctx, const TypeSchema& type,
                                   const std::string& id);
+  Result<uint64_t> ChangeLink(const SecurityContext& ctx, bool add, std::string_view relation,
+                              const TypeSchema& source_type, std::string_view source_id,
+                              std::string_view target_id);
 
   DirectoryOptions options_;
   Clock* clock_;
