@@ -856,6 +856,16 @@ Result<WriteResult> Directory::Create(const SecurityContext& ctx, const TypeSche
         return InvalidArgument("principalId '" + principal + "' is not a user, group or service "
                                "principal of this tenant.", "Request_BadRequest");
       }
+      if (*kind == "group") {
+        // As in Entra ID, only groups created role-assignable can hold roles, so that group
+        // owners cannot grant themselves a role by adding members.
+        MERIDIAN_ASSIGN_OR_RETURN(Object g, ReadObject(view, keys, "group", principal));
+        auto* assignable = g.data.if_contains("isAssignableToRole");
+        if (!assignable || !assignable->is_bool() || !assignable->get_bool()) {
+          return InvalidArgument("Roles can be assigned only to groups created with "
+                                 "isAssignableToRole true.", "Request_BadRequest");
+        }
+      }
       MERIDIAN_ASSIGN_OR_RETURN(auto rd, view.Get(keys.Object("roleDefinition", role)));
       if (!rd) {
         return InvalidArgument("roleDefinitionId '" + role + "' does not exist.",

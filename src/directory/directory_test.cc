@@ -273,6 +273,24 @@ TEST_F(DirectoryTest, NestedGroupsAnswerTransitiveMemberOf) {
   EXPECT_TRUE(after->items.empty());
 }
 
+TEST_F(DirectoryTest, RolesReachMembersOnlyOfRoleAssignableGroups) {
+  std::string u = MakeUser("adele", "Adele");
+  std::string plain = MakeGroup("plain");
+  const TypeSchema& assignments = *FindType("roleAssignment");
+  json::object ra{{"principalId", plain}, {"roleDefinitionId", kUserAdministratorRole}};
+  EXPECT_EQ(d_->Create(*admin_, assignments, ra).status().code(), Code::kInvalidArgument);
+  auto admins = d_->Create(*admin_, Groups(),
+                           {{"displayName", "admins"}, {"mailEnabled", false},
+                            {"mailNickname", "admins"}, {"securityEnabled", true},
+                            {"isAssignableToRole", true}});
+  ASSERT_TRUE(admins.ok());
+  ra["principalId"] = admins->object.id;
+  ASSERT_TRUE(d_->Create(*admin_, assignments, ra).ok());
+  EXPECT_TRUE(d_->RolesOf(*admin_, u)->empty());
+  ASSERT_TRUE(d_->AddLink(*admin_, "members", Groups(), admins->object.id, u).ok());
+  EXPECT_EQ(*d_->RolesOf(*admin_, u), std::vector<std::string>{std::string(kUserAdministratorRole)});
+}
+
 TEST_F(DirectoryTest, WritesAreAuditedAndSurviveReopen) {
   std::string id = MakeUser("adele", "Adele Vance");
   auto audit = d_->ListAudit(*admin_, 1, "");
