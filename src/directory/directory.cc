@@ -342,6 +342,8 @@ Result<NewTenant> Directory::CreateTenant(std::string_view display_name,
     return InvalidArgument("a tenant name of 1 to 256 characters is required");
   }
   MERIDIAN_ASSIGN_OR_RETURN(Region region, RegionForCountry(country, options_.cloud));
+  // One creation at a time, so that two tenants cannot both pick the same free initial domain.
+  std::lock_guard<std::mutex> lock(create_tenant_mu_);
   NewTenant nt;
   nt.display_name = std::string(display_name);
   nt.tenant.id = random_->Uuid();
@@ -842,7 +844,7 @@ Result<WriteResult> Directory::Create(const SecurityContext& ctx, const TypeSche
     } else if (type.type == "roleDefinition") {
       MERIDIAN_RETURN_IF_ERROR(CheckRequired(type, o.data));
       o.data["isBuiltIn"] = false;
-      o.data.emplace("templateId", id);
+      o.data["templateId"] = id;  // never a built-in role's id
     } else if (type.type == "roleAssignment") {
       o.data.emplace("directoryScopeId", "/");
       MERIDIAN_RETURN_IF_ERROR(CheckRequired(type, o.data));
@@ -1194,7 +1196,16 @@ Result<Directory::Client> Directory::AuthenticateClient(const SecurityContext& c
     return Status(Code::kUnauthenticated, "Invalid client secret provided.", "invalid_client");
   };
   if (!IsUuid(app_id)) return fail();
-  auto app = Lookup(ctx, *FindType("application"), app_id);
+  // By appId only: an application's object id is not a client id.
+  auto app = [&]() -> Result<Object> {
+    MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
+    auto view = p->Latest();
+    TenantKeys keys(ctx.tenant_id());
+    MERIDIAN_ASSIGN_OR_RETURN(auto id,
+                              view->Get(keys.Unique("application", "appId", AsciiLower(app_id))));
+    if (!id) return NotFound("no such application");
+    return ReadObject(*view, keys, "application", *id);
+  }();
   if (!app.ok()) {
     if (app.status().code() != Code::kNotFound) return app.status();
     return Status(Code::kUnauthenticated,

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -203,6 +204,7 @@ class Directory {
   // Tenant id or domain -> routing record. A tenant's region and partition never change and
   // tenants are not deleted yet, so entries cannot go stale; unknown names are not cached.
   mutable BoundedCache<std::shared_ptr<const TenantInfo>> routes_{100000};
+  std::mutex create_tenant_mu_;
   Result<std::shared_ptr<const TenantInfo>> Route(std::string_view id_or_domain) const;
 };
 

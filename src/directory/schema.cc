@@ -121,7 +121,7 @@ const TypeSchema kRoleDefinition{
         {"description", P::kString},
         {"isBuiltIn", P::kBool, kIndexed | kReadOnly},
         {"isEnabled", P::kBool, kIndexed | kRequired},
-        {"templateId", P::kString, kIndexed | kImmutable},
+        {"templateId", P::kString, kIndexed | kReadOnly},
         {"version", P::kString},
         {"rolePermissions", P::kObjectCollection, kRequired},
     }};

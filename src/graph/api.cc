@@ -250,8 +250,30 @@ class Handler {
     return Status::Ok();
   }
 
+  // Changing who is in a role-assignable group, or the credentials of an application that holds
+  // a directory role, changes who holds that role: only role administrators may.
+  Status RequirePrivilegedWriter(const TypeSchema& type, std::string_view id) {
+    MERIDIAN_RETURN_IF_ERROR(RequireAnyRole(WriterRoles(type.type)));
+    MERIDIAN_ASSIGN_OR_RETURN(Object o, d_->Lookup(*ctx_, type, id));
+    bool privileged = false;
+    if (type.type == "group") {
+      auto* a = o.data.if_contains("isAssignableToRole");
+      privileged = a && a->is_bool() && a->get_bool();
+    } else if (type.type == "application") {
+      auto sp = d_->Lookup(*ctx_, *directory::FindType("servicePrincipal"),
+                           o.data.at("appId").as_string());
+      if (sp.ok()) {
+        MERIDIAN_ASSIGN_OR_RETURN(auto roles, d_->RolesOf(*ctx_, sp->id));
+        privileged = !roles.empty();
+      }
+    }
+    if (!privileged) return Status::Ok();
+    return RequireAnyRole(
+        {directory::kGlobalAdministratorRole, directory::kPrivilegedRoleAdministratorRole});
+  }
+
   Status AddRef(std::string_view relation, const TypeSchema& source, std::string_view id) {
-    MERIDIAN_RETURN_IF_ERROR(RequireAnyRole(WriterRoles(source.type)));
+    MERIDIAN_RETURN_IF_ERROR(RequirePrivilegedWriter(source, id));
     MERIDIAN_ASSIGN_OR_RETURN(json::object body, Body());
     auto* ref = body.if_contains("@odata.id");
     if (!ref || !ref->is_string() || body.size() != 1) {
@@ -269,7 +291,7 @@ class Handler {
 
   Status RemoveRef(std::string_view relation, const TypeSchema& source, std::string_view id,
                    std::string_view target) {
-    MERIDIAN_RETURN_IF_ERROR(RequireAnyRole(WriterRoles(source.type)));
+    MERIDIAN_RETURN_IF_ERROR(RequirePrivilegedWriter(source, id));
     MERIDIAN_RETURN_IF_ERROR(d_->RemoveLink(*ctx_, relation, source, id, target).status());
     res_.status = 204;
     return Status::Ok();
@@ -293,7 +315,7 @@ class Handler {
   }
 
   Status AddPassword(std::string_view id) {
-    MERIDIAN_RETURN_IF_ERROR(RequireAnyRole(WriterRoles("application")));
+    MERIDIAN_RETURN_IF_ERROR(RequirePrivilegedWriter(*directory::FindType("application"), id));
     json::object body;
     if (!req_.body.empty()) {
       MERIDIAN_ASSIGN_OR_RETURN(body, Body());
@@ -307,7 +329,7 @@ class Handler {
   }
 
   Status RemovePassword(std::string_view id) {
-    MERIDIAN_RETURN_IF_ERROR(RequireAnyRole(WriterRoles("application")));
+    MERIDIAN_RETURN_IF_ERROR(RequirePrivilegedWriter(*directory::FindType("application"), id));
     MERIDIAN_ASSIGN_OR_RETURN(json::object body, Body());
     auto* key = body.if_contains("keyId");
     if (!key || !key->is_string() || !IsUuid(key->get_string())) {

@@ -247,10 +247,32 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(ra.status_code, 201, ra.text)
         self.assertEqual(self.s.post(self.url + "/v1.0/users", json=self.user_body("nowyes", "N"),
                                      headers=bearer(tok)).status_code, 201)
+        # Holding a narrower role must not lead to Global Administrator: not through the members of
+        # a role-assignable group, nor through the credentials of a privileged application.
+        g = self.s.post(self.url + "/v1.0/groups", json={"displayName": "ga-holders", "mailEnabled": False,
+                        "mailNickname": "ga-holders", "securityEnabled": True, "isAssignableToRole": True},
+                        headers=self.h).json()
+        self.assertEqual(self.s.post(self.url + "/v1.0/roleManagement/directory/roleAssignments", json={
+            "principalId": g["id"], "roleDefinitionId": "62e90394-69f5-4237-9190-012177145e10"},
+            headers=self.h).status_code, 201)
+        self.assert_graph_error(self.s.post(self.url + "/v1.0/groups/%s/members/$ref" % g["id"],
+                                            json={"@odata.id": self.url + "/v1.0/directoryObjects/" + sp.json()["id"]},
+                                            headers=bearer(tok)), 403)
+        self.assertEqual(self.s.post(self.url + "/v1.0/roleManagement/directory/roleAssignments", json={
+            "principalId": sp.json()["id"], "roleDefinitionId": "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3"},
+            headers=self.h).status_code, 201)
+        boot = self.doc["bootstrapApplication"]["objectId"]
+        self.assert_graph_error(self.s.post(self.url + "/v1.0/applications/%s/addPassword" % boot, json={},
+                                            headers=bearer(tok)), 403)
+        plain = self.s.post(self.url + "/v1.0/applications", json={"displayName": "Plain"}, headers=self.h).json()
+        self.assertEqual(self.s.post(self.url + "/v1.0/applications/%s/addPassword" % plain["id"], json={},
+                                     headers=bearer(tok)).status_code, 200)
         defs = self.s.get(self.url + "/v1.0/roleManagement/directory/roleDefinitions?$filter=displayName eq 'Global Administrator'", headers=self.h).json()
         self.assertEqual(defs["value"][0]["id"], "62e90394-69f5-4237-9190-012177145e10")
         audits = self.s.get(self.url + "/v1.0/auditLogs/directoryAudits?$top=5", headers=self.h).json()
-        self.assertEqual(audits["value"][0]["activityDisplayName"], "Add user")
+        self.assertEqual(audits["value"][0]["activityDisplayName"],
+                         "Update application - Certificates and secrets management")
+        self.assertIn("Add unifiedRoleAssignment", [a["activityDisplayName"] for a in audits["value"]])
 
     def test_domains_and_organization(self):
         d = self.s.get(self.url + "/v1.0/domains", headers=self.h).json()["value"]
