@@ -740,11 +740,10 @@ Status CheckApplicationUris(const json::object& data) {
 
 }  // namespace
 
-Result<WriteResult> Directory::WriteObject(const SecurityContext& ctx, const TypeSchema& type,
-                                           const std::string& id) {
-  MERIDIAN_ASSIGN_OR_RETURN(TenantInfo t, ResolveTenant(ctx.tenant_id()));
-  MERIDIAN_ASSIGN_OR_RETURN(Object o, Get(ctx, type, id));
-  return WriteResult{std::move(o), o.version, t.partition};
+Result<WriteResult> Directory::Written(const SecurityContext& ctx, Object object, uint64_t lsn) {
+  MERIDIAN_ASSIGN_OR_RETURN(auto route, Route(ctx.tenant_id()));
+  object.version = lsn;  // the apply stamps the record with the op's LSN
+  return WriteResult{std::move(object), lsn, route->partition};
 }
 
 Result<WriteResult> Directory::Create(const SecurityContext& ctx, const TypeSchema& type,
@@ -757,6 +756,7 @@ Result<WriteResult> Directory::Create(const SecurityContext& ctx, const TypeSche
   std::string salt = random_->Bytes(16);
   std::string app_id = random_->Uuid();
   TenantKeys keys(ctx.tenant_id());
+  Object written;  // what the op wrote, returned without reading it back
   auto lsn = Submit(ctx, [&](const store::ReadView& view, proto::Op* op) -> Status {
     Object o;
     o.type = std::string(type.type);
@@ -892,10 +892,11 @@ Result<WriteResult> Directory::Create(const SecurityContext& ctx, const TypeSche
     }
     o.data["id"] = id;
     SetPut(op, type.type, o, true, "Add " + std::string(type.name()));
+    written = std::move(o);
     return Status::Ok();
   });
   MERIDIAN_RETURN_IF_ERROR(lsn.status());
-  return WriteObject(ctx, type, id);
+  return Written(ctx, std::move(written), *lsn);
 }
 
 Result<WriteResult> Directory::Update(const SecurityContext& ctx, const TypeSchema& type,
@@ -909,6 +910,7 @@ Result<WriteResult> Directory::Update(const SecurityContext& ctx, const TypeSche
   std::string id = found.id;
   std::string salt = random_->Bytes(16);
   TenantKeys keys(ctx.tenant_id());
+  Object written;
   auto lsn = Submit(ctx, [&](const store::ReadView& view, proto::Op* op) -> Status {
     MERIDIAN_ASSIGN_OR_RETURN(Object o, ReadObject(view, keys, type.type, id));
     MERIDIAN_RETURN_IF_ERROR(CheckIfMatch(o, if_match));
@@ -937,10 +939,11 @@ Result<WriteResult> Directory::Update(const SecurityContext& ctx, const TypeSche
       MERIDIAN_RETURN_IF_ERROR(CheckApplicationUris(o.data));
     }
     SetPut(op, type.type, o, false, "Update " + std::string(type.name()));
+    written = std::move(o);
     return Status::Ok();
   });
   MERIDIAN_RETURN_IF_ERROR(lsn.status());
-  return WriteObject(ctx, type, id);
+  return Written(ctx, std::move(written), *lsn);
 }
 
 Result<uint64_t> Directory::Delete(const SecurityContext& ctx, const TypeSchema& type,

@@ -188,8 +188,7 @@ class Directory {
   Result<store::Partition*> PartitionOf(const SecurityContext& ctx) const;
   Result<uint64_t> Submit(const SecurityContext& ctx,
                           const std::function<Status(const store::ReadView&, proto::Op*)>& build);
-  Result<WriteResult> WriteObject(const SecurityContext& ctx, const TypeSchema& type,
-                                  const std::string& id);
+  Result<WriteResult> Written(const SecurityContext& ctx, Object object, uint64_t lsn);
   Result<uint64_t> ChangeLink(const SecurityContext& ctx, bool add, std::string_view relation,
                               const TypeSchema& source_type, std::string_view source_id,
                               std::string_view target_id);
