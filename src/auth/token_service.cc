@@ -26,24 +26,6 @@ OAuthError Error(int status, std::string error, std::string description) {
   return OAuthError{status, std::move(error), std::move(description)};
 }
 
-// application/x-www-form-urlencoded decoding of one client_secret_basic component (RFC 6749
-// section 2.3.1).
-std::string FormDecode(std::string_view in) {
-  std::string out;
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '+') {
-      out.push_back(' ');
-    } else if (in[i] == '%' && i + 2 < in.size() && isxdigit(static_cast<unsigned char>(in[i + 1])) &&
-               isxdigit(static_cast<unsigned char>(in[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(in[i]);
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 TokenService::TokenService(directory::Directory* directory, TokenServiceOptions options)
@@ -120,8 +102,12 @@ TokenService::TokenResult TokenService::Token(
     if (colon == std::string::npos) {
       return Error(401, "invalid_client", "Malformed HTTP Basic client credentials.");
     }
-    client_id = FormDecode(decoded->substr(0, colon));
-    secret = FormDecode(decoded->substr(colon + 1));
+    // RFC 6749 section 2.3.1: both parts are form-urlencoded.
+    auto id = FormUrlDecode(std::string_view(*decoded).substr(0, colon));
+    auto pw = FormUrlDecode(std::string_view(*decoded).substr(colon + 1));
+    if (!id || !pw) return Error(401, "invalid_client", "Malformed HTTP Basic client credentials.");
+    client_id = std::move(*id);
+    secret = std::move(*pw);
     if (form_id && *form_id != client_id) {
       return Error(400, "invalid_request", "client_id does not match the Basic credentials.");
     }

@@ -15,6 +15,9 @@ std::optional<std::string> Base64UrlDecode(std::string_view in);
 std::string Base64Encode(std::string_view in);  // standard alphabet, padded
 std::optional<std::string> Base64Decode(std::string_view in);
 std::string HexEncode(std::string_view in);
+// application/x-www-form-urlencoded component decoding ('+' is a space, %XX a byte); nullopt on
+// a malformed escape.
+std::optional<std::string> FormUrlDecode(std::string_view in);
 
 void PutBigEndian64(std::string* out, uint64_t v);
 uint64_t GetBigEndian64(std::string_view in);  // requires in.size() >= 8

@@ -182,7 +182,6 @@ class Applier {
     MERIDIAN_ASSIGN_OR_RETURN(auto old, ReadRecord(*ctx_, key));
     if (!old) return NotFound("object " + id + " does not exist");
     const json::object& data = Data(*old);
-    target_name_ = DisplayNameOf(data);
     for (const Property& prop : schema->properties) {
       if (!prop.indexed()) continue;
       for (const std::string& v : IndexValues(prop, data)) {
@@ -223,6 +222,7 @@ class Applier {
         if (sp) MERIDIAN_RETURN_IF_ERROR(Delete("servicePrincipal", *sp));
       }
     }
+    // Set last: the cascaded deletes above overwrite it.
     target_name_ = DisplayNameOf(data);
     return Status::Ok();
   }

@@ -7,6 +7,7 @@
 #include "crypto/sha.h"
 #include "graph/errors.h"
 #include "graph/query.h"
+#include "odata/query.h"
 
 namespace meridian::graph {
 namespace json = boost::json;
@@ -235,6 +236,7 @@ class Handler {
     int top = lr.query.top;
     const std::string& skip = lr.query.skiptoken;
     if (!skip.empty() && !IsUuid(skip)) return InvalidArgument("The $skiptoken is invalid.");
+    if (!skip.empty() && !IsUuid(skip)) return InvalidArgument("The $skiptoken is invalid.");
     // A user may be addressed by userPrincipalName.
     MERIDIAN_ASSIGN_OR_RETURN(Object src, d_->Lookup(*ctx_, source, id));
     MERIDIAN_ASSIGN_OR_RETURN(directory::Page page,
@@ -351,20 +353,12 @@ class Handler {
   Status Audits() {
     MERIDIAN_RETURN_IF_ERROR(
         RequireAnyRole({directory::kGlobalAdministratorRole, directory::kGlobalReaderRole}));
-    int top = 100;
-    std::string skip;
-    for (const auto& [k, v] : req_.query) {
-      if (k == "$top") {
-        top = std::atoi(v.c_str());
-        if (top < 1 || top > 999 || v.size() > 3) {
-          return InvalidArgument("$top must be an integer from 1 to 999.");
-        }
-      } else if (k == "$skiptoken") {
-        skip = v;
-      } else if (!k.empty() && k[0] == '$') {
-        return InvalidArgument("The query option '" + k + "' is not supported here.");
-      }
-    }
+    // Only $top and $skiptoken apply: the schema knows no property, so anything else is refused.
+    MERIDIAN_ASSIGN_OR_RETURN(
+        odata::QueryOptions options,
+        odata::ParseQueryOptions(req_.query, [](std::string_view) { return std::nullopt; }));
+    int top = options.top.value_or(100);
+    const std::string& skip = options.skiptoken;
     MERIDIAN_ASSIGN_OR_RETURN(directory::Page page, d_->ListAudit(*ctx_, top, skip));
     json::array value;
     for (auto& o : page.items) value.push_back(std::move(o.data));

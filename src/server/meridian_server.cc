@@ -70,32 +70,14 @@ json::object TenantDocument(const directory::NewTenant& t, const auth::TokenServ
 // Parses application/x-www-form-urlencoded bodies (the token endpoint).
 Result<std::vector<std::pair<std::string, std::string>>> ParseForm(std::string_view body) {
   std::vector<std::pair<std::string, std::string>> out;
-  auto decode = [](std::string_view in) -> std::optional<std::string> {
-    std::string s;
-    for (size_t i = 0; i < in.size(); ++i) {
-      if (in[i] == '+') {
-        s.push_back(' ');
-      } else if (in[i] == '%') {
-        if (i + 2 >= in.size() || !isxdigit(static_cast<unsigned char>(in[i + 1])) ||
-            !isxdigit(static_cast<unsigned char>(in[i + 2]))) {
-          return std::nullopt;
-        }
-        s.push_back(static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16)));
-        i += 2;
-      } else {
-        s.push_back(in[i]);
-      }
-    }
-    return s;
-  };
   size_t pos = 0;
   while (pos <= body.size() && !body.empty()) {
     size_t amp = body.find('&', pos);
     std::string_view part = body.substr(pos, amp == std::string_view::npos ? amp : amp - pos);
     if (!part.empty()) {
       size_t eq = part.find('=');
-      auto k = decode(part.substr(0, eq));
-      auto v = decode(eq == std::string_view::npos ? "" : part.substr(eq + 1));
+      auto k = FormUrlDecode(part.substr(0, eq));
+      auto v = FormUrlDecode(eq == std::string_view::npos ? "" : part.substr(eq + 1));
       if (!k || !v) return InvalidArgument("malformed form body");
       out.emplace_back(std::move(*k), std::move(*v));
     }
