@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "directory/directory.h"
+#include "directory/testing/contexts.h"
 
 using namespace meridian;
 namespace json = boost::json;
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  auto ctx = directory::SecurityContext::ForOperator(first->tenant.id);
+  auto ctx = testing::ContextForTest::Operator(first->tenant.id);
   const auto& type = *directory::FindType("user");
   std::string sample_id;
   for (int i = 0; i < users; ++i) {

@@ -58,6 +58,12 @@ Status TokenService::Start() {
   return Status::Ok();
 }
 
+Status TokenService::CheckHealth() const {
+  std::shared_lock lock(mu_);
+  if (keys_.empty() || !verifier_) return Status(Code::kUnavailable, "no token-signing key loaded");
+  return Status::Ok();
+}
+
 std::string TokenService::Issuer(std::string_view tenant_id) const {
   return options_.public_url + "/" + std::string(tenant_id) + "/v2.0";
 }
@@ -133,7 +139,7 @@ TokenService::TokenResult TokenService::Token(
                      options_.graph_resource + "/.default'.");
   }
 
-  auto ctx = SecurityContext::ForTokenService(resolved->id);
+  auto ctx = directory::ContextMint::TokenService(resolved->id);
   auto client = directory_->AuthenticateClient(ctx, client_id, secret);
   if (!client.ok()) {
     const std::string& code = client.status().graph_code();
@@ -234,7 +240,7 @@ Result<SecurityContext> TokenService::Authenticate(std::string_view header) cons
   if (!IsUuid(oid)) return fail("The token has no object id.");
   SecurityContext::Kind kind = str("idtyp") == "app" ? SecurityContext::Kind::kServicePrincipal
                                                      : SecurityContext::Kind::kUser;
-  auto ctx = SecurityContext::ForPrincipal(tid, oid, kind, str("azp"), str("azp"));
+  auto ctx = directory::ContextMint::Principal(tid, oid, kind, str("azp"), str("azp"));
   auto* exp = claims->if_contains("exp");
   verified_.Put(token, Verified{ctx, exp->to_number<int64_t>()});
   return ctx;

@@ -47,6 +47,8 @@ class TokenService {
   Status Start();
 
   const TokenServiceOptions& options() const { return options_; }
+  // Ok when a signing key is loaded (for readiness).
+  Status CheckHealth() const;
   std::string Issuer(std::string_view tenant_id) const;
 
   // The token endpoint. `form` holds the decoded form parameters; `basic_auth` is the value of an

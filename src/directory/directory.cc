@@ -10,7 +10,9 @@
 #include "common/encoding.h"
 #include "crypto/password.h"
 #include "crypto/secret.h"
+#include "crypto/sha.h"
 #include "directory/objects.h"
+#include "directory/roles.h"
 #include "store/keys.h"
 
 namespace meridian::directory {
@@ -23,46 +25,6 @@ constexpr int64_t kSecretLifetimeMs = 2LL * 365 * 24 * 3600 * 1000;  // Entra's 
 constexpr int kMaxTransitive = 10000;
 constexpr int kScanBudgetPerPage = 20000;
 constexpr char kSecretsActivity[] = "Update application - Certificates and secrets management";
-
-Result<json::object> ParseObject(std::string_view raw, std::string_view what) {
-  boost::system::error_code ec;
-  json::value v = json::parse(raw, ec);
-  if (ec || !v.is_object()) return Internal("corrupt " + std::string(what));
-  return std::move(v.get_object());
-}
-
-Result<Object> DecodeObject(std::string_view type, std::string_view raw) {
-  MERIDIAN_ASSIGN_OR_RETURN(json::object record, ParseObject(raw, "object record"));
-  Object o;
-  o.type = std::string(type);
-  if (auto* v = record.if_contains("v"); v && v->is_uint64()) o.version = v->get_uint64();
-  if (auto* v = record.if_contains("v"); v && v->is_int64()) o.version = v->get_int64();
-  if (auto* d = record.if_contains("d"); d && d->is_object()) o.data = std::move(d->get_object());
-  if (auto* s = record.if_contains("s"); s && s->is_object()) o.secret = std::move(s->get_object());
-  if (auto* id = o.data.if_contains("id"); id && id->is_string()) o.id = id->get_string();
-  return o;
-}
-
-std::string EncodeRecord(const Object& o) {
-  json::object record{{"d", o.data}, {"s", o.secret}};
-  return json::serialize(record);
-}
-
-Result<Object> ReadObject(const store::ReadView& view, const TenantKeys& keys,
-                          std::string_view type, std::string_view id) {
-  MERIDIAN_ASSIGN_OR_RETURN(auto raw, view.Get(keys.Object(type, id)));
-  if (!raw) {
-    return NotFound("Resource '" + std::string(id) +
-                    "' does not exist or one of its queried reference-property objects are not "
-                    "present.");
-  }
-  return DecodeObject(type, *raw);
-}
-
-std::string Str(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
-}
 
 // The id in an index key: what follows the value's 00 01 terminator.
 std::string_view IdOfIndexKey(std::string_view key, size_t prefix_len) {
@@ -137,67 +99,81 @@ bool InRange(const IndexRange& r, const json::object& data) {
   return false;
 }
 
-// Skip tokens: base64url of {"f": fingerprint, "b": branch, "k": base64 of the last key}.
-std::string MakeSkipToken(const std::string& fingerprint, size_t branch, std::string_view key) {
-  json::object t{{"f", fingerprint}, {"b", branch}, {"k", Base64UrlEncode(key)}};
-  return Base64UrlEncode(json::serialize(t));
-}
-
+// Skip tokens: "<payload>.<mac>", both base64url. The payload is {"b": branch, "k": base64url of
+// the last key consumed, relative to the tenant's prefix}; the MAC is HMAC-SHA256 (first 16
+// bytes) under the deployment's skip-token key over the tenant id, the query's fingerprint and
+// the payload. A token therefore names no other tenant's key, cannot be forged or moved to
+// another tenant or query, and the position it names is still checked to lie in the query's own
+// ranges before a scan resumes from it.
 struct SkipPosition {
   size_t branch = 0;
-  std::string key;  // resume strictly after this key; empty = from the start
+  std::string key;  // relative to the tenant prefix; resume strictly after it; empty = start
 };
 
-Result<SkipPosition> ParseSkipToken(std::string_view token, const std::string& fingerprint) {
+std::string SkipTokenMac(std::string_view mac_key, std::string_view tenant,
+                         std::string_view fingerprint, std::string_view payload) {
+  std::string data;
+  data.append(tenant).append("\n").append(fingerprint).append("\n").append(payload);
+  return crypto::HmacSha256(mac_key, data).substr(0, 16);
+}
+
+Status BadSkipToken() {
+  return InvalidArgument("The $skiptoken is invalid or belongs to another query.",
+                         "Request_BadRequest");
+}
+
+Result<SkipPosition> ParseSkipToken(std::string_view token, std::string_view mac_key,
+                                    std::string_view tenant, const std::string& fingerprint) {
   SkipPosition pos;
   if (token.empty()) return pos;
-  auto bad = [] { return InvalidArgument("The $skiptoken is invalid or belongs to another query.", "Request_BadRequest"); };
-  auto raw = Base64UrlDecode(token);
-  if (!raw) return bad();
+  size_t dot = token.find('.');
+  if (dot == std::string_view::npos || token.size() > 4096) return BadSkipToken();
+  auto payload = Base64UrlDecode(token.substr(0, dot));
+  auto mac = Base64UrlDecode(token.substr(dot + 1));
+  if (!payload || !mac ||
+      !crypto::ConstantTimeEquals(*mac, SkipTokenMac(mac_key, tenant, fingerprint, *payload))) {
+    return BadSkipToken();
+  }
   boost::system::error_code ec;
-  json::value v = json::parse(*raw, ec);
-  if (ec || !v.is_object()) return bad();
+  json::value v = json::parse(*payload, ec);
+  if (ec || !v.is_object()) return BadSkipToken();
   auto& o = v.get_object();
-  auto* f = o.if_contains("f");
   auto* b = o.if_contains("b");
   auto* k = o.if_contains("k");
-  if (!f || !f->is_string() || f->get_string() != fingerprint || !b || !k || !k->is_string()) {
-    return bad();
-  }
+  if (!b || !k || !k->is_string()) return BadSkipToken();
   if (b->is_uint64()) pos.branch = b->get_uint64();
   else if (b->is_int64() && b->get_int64() >= 0) pos.branch = b->get_int64();
-  else return bad();
+  else return BadSkipToken();
   auto key = Base64UrlDecode(k->get_string());
-  if (!key) return bad();
+  if (!key) return BadSkipToken();
   pos.key = std::move(*key);
   return pos;
 }
 
-bool IsVerifiedDomainOf(const store::ReadView& view, const TenantKeys& keys,
-                        std::string_view domain) {
-  auto raw = view.Get(keys.Object("domain", AsciiLower(domain)));
-  if (!raw.ok() || !*raw) return false;
-  auto o = DecodeObject("domain", **raw);
-  if (!o.ok()) return false;
-  auto* v = o->data.if_contains("isVerified");
-  return v && v->is_bool() && v->get_bool();
+Result<bool> IsVerifiedDomainOf(const store::ReadView& view, const TenantKeys& keys,
+                                std::string_view domain) {
+  MERIDIAN_ASSIGN_OR_RETURN(auto raw, view.Get(keys.Object("domain", AsciiLower(domain))));
+  if (!raw) return false;
+  MERIDIAN_ASSIGN_OR_RETURN(Object o, DecodeObject("domain", *raw));
+  return Bool(o.data, "isVerified", false);
 }
 
 struct BuiltInRole {
   std::string_view id, name, description;
 };
+using namespace authz;  // the built-in role template ids
 constexpr BuiltInRole kBuiltInRoles[] = {
-    {kGlobalAdministratorRole, "Global Administrator",
+    {kGlobalAdministrator, "Global Administrator",
      "Can manage all aspects of the directory."},
-    {kUserAdministratorRole, "User Administrator",
+    {kUserAdministrator, "User Administrator",
      "Can manage all aspects of users and groups."},
-    {kGroupsAdministratorRole, "Groups Administrator", "Can manage all aspects of groups."},
-    {kApplicationAdministratorRole, "Application Administrator",
+    {kGroupsAdministrator, "Groups Administrator", "Can manage all aspects of groups."},
+    {kApplicationAdministrator, "Application Administrator",
      "Can create and manage all aspects of app registrations and enterprise apps."},
-    {kPrivilegedRoleAdministratorRole, "Privileged Role Administrator",
+    {kPrivilegedRoleAdministrator, "Privileged Role Administrator",
      "Can manage role assignments."},
-    {kGlobalReaderRole, "Global Reader", "Can read everything that a Global Administrator can."},
-    {kDirectoryReadersRole, "Directory Readers", "Can read basic directory information."},
+    {kGlobalReader, "Global Reader", "Can read everything that a Global Administrator can."},
+    {kDirectoryReaders, "Directory Readers", "Can read basic directory information."},
 };
 
 // A lower-case DNS label made of the tenant's name: "Contoso Ltd." -> "contosoltd".
@@ -228,8 +204,6 @@ std::string GeneratePassword(Random* random) {
 }
 
 }  // namespace
-
-std::string Object::ETag() const { return "W/\"" + std::to_string(version) + "\""; }
 
 Directory::Directory(DirectoryOptions options)
     : options_(std::move(options)),
@@ -262,7 +236,80 @@ Result<std::unique_ptr<Directory>> Directory::Open(DirectoryOptions options) {
       d->partitions_.emplace(id, std::move(p));
     }
   }
+  MERIDIAN_RETURN_IF_ERROR(d->LoadServiceSecrets());
+  MERIDIAN_RETURN_IF_ERROR(d->RecoverTenantCreations());
   return d;
+}
+
+Status Directory::LoadServiceSecrets() {
+  constexpr char kName[] = "skiptoken-mac";
+  MERIDIAN_ASSIGN_OR_RETURN(auto stored, global_->Latest()->Get(GlobalServiceSecretKey(kName)));
+  if (!stored) {
+    std::string value = random_->Bytes(32);
+    auto lsn = global_->Write([&](const store::ReadView&, proto::Op* op) {
+      op->set_time_ms(clock_->NowMillis());
+      op->mutable_service_secret()->set_name(kName);
+      op->mutable_service_secret()->set_value(value);
+      return Status::Ok();
+    });
+    MERIDIAN_RETURN_IF_ERROR(lsn.status());
+    stored = value;
+  }
+  if (stored->size() != 32) return Internal("the stored skip-token key is corrupt");
+  skiptoken_key_ = std::move(*stored);
+  return Status::Ok();
+}
+
+// A creation interrupted between its three writes left a pending global record, and maybe the
+// tenant's keys in its partition. Its credentials were never shown to anyone, so it is undone.
+Status Directory::RecoverTenantCreations() {
+  std::vector<std::pair<std::string, std::string>> pending;  // tenant id, partition
+  std::string prefix = GlobalTenantKey("");
+  Status err;
+  MERIDIAN_RETURN_IF_ERROR(global_->Snapshot()->Scan(
+      prefix, store::PrefixEnd(prefix), false, [&](std::string_view, std::string_view v) {
+        auto rec = ParseObject(v, "tenant record");
+        if (!rec.ok()) {
+          err = rec.status();
+          return false;
+        }
+        if (rec->contains("pending")) pending.emplace_back(Str(*rec, "id"), Str(*rec, "partition"));
+        return true;
+      }));
+  MERIDIAN_RETURN_IF_ERROR(err);
+  for (const auto& [id, partition] : pending) {
+    auto it = partitions_.find(partition);
+    if (it == partitions_.end()) return Internal("pending tenant " + id + " names partition " + partition);
+    MERIDIAN_ASSIGN_OR_RETURN(auto org, it->second->Latest()->Get(TenantKeys(id).Organization()));
+    if (org) {
+      MERIDIAN_RETURN_IF_ERROR(it->second
+                                   ->Write([&](const store::ReadView&, proto::Op* op) {
+                                     op->set_tenant_id(id);
+                                     op->set_time_ms(clock_->NowMillis());
+                                     op->mutable_abort_tenant();
+                                     return Status::Ok();
+                                   })
+                                   .status());
+    }
+    MERIDIAN_RETURN_IF_ERROR(global_
+                                 ->Write([&](const store::ReadView&, proto::Op* op) {
+                                   op->set_time_ms(clock_->NowMillis());
+                                   op->mutable_abandon_tenant()->set_tenant_id(id);
+                                   return Status::Ok();
+                                 })
+                                 .status());
+  }
+  return Status::Ok();
+}
+
+Status Directory::CheckHealth() const {
+  std::string probe = "H";  // no key starts with H: a read of the store, not of data
+  MERIDIAN_RETURN_IF_ERROR(global_->Latest()->Get(probe).status());
+  for (const auto& [id, p] : partitions_) {
+    Status s = p->Latest()->Get(probe).status();
+    if (!s.ok()) return Status(Code::kUnavailable, "partition " + id + ": " + s.message());
+  }
+  return Status::Ok();
 }
 
 // ---------------------------------------------------------------- global directory
@@ -286,6 +333,7 @@ Result<std::shared_ptr<const TenantInfo>> Directory::Route(std::string_view id_o
   MERIDIAN_ASSIGN_OR_RETURN(auto raw, view->Get(GlobalTenantKey(id)));
   if (!raw) return NotFound("Tenant '" + id + "' not found.");
   MERIDIAN_ASSIGN_OR_RETURN(json::object rec, ParseObject(*raw, "tenant record"));
+  if (rec.contains("pending")) return NotFound("Tenant '" + id + "' not found.");
   auto t = std::make_shared<TenantInfo>(TenantInfo{id, Str(rec, "region"), Str(rec, "partition"), {}});
   if (auto* d = rec.if_contains("domains"); d && d->is_array()) {
     for (const auto& x : d->get_array()) {
@@ -297,31 +345,41 @@ Result<std::shared_ptr<const TenantInfo>> Directory::Route(std::string_view id_o
   return route;
 }
 
-int64_t Directory::TenantCount() const {
+Result<int64_t> Directory::TenantCount() const {
   int64_t n = 0;
   std::string prefix = GlobalTenantKey("");
-  global_->Snapshot()
-      ->Scan(prefix, store::PrefixEnd(prefix), false,
-             [&](std::string_view, std::string_view) {
-               ++n;
-               return true;
-             })
-      .IgnoreError();
+  Status err;
+  MERIDIAN_RETURN_IF_ERROR(global_->Snapshot()->Scan(
+      prefix, store::PrefixEnd(prefix), false, [&](std::string_view, std::string_view v) {
+        auto rec = ParseObject(v, "tenant record");
+        if (!rec.ok()) {
+          err = rec.status();
+          return false;
+        }
+        if (!rec->contains("pending")) ++n;
+        return true;
+      }));
+  MERIDIAN_RETURN_IF_ERROR(err);
   return n;
 }
 
 Result<std::vector<proto::SigningKey>> Directory::SigningKeys() const {
   std::vector<proto::SigningKey> keys;
   std::string prefix = GlobalSigningKeyPrefix();
+  bool corrupt = false;
   Status st = global_->Snapshot()->Scan(prefix, store::PrefixEnd(prefix), false,
                                         [&](std::string_view, std::string_view v) {
                                           proto::SigningKey k;
-                                          if (k.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
-                                            keys.push_back(std::move(k));
+                                          if (!k.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+                                            corrupt = true;
+                                            return false;
                                           }
+                                          keys.push_back(std::move(k));
                                           return true;
                                         });
   MERIDIAN_RETURN_IF_ERROR(st);
+  // A key that cannot be read is never skipped: minting a new one would invalidate every token.
+  if (corrupt) return Internal("a stored token-signing key cannot be decoded");
   std::sort(keys.begin(), keys.end(),
             [](const auto& a, const auto& b) { return a.created_ms() < b.created_ms(); });
   return keys;
@@ -370,7 +428,7 @@ Result<NewTenant> Directory::CreateTenant(std::string_view display_name,
   proto::Op op;
   op.set_tenant_id(nt.tenant.id);
   op.set_time_ms(now);
-  *op.mutable_actor() = SecurityContext::ForOperator(nt.tenant.id).ToActor();
+  *op.mutable_actor() = ContextMint::Operator(nt.tenant.id).ToActor();
   json::object org{
       {"id", nt.tenant.id},
       {"displayName", nt.display_name},
@@ -465,29 +523,97 @@ Result<NewTenant> Directory::CreateTenant(std::string_view display_name,
     ra.id = random_->Uuid();
     ra.data = {{"id", ra.id},
                {"principalId", principal},
-               {"roleDefinitionId", kGlobalAdministratorRole},
+               {"roleDefinitionId", authz::kGlobalAdministrator},
                {"directoryScopeId", "/"}};
     add("roleAssignment", ra);
   }
 
+  // Three writes: reserve the id and domain (pending, not routable), create the tenant in its
+  // partition, activate. Open() undoes whatever a crash leaves between them.
+  MERIDIAN_RETURN_IF_ERROR(global_
+                               ->Write([&](const store::ReadView&, proto::Op* g) {
+                                 g->set_time_ms(now);
+                                 auto* r = g->mutable_register_tenant();
+                                 r->set_tenant_id(nt.tenant.id);
+                                 r->set_region(nt.tenant.region);
+                                 r->set_partition(nt.tenant.partition);
+                                 r->add_domains(domain);
+                                 r->set_pending(true);
+                                 return Status::Ok();
+                               })
+                               .status());
   MERIDIAN_RETURN_IF_ERROR(partition
                                ->Write([&](const store::ReadView&, proto::Op* out) {
                                  *out = op;
                                  return Status::Ok();
                                })
                                .status());
-  // Routable only once complete: the global record goes last.
-  auto registered = global_->Write([&](const store::ReadView&, proto::Op* g) {
-    g->set_time_ms(now);
-    auto* r = g->mutable_register_tenant();
-    r->set_tenant_id(nt.tenant.id);
-    r->set_region(nt.tenant.region);
-    r->set_partition(nt.tenant.partition);
-    r->add_domains(domain);
+  MERIDIAN_RETURN_IF_ERROR(global_
+                               ->Write([&](const store::ReadView&, proto::Op* g) {
+                                 g->set_time_ms(now);
+                                 g->mutable_activate_tenant()->set_tenant_id(nt.tenant.id);
+                                 return Status::Ok();
+                               })
+                               .status());
+  return nt;
+}
+
+Result<RestoredAdministrator> Directory::RestoreAdministrator(std::string_view tenant) {
+  MERIDIAN_ASSIGN_OR_RETURN(auto route, Route(tenant));
+  SecurityContext ctx = ContextMint::Operator(route->id);
+  MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
+  RestoredAdministrator out;
+  out.tenant_id = route->id;
+  out.user_id = random_->Uuid();
+  out.one_time_password = GeneratePassword(random_);
+  std::string hash =
+      crypto::HashPassword(out.one_time_password, random_->Bytes(16), options_.password_iterations);
+  std::string assignment_id = random_->Uuid();
+  TenantKeys keys(route->id);
+  auto lsn = p->Write([&](const store::ReadView& view, proto::Op* op) -> Status {
+    op->set_tenant_id(route->id);
+    op->set_time_ms(clock_->NowMillis());
+    *op->mutable_actor() = ctx.ToActor();
+    // A fresh alias on the initial domain: break-glass-1, break-glass-2, ...
+    std::string domain = route->domains.empty() ? "" : route->domains[0];
+    for (int i = 1;; ++i) {
+      out.user_principal_name = "break-glass-" + std::to_string(i) + "@" + domain;
+      MERIDIAN_ASSIGN_OR_RETURN(auto taken, view.Get(keys.Unique("user", "userPrincipalName",
+                                                                 AsciiLower(out.user_principal_name))));
+      if (!taken) break;
+      if (i > 1000) return Internal("no free break-glass alias");
+    }
+    Object user;
+    user.id = out.user_id;
+    user.data = {{"id", user.id},
+                 {"userPrincipalName", out.user_principal_name},
+                 {"displayName", "Break-glass administrator"},
+                 {"mailNickname", "break-glass"},
+                 {"accountEnabled", true},
+                 {"userType", "Member"},
+                 {"createdDateTime", FormatIso8601(op->time_ms())}};
+    user.secret = {{"passwordHash", hash}, {"forceChangePasswordNextSignIn", true}};
+    Object ra;
+    ra.id = assignment_id;
+    ra.data = {{"id", ra.id},
+               {"principalId", user.id},
+               {"roleDefinitionId", authz::kGlobalAdministrator},
+               {"directoryScopeId", "/"}};
+    auto* puts = op->mutable_put_objects();
+    auto add = [&](const char* type, const Object& o, const char* activity) {
+      auto* put = puts->add_objects();
+      put->set_type(type);
+      put->set_id(o.id);
+      put->set_record_json(EncodeRecord(o));
+      put->set_create(true);
+      put->set_activity(activity);
+    };
+    add("user", user, "Restore administrator (break glass)");
+    add("roleAssignment", ra, "Add member to role (break glass)");
     return Status::Ok();
   });
-  MERIDIAN_RETURN_IF_ERROR(registered.status());
-  return nt;
+  MERIDIAN_RETURN_IF_ERROR(lsn.status());
+  return out;
 }
 
 // ---------------------------------------------------------------- tenant data
@@ -501,19 +627,115 @@ Result<store::Partition*> Directory::PartitionOf(const SecurityContext& ctx) con
   return it->second.get();
 }
 
-Result<uint64_t> Directory::Submit(
-    const SecurityContext& ctx,
-    const std::function<Status(const store::ReadView&, proto::Op*)>& build) {
-  if (ctx.kind() == SecurityContext::Kind::kTokenService) {
-    return PermissionDenied("the token service cannot write");
+namespace {
+
+authz::Caller::Kind CallerKind(SecurityContext::Kind k) {
+  switch (k) {
+    case SecurityContext::Kind::kUser: return authz::Caller::Kind::kUser;
+    case SecurityContext::Kind::kServicePrincipal: return authz::Caller::Kind::kServicePrincipal;
+    case SecurityContext::Kind::kOperator: return authz::Caller::Kind::kOperator;
+    case SecurityContext::Kind::kTokenService: return authz::Caller::Kind::kTokenService;
   }
+  return authz::Caller::Kind::kTokenService;  // the least powerful
+}
+
+// The caller's kind and enabled roles, from `view`.
+Result<authz::Caller> CallerOf(const SecurityContext& ctx, const store::ReadView& view,
+                               const TenantKeys& keys) {
+  authz::Caller caller{CallerKind(ctx.kind()), {}};
+  if (caller.kind == authz::Caller::Kind::kUser ||
+      caller.kind == authz::Caller::Kind::kServicePrincipal) {
+    MERIDIAN_ASSIGN_OR_RETURN(caller.roles, RolesOf(view, keys, ctx.principal_id(), true));
+  }
+  return caller;
+}
+
+// The service principal of the application with object id `app`, or "" when it has none.
+Result<std::string> ServicePrincipalOfApp(const store::ReadView& view, const TenantKeys& keys,
+                                          std::string_view app) {
+  MERIDIAN_ASSIGN_OR_RETURN(Object a, ReadObject(view, keys, "application", app));
+  MERIDIAN_ASSIGN_OR_RETURN(
+      auto sp, view.Get(keys.Unique("servicePrincipal", "appId", AsciiLower(Str(a.data, "appId")))));
+  return sp.value_or("");
+}
+
+// What the target of a write is, from `view`: its type, every role it holds (an application's
+// are its service principal's), and whether it is a role-assignable group.
+Result<authz::Target> TargetOf(const store::ReadView& view, const TenantKeys& keys,
+                               const std::string& type, const std::string& id,
+                               bool role_assignable_create) {
+  authz::Target t{type, {}, role_assignable_create};
+  if (id.empty()) return t;
+  std::string holder;
+  if (type == "user" || type == "servicePrincipal") {
+    holder = id;
+  } else if (type == "application") {
+    MERIDIAN_ASSIGN_OR_RETURN(holder, ServicePrincipalOfApp(view, keys, id));
+  } else if (type == "group") {
+    MERIDIAN_ASSIGN_OR_RETURN(Object g, ReadObject(view, keys, "group", id));
+    t.role_assignable_group = Bool(g.data, "isAssignableToRole", false);
+    holder = id;
+  }
+  if (!holder.empty()) {
+    MERIDIAN_ASSIGN_OR_RETURN(t.roles, RolesOf(view, keys, holder, false));
+  }
+  return t;
+}
+
+}  // namespace
+
+Result<uint64_t> Directory::Submit(const SecurityContext& ctx, const Intent& intent,
+                                   const Builder& build) {
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
-  return p->Write([&](const store::ReadView& view, proto::Op* op) {
+  TenantKeys keys(ctx.tenant_id());
+  auto stamp = [&](proto::Op* op) {
     op->set_tenant_id(ctx.tenant_id());
     op->set_time_ms(clock_->NowMillis());
     *op->mutable_actor() = ctx.ToActor();
-    return build(view, op);
+    op->set_request_id(ctx.correlation_id());
+  };
+  auto lsn = p->Write([&](const store::ReadView& view, proto::Op* op) -> Status {
+    stamp(op);
+    MERIDIAN_ASSIGN_OR_RETURN(authz::Caller caller, CallerOf(ctx, view, keys));
+    MERIDIAN_ASSIGN_OR_RETURN(
+        authz::Target target,
+        TargetOf(view, keys, intent.type, intent.id, intent.role_assignable_group));
+    MERIDIAN_RETURN_IF_ERROR(authz::Decide(caller, intent.action, target));
+    return build(view, target, op);
   });
+  if (lsn.ok() || lsn.status().code() != Code::kPermissionDenied) return lsn;
+  // The refusal is audited in an op of its own, since the refused op wrote nothing.
+  auto audited = p->Write([&](const store::ReadView&, proto::Op* op) {
+    stamp(op);
+    auto* r = op->mutable_refusal();
+    r->set_activity(intent.activity);
+    r->set_target_type(intent.type);
+    r->set_target_id(intent.id);
+    r->set_reason(lsn.status().message());
+    return Status::Ok();
+  });
+  if (!audited.ok()) {
+    return Internal("a refused write could not be audited: " + audited.status().message());
+  }
+  return lsn;
+}
+
+Status Directory::AuthorizeRead(const SecurityContext& ctx, authz::Action action,
+                                std::string_view type) const {
+  authz::Caller caller{CallerKind(ctx.kind()), {}};
+  // Member users read without a role lookup; everything else needs the caller's roles.
+  if (caller.kind != authz::Caller::Kind::kUser || action != authz::Action::kRead) {
+    MERIDIAN_ASSIGN_OR_RETURN(caller.roles, RolesOf(ctx, ctx.principal_id()));
+  }
+  return authz::Decide(caller, action, authz::Target{std::string(type), {}, false});
+}
+
+std::string Directory::MakeSkipToken(const SecurityContext& ctx, const std::string& fingerprint,
+                                     size_t branch, std::string_view relative_key) const {
+  json::object t{{"b", branch}, {"k", Base64UrlEncode(relative_key)}};
+  std::string payload = json::serialize(t);
+  return Base64UrlEncode(payload) + "." +
+         Base64UrlEncode(SkipTokenMac(skiptoken_key_, ctx.tenant_id(), fingerprint, payload));
 }
 
 Result<Object> Directory::Get(const SecurityContext& ctx, const TypeSchema& type,
@@ -569,7 +791,8 @@ Result<Page> Directory::List(const SecurityContext& ctx, const TypeSchema& type,
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
   auto view = p->Snapshot();
   TenantKeys keys(ctx.tenant_id());
-  MERIDIAN_ASSIGN_OR_RETURN(SkipPosition pos, ParseSkipToken(q.skiptoken, q.fingerprint));
+  MERIDIAN_ASSIGN_OR_RETURN(SkipPosition pos, ParseSkipToken(q.skiptoken, skiptoken_key_,
+                                                             ctx.tenant_id(), q.fingerprint));
 
   // Choose the scans. With $orderby the order property's index is walked in order (a range of it
   // when the filter's plan is a single range on the same property); otherwise the filter's index
@@ -611,7 +834,7 @@ Result<Page> Directory::List(const SecurityContext& ctx, const TypeSchema& type,
                     "Request_UnsupportedQuery");
     }
   }
-  if (pos.branch >= scans.size()) return ParseSkipToken("x", "").status();
+  if (pos.branch >= scans.size()) return BadSkipToken();
 
   Page page;
   int budget = kScanBudgetPerPage;
@@ -620,9 +843,10 @@ Result<Page> Directory::List(const SecurityContext& ctx, const TypeSchema& type,
     Scan s = scans[bi];
     if (bi == pos.branch && !pos.key.empty()) {
       // Resume at the first key the previous page did not consume, never outside this range.
-      if (pos.key < s.begin || pos.key >= s.end) return ParseSkipToken("x", "").status();
-      if (reverse) s.end = pos.key + '\0';
-      else s.begin = pos.key;
+      std::string at = keys.prefix() + pos.key;
+      if (at < s.begin || at >= s.end) return BadSkipToken();
+      if (reverse) s.end = at + '\0';
+      else s.begin = at;
     }
     std::string last_key;
     bool stop = false;
@@ -653,7 +877,8 @@ Result<Page> Directory::List(const SecurityContext& ctx, const TypeSchema& type,
     MERIDIAN_RETURN_IF_ERROR(st);
     MERIDIAN_RETURN_IF_ERROR(err);
     if (stop) {
-      page.next_skiptoken = MakeSkipToken(q.fingerprint, bi, last_key);
+      page.next_skiptoken = MakeSkipToken(ctx, q.fingerprint, bi,
+                                          std::string_view(last_key).substr(keys.prefix().size()));
       break;
     }
   }
@@ -710,7 +935,8 @@ Status CheckUpnDomain(const store::ReadView& view, const TenantKeys& keys, std::
                              "Request_BadRequest");
     }
   }
-  if (!IsVerifiedDomainOf(view, keys, upn.substr(at + 1))) {
+  MERIDIAN_ASSIGN_OR_RETURN(bool verified, IsVerifiedDomainOf(view, keys, upn.substr(at + 1)));
+  if (!verified) {
     return InvalidArgument("The domain portion of the userPrincipalName property is invalid. You "
                            "must use one of the verified domain names in your organization.",
                            "Request_BadRequest");
@@ -740,6 +966,41 @@ Status CheckApplicationUris(const json::object& data) {
 
 }  // namespace
 
+// The password in a body's passwordProfile, checked against the policy and hashed here, before
+// the partition's write lock: a hash takes ~100 ms of CPU and must never hold up other writers.
+// nullopt when the body sets no password. A caller that cannot make the change gets "" (no hash
+// is spent on it); the write itself then refuses it, audited, under the lock.
+Result<std::optional<std::string>> Directory::HashPasswordOf(const SecurityContext& ctx,
+                                                             const Intent& intent,
+                                                             const json::object& body) {
+  auto* profile = body.if_contains("passwordProfile");
+  if (!profile || !profile->is_object()) return std::optional<std::string>();
+  auto* pw = profile->get_object().if_contains("password");
+  if (!pw || !pw->is_string()) return std::optional<std::string>();
+  MERIDIAN_RETURN_IF_ERROR(CheckPasswordComplexity(pw->get_string()));
+  {
+    MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
+    auto view = p->Snapshot();
+    TenantKeys keys(ctx.tenant_id());
+    MERIDIAN_ASSIGN_OR_RETURN(authz::Caller caller, CallerOf(ctx, *view, keys));
+    MERIDIAN_ASSIGN_OR_RETURN(authz::Target target,
+                              TargetOf(*view, keys, intent.type, intent.id, false));
+    if (!authz::Decide(caller, intent.action, target).ok()) {
+      return std::optional<std::string>(std::string());
+    }
+  }
+  return std::optional<std::string>(crypto::HashPassword(pw->get_string(), random_->Bytes(16),
+                                                         options_.password_iterations));
+}
+
+Status PasswordHashed(const std::optional<std::string>& hash) {
+  if (hash && hash->empty()) {
+    return Status(Code::kUnavailable,
+                  "The caller's roles changed while the request was processed; retry it.");
+  }
+  return Status::Ok();
+}
+
 Result<WriteResult> Directory::Written(const SecurityContext& ctx, Object object, uint64_t lsn) {
   MERIDIAN_ASSIGN_OR_RETURN(auto route, Route(ctx.tenant_id()));
   object.version = lsn;  // the apply stamps the record with the op's LSN
@@ -752,12 +1013,21 @@ Result<WriteResult> Directory::Create(const SecurityContext& ctx, const TypeSche
     return Status(Code::kMethodNotAllowed, "Domains are added by the operator.");
   }
   std::string id = random_->Uuid();
-  // Values that are not a function of the state are drawn before the write lock is taken.
-  std::string salt = random_->Bytes(16);
+  // Values that are not a function of the state are drawn before the write lock is taken, and
+  // so is the slow password hash (never under the lock).
   std::string app_id = random_->Uuid();
   TenantKeys keys(ctx.tenant_id());
+  Intent intent{authz::Action::kCreate, std::string(type.type), "",
+                "Add " + std::string(type.name())};
+  if (type.type == "group") {
+    auto* a = body.if_contains("isAssignableToRole");
+    intent.role_assignable_group = a && a->is_bool() && a->get_bool();
+  }
+  MERIDIAN_ASSIGN_OR_RETURN(std::optional<std::string> password_hash,
+                            HashPasswordOf(ctx, intent, body));
   Object written;  // what the op wrote, returned without reading it back
-  auto lsn = Submit(ctx, [&](const store::ReadView& view, proto::Op* op) -> Status {
+  auto lsn = Submit(ctx, intent, [&](const store::ReadView& view, const authz::Target&,
+                                     proto::Op* op) -> Status {
     Object o;
     o.type = std::string(type.type);
     o.id = id;
@@ -767,16 +1037,14 @@ Result<WriteResult> Directory::Create(const SecurityContext& ctx, const TypeSche
       o.data.emplace("userType", "Member");
       MERIDIAN_RETURN_IF_ERROR(CheckRequired(type, o.data));
       MERIDIAN_RETURN_IF_ERROR(CheckUpnDomain(view, keys, Str(o.data, "userPrincipalName")));
-      auto& profile = o.data["passwordProfile"].as_object();
-      auto* pw = profile.if_contains("password");
-      if (!pw || !pw->is_string()) {
+      const json::object& profile = o.data["passwordProfile"].as_object();
+      if (!password_hash) {
         return InvalidArgument("passwordProfile.password is required.", "Request_BadRequest");
       }
-      MERIDIAN_RETURN_IF_ERROR(CheckPasswordComplexity(pw->get_string()));
-      auto* force = profile.if_contains("forceChangePasswordNextSignIn");
-      o.secret["passwordHash"] =
-          crypto::HashPassword(pw->get_string(), salt, options_.password_iterations);
-      o.secret["forceChangePasswordNextSignIn"] = force && force->is_bool() ? force->get_bool() : true;
+      MERIDIAN_RETURN_IF_ERROR(PasswordHashed(password_hash));
+      o.secret["passwordHash"] = *password_hash;
+      o.secret["forceChangePasswordNextSignIn"] =
+          Bool(profile, "forceChangePasswordNextSignIn", true);
       o.data.erase("passwordProfile");
       o.data["createdDateTime"] = created;
     } else if (type.type == "group") {
@@ -908,27 +1176,31 @@ Result<WriteResult> Directory::Update(const SecurityContext& ctx, const TypeSche
   }
   MERIDIAN_ASSIGN_OR_RETURN(Object found, Lookup(ctx, type, id_in));
   std::string id = found.id;
-  std::string salt = random_->Bytes(16);
   TenantKeys keys(ctx.tenant_id());
+  // Setting a password is its own action and its own audited activity.
+  bool reset = type.type == "user" && patch.contains("passwordProfile");
+  Intent intent{reset ? authz::Action::kResetPassword : authz::Action::kUpdate,
+                std::string(type.type), id,
+                reset ? "Reset user password" : "Update " + std::string(type.name())};
+  MERIDIAN_ASSIGN_OR_RETURN(std::optional<std::string> password_hash,
+                            HashPasswordOf(ctx, intent, patch));
   Object written;
-  auto lsn = Submit(ctx, [&](const store::ReadView& view, proto::Op* op) -> Status {
+  auto lsn = Submit(ctx, intent, [&](const store::ReadView& view, const authz::Target& target,
+                                     proto::Op* op) -> Status {
     MERIDIAN_ASSIGN_OR_RETURN(Object o, ReadObject(view, keys, type.type, id));
     MERIDIAN_RETURN_IF_ERROR(CheckIfMatch(o, if_match));
-    if (type.type == "roleDefinition" && o.data["isBuiltIn"].as_bool()) {
+    if (type.type == "roleDefinition" && Bool(o.data, "isBuiltIn", true)) {
       return InvalidArgument("Built-in role definitions cannot be changed.", "Request_BadRequest");
     }
+    bool was_enabled = Bool(o.data, "accountEnabled", true);
     MERIDIAN_RETURN_IF_ERROR(ApplyBody(type, patch, false, &o.data));
     if (type.type == "user") {
       if (patch.contains("userPrincipalName")) {
         MERIDIAN_RETURN_IF_ERROR(CheckUpnDomain(view, keys, Str(o.data, "userPrincipalName")));
       }
       if (auto* profile = o.data.if_contains("passwordProfile")) {
-        auto* pw = profile->as_object().if_contains("password");
-        if (pw && pw->is_string()) {
-          MERIDIAN_RETURN_IF_ERROR(CheckPasswordComplexity(pw->get_string()));
-          o.secret["passwordHash"] =
-              crypto::HashPassword(pw->get_string(), salt, options_.password_iterations);
-        }
+        MERIDIAN_RETURN_IF_ERROR(PasswordHashed(password_hash));
+        if (password_hash) o.secret["passwordHash"] = *password_hash;
         if (auto* f = profile->as_object().if_contains("forceChangePasswordNextSignIn");
             f && f->is_bool()) {
           o.secret["forceChangePasswordNextSignIn"] = f->get_bool();
@@ -938,7 +1210,11 @@ Result<WriteResult> Directory::Update(const SecurityContext& ctx, const TypeSche
     } else if (type.type == "application") {
       MERIDIAN_RETURN_IF_ERROR(CheckApplicationUris(o.data));
     }
-    SetPut(op, type.type, o, false, "Update " + std::string(type.name()));
+    if (was_enabled && !Bool(o.data, "accountEnabled", true) &&
+        target.roles.count(std::string(authz::kGlobalAdministrator))) {
+      MERIDIAN_RETURN_IF_ERROR(EnsureGlobalAdministratorRemains(view, keys, {.principal = id}));
+    }
+    SetPut(op, type.type, o, false, intent.activity);
     written = std::move(o);
     return Status::Ok();
   });
@@ -954,16 +1230,48 @@ Result<uint64_t> Directory::Delete(const SecurityContext& ctx, const TypeSchema&
   }
   MERIDIAN_ASSIGN_OR_RETURN(Object found, Lookup(ctx, type, id_in));
   TenantKeys keys(ctx.tenant_id());
-  return Submit(ctx, [&](const store::ReadView& view, proto::Op* op) -> Status {
+  Intent intent{authz::Action::kDelete, std::string(type.type), found.id,
+                "Delete " + std::string(type.name())};
+  return Submit(ctx, intent, [&](const store::ReadView& view, const authz::Target& target,
+                                 proto::Op* op) -> Status {
     MERIDIAN_ASSIGN_OR_RETURN(Object o, ReadObject(view, keys, type.type, found.id));
     MERIDIAN_RETURN_IF_ERROR(CheckIfMatch(o, if_match));
-    if (type.type == "roleDefinition" && o.data["isBuiltIn"].as_bool()) {
-      return InvalidArgument("Built-in role definitions cannot be deleted.", "Request_BadRequest");
+    RoleLoss loss;
+    bool loses_global_admin = target.roles.count(std::string(authz::kGlobalAdministrator)) > 0;
+    if (type.type == "roleDefinition") {
+      if (Bool(o.data, "isBuiltIn", true)) {
+        return InvalidArgument("Built-in role definitions cannot be deleted.",
+                               "Request_BadRequest");
+      }
+      std::string prefix = keys.IndexPrefix("roleAssignment", "roleDefinitionId") +
+                           store::EncodeIndexValue(found.id);
+      bool assigned = false;
+      MERIDIAN_RETURN_IF_ERROR(view.Scan(prefix, store::PrefixEnd(prefix), false,
+                                         [&](std::string_view, std::string_view) {
+                                           assigned = true;
+                                           return false;
+                                         }));
+      if (assigned) {
+        return InvalidArgument("The role definition is assigned; remove its assignments first.",
+                               "Request_BadRequest");
+      }
+    } else if (type.type == "roleAssignment") {
+      loss.assignment = found.id;
+      loses_global_admin = Str(o.data, "roleDefinitionId") == authz::kGlobalAdministrator;
+    } else if (type.type == "group") {
+      loss.group = found.id;
+    } else if (type.type == "application") {
+      MERIDIAN_ASSIGN_OR_RETURN(loss.principal, ServicePrincipalOfApp(view, keys, found.id));
+    } else {
+      loss.principal = found.id;
+    }
+    if (loses_global_admin) {
+      MERIDIAN_RETURN_IF_ERROR(EnsureGlobalAdministratorRemains(view, keys, loss));
     }
     auto* del = op->mutable_delete_object();
     del->set_type(std::string(type.type));
     del->set_id(found.id);
-    del->set_activity("Delete " + std::string(type.name()));
+    del->set_activity(intent.activity);
     return Status::Ok();
   });
 }
@@ -976,7 +1284,9 @@ Result<json::object> Directory::AddPassword(const SecurityContext& ctx, std::str
   std::string key_id = random_->Uuid();
   json::object credential;
   TenantKeys keys(ctx.tenant_id());
-  auto lsn = Submit(ctx, [&](const store::ReadView& view, proto::Op* op) -> Status {
+  Intent intent{authz::Action::kManageCredentials, "application", found.id, kSecretsActivity};
+  auto lsn = Submit(ctx, intent, [&](const store::ReadView& view, const authz::Target&,
+                                     proto::Op* op) -> Status {
     MERIDIAN_ASSIGN_OR_RETURN(Object o, ReadObject(view, keys, "application", found.id));
     std::string display_name;
     int64_t end = op->time_ms() + kSecretLifetimeMs;
@@ -1025,14 +1335,16 @@ Status Directory::RemovePassword(const SecurityContext& ctx, std::string_view ap
   const TypeSchema& type = *FindType("application");
   MERIDIAN_ASSIGN_OR_RETURN(Object found, Lookup(ctx, type, app_id));
   TenantKeys keys(ctx.tenant_id());
-  return Submit(ctx, [&](const store::ReadView& view, proto::Op* op) -> Status {
+  Intent intent{authz::Action::kManageCredentials, "application", found.id, kSecretsActivity};
+  return Submit(ctx, intent, [&](const store::ReadView& view, const authz::Target&,
+                                 proto::Op* op) -> Status {
     MERIDIAN_ASSIGN_OR_RETURN(Object o, ReadObject(view, keys, "application", found.id));
     auto& creds = o.data["passwordCredentials"];
     json::array kept;
     bool removed = false;
     if (creds.is_array()) {
       for (auto& c : creds.as_array()) {
-        if (Str(c.as_object(), "keyId") == AsciiLower(key_id)) removed = true;
+        if (c.is_object() && Str(c.get_object(), "keyId") == AsciiLower(key_id)) removed = true;
         else kept.push_back(c);
       }
     }
@@ -1065,10 +1377,22 @@ Result<uint64_t> Directory::ChangeLink(const SecurityContext& ctx, bool add,
                                        std::string_view source_id, std::string_view target_id) {
   TenantKeys keys(ctx.tenant_id());
   std::string target = AsciiLower(target_id);
-  return Submit(ctx, [&](const store::ReadView& view, proto::Op* op) -> Status {
-    MERIDIAN_ASSIGN_OR_RETURN(Object src,
-                              ReadObject(view, keys, source_type.type, AsciiLower(source_id)));
+  std::string source = AsciiLower(source_id);
+  std::string what = relation == "members" ? "member" : "owner";
+  Intent intent{relation == "members" ? authz::Action::kManageMembers
+                                      : authz::Action::kManageOwners,
+                std::string(source_type.type), source,
+                add ? "Add " + what + " to " + std::string(source_type.name())
+                    : "Remove " + what + " from " + std::string(source_type.name())};
+  return Submit(ctx, intent, [&](const store::ReadView& view, const authz::Target& facts,
+                                 proto::Op* op) -> Status {
+    MERIDIAN_ASSIGN_OR_RETURN(Object src, ReadObject(view, keys, source_type.type, source));
     MERIDIAN_ASSIGN_OR_RETURN(auto kind, view.Get(keys.Kind(target)));
+    if (!add && relation == "members" && facts.role_assignable_group &&
+        facts.roles.count(std::string(authz::kGlobalAdministrator))) {
+      MERIDIAN_RETURN_IF_ERROR(EnsureGlobalAdministratorRemains(
+          view, keys, {.member_of = source, .member = target}));
+    }
     if (add) {
       if (!kind) {
         return NotFound("Resource '" + std::string(target_id) + "' does not exist or one of its "
@@ -1090,9 +1414,7 @@ Result<uint64_t> Directory::ChangeLink(const SecurityContext& ctx, bool add,
     l->set_source_id(src.id);
     l->set_target_type(kind.value_or(""));
     l->set_target_id(target);
-    std::string what = relation == "members" ? "member" : "owner";
-    l->set_activity(add ? "Add " + what + " to " + std::string(source_type.name())
-                        : "Remove " + what + " from " + std::string(source_type.name()));
+    l->set_activity(intent.activity);
     return Status::Ok();
   });
 }
@@ -1156,40 +1478,15 @@ Result<Page> Directory::ListLinks(const SecurityContext& ctx, std::string_view r
   return page;
 }
 
-Result<std::vector<std::string>> Directory::RolesOf(const SecurityContext& ctx,
-                                                    std::string_view principal_id) const {
-  MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
-  auto view = p->Latest();
-  TenantKeys keys(ctx.tenant_id());
-  std::vector<std::string> principals{AsciiLower(principal_id)};
-  // Role-assignable groups the principal is a direct member of also carry roles.
-  std::string gprefix = keys.ReverseLinkPrefix("members", principals[0]);
-  MERIDIAN_RETURN_IF_ERROR(view->Scan(gprefix, store::PrefixEnd(gprefix), false,
-                                      [&](std::string_view k, std::string_view) {
-    principals.emplace_back(k.substr(gprefix.size()));
-    return principals.size() < 64;
-  }));
-  std::set<std::string> roles;
-  for (const std::string& principal : principals) {
-    std::string prefix = keys.IndexPrefix("roleAssignment", "principalId") +
-                         store::EncodeIndexValue(principal);
-    Status err;
-    MERIDIAN_RETURN_IF_ERROR(view->Scan(prefix, store::PrefixEnd(prefix), false,
-                                        [&](std::string_view k, std::string_view) {
-      auto ra = ReadObject(*view, keys, "roleAssignment", k.substr(prefix.size()));
-      if (!ra.ok()) {
-        err = ra.status();
-        return false;
-      }
-      auto rd = ReadObject(*view, keys, "roleDefinition", Str(ra->data, "roleDefinitionId"));
-      if (rd.ok() && rd->data.contains("isEnabled") && rd->data["isEnabled"].as_bool()) {
-        roles.insert(Str(rd->data, "templateId"));
-      }
-      return true;
-    }));
-    MERIDIAN_RETURN_IF_ERROR(err);
+Result<std::set<std::string>> Directory::RolesOf(const SecurityContext& ctx,
+                                                 std::string_view principal_id) const {
+  if (ctx.kind() == SecurityContext::Kind::kOperator ||
+      ctx.kind() == SecurityContext::Kind::kTokenService) {
+    return std::set<std::string>();
   }
-  return std::vector<std::string>(roles.begin(), roles.end());
+  MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
+  return directory::RolesOf(*p->Snapshot(), TenantKeys(ctx.tenant_id()), AsciiLower(principal_id),
+                            true);
 }
 
 Result<Directory::Client> Directory::AuthenticateClient(const SecurityContext& ctx,
@@ -1255,7 +1552,7 @@ Result<Page> Directory::ListAudit(const SecurityContext& ctx, int top,
   std::string end = store::PrefixEnd(prefix);
   if (!skiptoken.empty()) {
     auto k = Base64UrlDecode(skiptoken);
-    if (!k || k->size() != 8) return InvalidArgument("The $skiptoken is invalid.", "Request_BadRequest");
+    if (!k || (k->size() != 8 && k->size() != 10)) return InvalidArgument("The $skiptoken is invalid.", "Request_BadRequest");
     end = prefix + *k;
   }
   Page page;

@@ -3,6 +3,11 @@
 // caller's tenant, validates writes against the schema and turns them into ops, and serves reads
 // from indexes. Every method that touches tenant data takes the tenant from a SecurityContext.
 //
+// Every write is authorized inside its partition's write lock, on the view the op is built from:
+// the caller's roles and the target's are read there and handed to authz::Decide, so no change
+// between the decision and the write can slip through. A refused write is audited (result
+// failure) in an op of its own.
+//
 // Thread-safe: reads run concurrently; writes are serialized per partition.
 #pragma once
 
@@ -11,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,7 +25,9 @@
 #include "common/bounded_cache.h"
 #include "common/clock.h"
 #include "common/random.h"
+#include "authz/authz.h"
 #include "common/status.h"
+#include "directory/records.h"
 #include "directory/regions.h"
 #include "directory/schema.h"
 #include "directory/security_context.h"
@@ -48,22 +56,17 @@ struct TenantInfo {
   std::vector<std::string> domains;
 };
 
-// One stored directory object.
-struct Object {
-  std::string type;
-  std::string id;
-  uint64_t version = 0;       // LSN of the last change; the ETag is derived from it
-  boost::json::object data;   // Graph properties
-  boost::json::object secret; // never leaves the directory module
-  std::string ETag() const;
-};
-
 // The credentials a new tenant starts with; shown once.
 struct NewTenant {
   TenantInfo tenant;
   std::string display_name;
   std::string admin_upn, admin_password, admin_id;
   std::string app_id, app_object_id, sp_id, client_secret;
+};
+
+// An administrator restored to a tenant by the operator (break-glass); shown once.
+struct RestoredAdministrator {
+  std::string tenant_id, user_id, user_principal_name, one_time_password;
 };
 
 // One index range to scan; the planner's output in store terms.
@@ -114,17 +117,31 @@ class Directory {
   // ---- Global tenant directory (routing metadata) ----
   // By tenant id or any verified domain. NotFound when unknown.
   Result<TenantInfo> ResolveTenant(std::string_view id_or_domain) const;
-  // Scans the global directory: for start-up, not for request paths.
-  int64_t TenantCount() const;
+  // Active tenants. Scans the global directory: for start-up, not for request paths.
+  Result<int64_t> TenantCount() const;
   // Creates a tenant with its first administrator and a bootstrap application holding the Global
-  // Administrator role. InvalidArgument for a bad name or country.
+  // Administrator role. InvalidArgument for a bad name or country. The tenant is registered
+  // pending, created in its partition, then activated; Open() undoes a creation that a crash
+  // interrupted, so no tenant is ever half made.
   Result<NewTenant> CreateTenant(std::string_view display_name, std::string_view country);
+  // Break-glass, for the operator: adds a new enabled user holding Global Administrator to the
+  // tenant (by id or domain), with a one-time password it must change, audited as the
+  // operator's. For a tenant whose administrators are all gone.
+  Result<RestoredAdministrator> RestoreAdministrator(std::string_view tenant);
 
-  // Token-signing keys (PEM), oldest first; AddSigningKey logs a new one.
+  // Token-signing keys (PEM), oldest first; AddSigningKey logs a new one. Internal when a stored
+  // key cannot be decoded: it is never skipped.
   Result<std::vector<proto::SigningKey>> SigningKeys() const;
   Status AddSigningKey(const proto::SigningKey& key);
 
+  // Reads every partition once: Ok when all answer. For readiness probes.
+  Status CheckHealth() const;
+
   // ---- Tenant data; the tenant is ctx.tenant_id() ----
+  // Authorizes a read (kRead, kReadAudit) of objects of `type` by the caller, from its roles in
+  // the latest state. Writes are authorized by the write methods themselves.
+  Status AuthorizeRead(const SecurityContext& ctx, authz::Action action,
+                       std::string_view type) const;
   Result<Object> Get(const SecurityContext& ctx, const TypeSchema& type, std::string_view id) const;
   // Users may also be addressed by userPrincipalName, applications/service principals by appId.
   Result<Object> Lookup(const SecurityContext& ctx, const TypeSchema& type,
@@ -164,9 +181,10 @@ class Directory {
                          LinkDirection direction, std::string_view id, bool transitive,
                          int top, std::string_view skiptoken) const;
 
-  // Role template ids the principal holds, directly or through role-assignable groups.
-  Result<std::vector<std::string>> RolesOf(const SecurityContext& ctx,
-                                           std::string_view principal_id) const;
+  // Template ids of the enabled roles the principal holds, directly or through role-assignable
+  // groups (see directory/roles.h).
+  Result<std::set<std::string>> RolesOf(const SecurityContext& ctx,
+                                        std::string_view principal_id) const;
 
   // Verifies a client secret of the application `app_id` for the token service. Returns the
   // application and its service principal; Unauthenticated on any mismatch.
@@ -186,8 +204,25 @@ class Directory {
  private:
   explicit Directory(DirectoryOptions options);
   Result<store::Partition*> PartitionOf(const SecurityContext& ctx) const;
-  Result<uint64_t> Submit(const SecurityContext& ctx,
-                          const std::function<Status(const store::ReadView&, proto::Op*)>& build);
+  // What a write does to what, for its authorization and for the audit record of a refusal.
+  struct Intent {
+    authz::Action action;
+    std::string type;  // the target's type
+    std::string id;    // the target's id; empty for a create
+    std::string activity;
+    bool role_assignable_group = false;  // a create of a role-assignable group
+  };
+  using Builder =
+      std::function<Status(const store::ReadView&, const authz::Target&, proto::Op*)>;
+  // Authorizes `intent` and runs `build` under the partition's write lock, then commits the op.
+  Result<uint64_t> Submit(const SecurityContext& ctx, const Intent& intent, const Builder& build);
+  Result<std::optional<std::string>> HashPasswordOf(const SecurityContext& ctx,
+                                                    const Intent& intent,
+                                                    const boost::json::object& body);
+  Status LoadServiceSecrets();
+  Status RecoverTenantCreations();
+  std::string MakeSkipToken(const SecurityContext& ctx, const std::string& fingerprint,
+                            size_t branch, std::string_view relative_key) const;
   Result<WriteResult> Written(const SecurityContext& ctx, Object object, uint64_t lsn);
   Result<uint64_t> ChangeLink(const SecurityContext& ctx, bool add, std::string_view relation,
                               const TypeSchema& source_type, std::string_view source_id,
@@ -204,18 +239,8 @@ class Directory {
   // tenants are not deleted yet, so entries cannot go stale; unknown names are not cached.
   mutable BoundedCache<std::shared_ptr<const TenantInfo>> routes_{100000};
   std::mutex create_tenant_mu_;
+  std::string skiptoken_key_;  // MAC key of skip tokens, shared by the deployment
   Result<std::shared_ptr<const TenantInfo>> Route(std::string_view id_or_domain) const;
 };
-
-// Built-in directory role template ids (the same GUIDs as Entra ID's).
-inline constexpr std::string_view kGlobalAdministratorRole = "62e90394-69f5-4237-9190-012177145e10";
-inline constexpr std::string_view kUserAdministratorRole = "fe930be7-5e62-47db-91af-98c3a49a38b1";
-inline constexpr std::string_view kGroupsAdministratorRole = "fdd7a751-b60b-444a-984c-02652fe8fa1c";
-inline constexpr std::string_view kApplicationAdministratorRole =
-    "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3";
-inline constexpr std::string_view kPrivilegedRoleAdministratorRole =
-    "e8611ab8-c189-46e8-94e1-60213ab1f814";
-inline constexpr std::string_view kGlobalReaderRole = "f2ef992c-3afb-46b9-b7cf-a126ee74c451";
-inline constexpr std::string_view kDirectoryReadersRole = "88d8e3e3-8f55-4a1e-953a-9b9898b8876b";
 
 }  // namespace meridian::directory

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "common/encoding.h"
+#include "directory/testing/contexts.h"
 #include "store/keys.h"
 
 namespace meridian::directory {
@@ -22,8 +23,8 @@ class DirectoryTest : public ::testing::Test {
     auto t = d_->CreateTenant("Contoso", "DE");
     ASSERT_TRUE(t.ok()) << t.status().ToString();
     tenant_ = *t;
-    admin_ = std::make_unique<SecurityContext>(SecurityContext::ForPrincipal(
-        tenant_.tenant.id, tenant_.admin_id, SecurityContext::Kind::kUser, "", "Administrator"));
+    admin_ = std::make_unique<SecurityContext>(
+        testing::ContextForTest::User(tenant_.tenant.id, tenant_.admin_id));
   }
   void TearDown() override {
     d_.reset();
@@ -88,11 +89,11 @@ TEST_F(DirectoryTest, NewTenantIsPlacedInItsRegionAndRoutable) {
   EXPECT_EQ(by_domain->id, tenant_.tenant.id);
   auto roles = d_->RolesOf(*admin_, tenant_.sp_id);
   ASSERT_TRUE(roles.ok());
-  EXPECT_EQ(*roles, std::vector<std::string>{std::string(kGlobalAdministratorRole)});
-  auto client = d_->AuthenticateClient(SecurityContext::ForTokenService(tenant_.tenant.id),
+  EXPECT_EQ(*roles, std::set<std::string>{std::string(authz::kGlobalAdministrator)});
+  auto client = d_->AuthenticateClient(testing::ContextForTest::TokenService(tenant_.tenant.id),
                                        tenant_.app_id, tenant_.client_secret);
   EXPECT_TRUE(client.ok()) << client.status().ToString();
-  EXPECT_FALSE(d_->AuthenticateClient(SecurityContext::ForTokenService(tenant_.tenant.id),
+  EXPECT_FALSE(d_->AuthenticateClient(testing::ContextForTest::TokenService(tenant_.tenant.id),
                                       tenant_.app_id, tenant_.client_secret + "x").ok());
   EXPECT_EQ(d_->CreateTenant("X", "ZZ").status().code(), Code::kInvalidArgument);
   EXPECT_EQ(d_->CreateTenant("X", "CN").status().code(), Code::kInvalidArgument)
@@ -164,8 +165,7 @@ TEST_F(DirectoryTest, AnotherTenantsContextSeesNothing) {
   std::string id = MakeUser("adele", "Adele Vance");
   auto other = d_->CreateTenant("Fabrikam", "DE");
   ASSERT_TRUE(other.ok());
-  auto them = SecurityContext::ForPrincipal(other->tenant.id, other->admin_id,
-                                            SecurityContext::Kind::kUser, "", "Other admin");
+  auto them = testing::ContextForTest::User(other->tenant.id, other->admin_id);
   EXPECT_EQ(d_->Get(them, Users(), id).status().code(), Code::kNotFound);
   EXPECT_EQ(d_->Update(them, Users(), id, {{"jobTitle", "pwned"}}, std::nullopt).status().code(),
             Code::kNotFound);
@@ -179,7 +179,7 @@ TEST_F(DirectoryTest, AnotherTenantsContextSeesNothing) {
   auto body = NewUser("mallory", "Mallory");
   EXPECT_EQ(d_->Create(them, Users(), body).status().code(), Code::kInvalidArgument);
   EXPECT_EQ(d_->AddLink(them, "members", Groups(), id, id).status().code(), Code::kNotFound);
-  EXPECT_FALSE(d_->AuthenticateClient(SecurityContext::ForTokenService(other->tenant.id),
+  EXPECT_FALSE(d_->AuthenticateClient(testing::ContextForTest::TokenService(other->tenant.id),
                                       tenant_.app_id, tenant_.client_secret).ok());
 }
 
@@ -277,7 +277,7 @@ TEST_F(DirectoryTest, RolesReachMembersOnlyOfRoleAssignableGroups) {
   std::string u = MakeUser("adele", "Adele");
   std::string plain = MakeGroup("plain");
   const TypeSchema& assignments = *FindType("roleAssignment");
-  json::object ra{{"principalId", plain}, {"roleDefinitionId", kUserAdministratorRole}};
+  json::object ra{{"principalId", plain}, {"roleDefinitionId", authz::kUserAdministrator}};
   EXPECT_EQ(d_->Create(*admin_, assignments, ra).status().code(), Code::kInvalidArgument);
   auto admins = d_->Create(*admin_, Groups(),
                            {{"displayName", "admins"}, {"mailEnabled", false},
@@ -288,7 +288,7 @@ TEST_F(DirectoryTest, RolesReachMembersOnlyOfRoleAssignableGroups) {
   ASSERT_TRUE(d_->Create(*admin_, assignments, ra).ok());
   EXPECT_TRUE(d_->RolesOf(*admin_, u)->empty());
   ASSERT_TRUE(d_->AddLink(*admin_, "members", Groups(), admins->object.id, u).ok());
-  EXPECT_EQ(*d_->RolesOf(*admin_, u), std::vector<std::string>{std::string(kUserAdministratorRole)});
+  EXPECT_EQ(*d_->RolesOf(*admin_, u), std::set<std::string>{std::string(authz::kUserAdministrator)});
 }
 
 TEST_F(DirectoryTest, WritesAreAuditedAndSurviveReopen) {

@@ -30,6 +30,7 @@ std::string GlobalTenantKey(std::string_view tenant_id) {
 }
 std::string GlobalDomainKey(std::string_view domain) { return "G/d/" + std::string(domain); }
 std::string GlobalSigningKeyPrefix() { return "G/k/"; }
+std::string GlobalServiceSecretKey(std::string_view name) { return "G/s/" + std::string(name); }
 
 namespace {
 
@@ -94,38 +95,73 @@ class Applier {
       case proto::Op::kCreateTenant:
         return CreateTenant(op_.create_tenant());
       case proto::Op::kPutObject:
-        MERIDIAN_RETURN_IF_ERROR(Put(op_.put_object()));
-        return Audit(op_.put_object().activity(), op_.put_object().type(), op_.put_object().id(),
-                     op_.put_object().create() ? "Add" : "Update");
+        return PutAudited(op_.put_object());
+      case proto::Op::kPutObjects:
+        for (const proto::PutObject& p : op_.put_objects().objects()) {
+          MERIDIAN_RETURN_IF_ERROR(PutAudited(p));
+        }
+        return Status::Ok();
       case proto::Op::kDeleteObject: {
         const auto& d = op_.delete_object();
-        MERIDIAN_RETURN_IF_ERROR(Delete(d.type(), d.id()));
-        return Audit(d.activity(), d.type(), d.id(), "Delete");
+        return Delete(d.type(), d.id(), d.activity());
       }
       case proto::Op::kAddLink:
         MERIDIAN_RETURN_IF_ERROR(AddLink(op_.add_link()));
-        return Audit(op_.add_link().activity(), op_.add_link().source_type(),
-                     op_.add_link().source_id(), "Assign", &op_.add_link());
+        return LinkAudit(op_.add_link(), "Assign");
       case proto::Op::kRemoveLink:
         MERIDIAN_RETURN_IF_ERROR(RemoveLink(op_.remove_link()));
-        return Audit(op_.remove_link().activity(), op_.remove_link().source_type(),
-                     op_.remove_link().source_id(), "Unassign", &op_.remove_link());
+        return LinkAudit(op_.remove_link(), "Unassign");
+      case proto::Op::kRefusal: {
+        const auto& r = op_.refusal();
+        AuditRecord rec{r.activity(), r.target_type(), r.target_id(), "", "Update"};
+        rec.result = "failure";
+        rec.reason = r.reason();
+        return Audit(rec);
+      }
+      case proto::Op::kAbortTenant:
+        return AbortTenant();
       default:
         return InvalidArgument("op kind not handled by a tenant partition");
     }
   }
 
  private:
+  struct AuditRecord {
+    std::string activity, type, id, name;
+    const char* operation;
+    const proto::Link* link = nullptr;
+    json::array modified;  // modifiedProperties of the first target
+    std::string result = "success";
+    std::string reason;
+  };
+
   Status CreateTenant(const proto::CreateTenant& ct) {
     MERIDIAN_ASSIGN_OR_RETURN(auto existing, ctx_->Get(keys_.Organization()));
     if (existing) return AlreadyExists("tenant " + op_.tenant_id() + " already exists");
     ctx_->Put(keys_.Organization(), ct.organization_json());
-    for (const proto::PutObject& p : ct.objects()) MERIDIAN_RETURN_IF_ERROR(Put(p));
+    for (const proto::PutObject& p : ct.objects()) {
+      std::string name;
+      json::array modified;
+      MERIDIAN_RETURN_IF_ERROR(Put(p, &name, &modified));
+    }
     for (const proto::Link& l : ct.links()) MERIDIAN_RETURN_IF_ERROR(AddLink(l));
-    return Audit("Create company", "organization", op_.tenant_id(), "Add");
+    return Audit({"Create company", "organization", op_.tenant_id(), "", "Add"});
   }
 
-  Status Put(const proto::PutObject& p) {
+  Status AbortTenant() {
+    std::vector<std::string> all;
+    MERIDIAN_RETURN_IF_ERROR(CollectSuffixes(keys_.prefix(), &all));
+    for (const std::string& k : all) ctx_->Delete(keys_.prefix() + k);
+    return Status::Ok();
+  }
+
+  Status PutAudited(const proto::PutObject& p) {
+    AuditRecord rec{p.activity(), p.type(), p.id(), "", p.create() ? "Add" : "Update"};
+    MERIDIAN_RETURN_IF_ERROR(Put(p, &rec.name, &rec.modified));
+    return Audit(rec);
+  }
+
+  Status Put(const proto::PutObject& p, std::string* name, json::array* modified) {
     const TypeSchema* schema = FindType(p.type());
     if (!schema) return InvalidArgument("unknown object type " + p.type());
     boost::system::error_code ec;
@@ -166,16 +202,32 @@ class Applier {
         ctx_->Put(keys_.Index(p.type(), prop.name, v, p.id()), "");
       }
     }
+    // What changed, for the audit record: Graph properties only, so no secret is ever named.
+    for (const auto& [k, v] : data) {
+      auto* was = old_data.if_contains(k);
+      if (was && *was == v) continue;
+      modified->push_back({{"displayName", k},
+                           {"oldValue", was ? json::serialize(*was) : "null"},
+                           {"newValue", json::serialize(v)}});
+    }
+    for (const auto& [k, v] : old_data) {
+      if (!data.contains(k)) {
+        modified->push_back(
+            {{"displayName", k}, {"oldValue", json::serialize(v)}, {"newValue", "null"}});
+      }
+    }
     ctx_->Put(key, json::serialize(record));
     if (!old) {
       ctx_->Put(keys_.Kind(p.id()), p.type());
       MERIDIAN_RETURN_IF_ERROR(AddToCounter(ctx_, keys_.Counter(p.type()), 1));
     }
-    target_name_ = DisplayNameOf(data);
+    *name = DisplayNameOf(data);
     return Status::Ok();
   }
 
-  Status Delete(const std::string& type, const std::string& id) {
+  // Deletes an object with everything that hangs on it: its links both ways, role assignments to
+  // it and, for an application, its service principal. Each cascaded delete is audited too.
+  Status Delete(const std::string& type, const std::string& id, const std::string& activity) {
     const TypeSchema* schema = FindType(type);
     if (!schema) return InvalidArgument("unknown object type " + type);
     std::string key = keys_.Object(type, id);
@@ -193,7 +245,6 @@ class Applier {
     ctx_->Delete(keys_.Kind(id));
     MERIDIAN_RETURN_IF_ERROR(AddToCounter(ctx_, keys_.Counter(type), -1));
 
-    // Relationships of the object go with it, in both directions.
     for (std::string_view rel : {"members", "owners"}) {
       std::vector<std::string> targets, sources;
       MERIDIAN_RETURN_IF_ERROR(CollectSuffixes(keys_.LinkPrefix(rel, id), &targets));
@@ -201,29 +252,32 @@ class Applier {
       for (const auto& t : targets) {
         ctx_->Delete(keys_.Link(rel, id, t));
         ctx_->Delete(keys_.ReverseLink(rel, t, id));
+        if (rel == "members") ctx_->Delete(keys_.RoleGroupMembership(t, id));
       }
       for (const auto& s : sources) {
         ctx_->Delete(keys_.Link(rel, s, id));
         ctx_->Delete(keys_.ReverseLink(rel, id, s));
+        if (rel == "members") ctx_->Delete(keys_.RoleGroupMembership(id, s));
       }
     }
-    // So do role assignments to it, and an application's service principal.
+    MERIDIAN_RETURN_IF_ERROR(Audit({activity, type, id, DisplayNameOf(data), "Delete"}));
+
     std::vector<std::string> assignments;
     std::string ra_prefix =
         keys_.IndexPrefix("roleAssignment", "principalId") + store::EncodeIndexValue(id);
     MERIDIAN_RETURN_IF_ERROR(CollectSuffixes(ra_prefix, &assignments));
-    for (const auto& a : assignments) MERIDIAN_RETURN_IF_ERROR(Delete("roleAssignment", a));
+    for (const auto& a : assignments) {
+      MERIDIAN_RETURN_IF_ERROR(Delete("roleAssignment", a, "Remove member from role"));
+    }
     if (type == "application") {
       auto app_id = data.find("appId");
       if (app_id != data.end() && app_id->value().is_string()) {
         MERIDIAN_ASSIGN_OR_RETURN(
             auto sp, ctx_->Get(keys_.Unique("servicePrincipal", "appId",
                                             AsciiLower(app_id->value().get_string()))));
-        if (sp) MERIDIAN_RETURN_IF_ERROR(Delete("servicePrincipal", *sp));
+        if (sp) MERIDIAN_RETURN_IF_ERROR(Delete("servicePrincipal", *sp, "Remove service principal"));
       }
     }
-    // Set last: the cascaded deletes above overwrite it.
-    target_name_ = DisplayNameOf(data);
     return Status::Ok();
   }
 
@@ -243,6 +297,14 @@ class Applier {
     return Status::Ok();
   }
 
+  // Whether group `id` was created role-assignable (an immutable property).
+  Result<bool> RoleAssignable(const std::string& id) {
+    MERIDIAN_ASSIGN_OR_RETURN(auto record, ReadRecord(*ctx_, keys_.Object("group", id)));
+    if (!record) return false;
+    auto* v = Data(*record).if_contains("isAssignableToRole");
+    return v && v->is_bool() && v->get_bool();
+  }
+
   Status AddLink(const proto::Link& l) {
     MERIDIAN_RETURN_IF_ERROR(CheckKind(l.source_id(), l.source_type()));
     MERIDIAN_RETURN_IF_ERROR(CheckKind(l.target_id(), l.target_type()));
@@ -255,6 +317,16 @@ class Applier {
       return AlreadyExists(
           "One or more added object references already exist for the following modified "
           "properties: '" + l.relation() + "'.");
+    }
+    if (l.relation() == "members" && l.source_type() == "group") {
+      MERIDIAN_ASSIGN_OR_RETURN(bool assignable, RoleAssignable(l.source_id()));
+      if (assignable) {
+        // Roles flow to direct members only; as in Entra ID, such groups do not nest.
+        if (l.target_type() == "group") {
+          return InvalidArgument("A group cannot be a member of a role-assignable group.");
+        }
+        ctx_->Put(keys_.RoleGroupMembership(l.target_id(), l.source_id()), "");
+      }
     }
     ctx_->Put(key, l.target_type());
     ctx_->Put(keys_.ReverseLink(l.relation(), l.target_id(), l.source_id()), l.source_type());
@@ -270,13 +342,25 @@ class Applier {
     }
     ctx_->Delete(key);
     ctx_->Delete(keys_.ReverseLink(l.relation(), l.target_id(), l.source_id()));
+    if (l.relation() == "members") {
+      ctx_->Delete(keys_.RoleGroupMembership(l.target_id(), l.source_id()));
+    }
     return Status::Ok();
   }
 
-  // The directoryAudit record of this op, written in the same batch as its effects.
-  Status Audit(const std::string& activity, const std::string& type, const std::string& id,
-               const char* operation, const proto::Link* link = nullptr) {
-    const TypeSchema* schema = FindType(type);
+  Status LinkAudit(const proto::Link& l, const char* operation) {
+    MERIDIAN_ASSIGN_OR_RETURN(auto record,
+                              ReadRecord(*ctx_, keys_.Object(l.source_type(), l.source_id())));
+    AuditRecord rec{l.activity(), l.source_type(), l.source_id(),
+                    record ? DisplayNameOf(Data(*record)) : "", operation};
+    rec.link = &l;
+    return Audit(rec);
+  }
+
+  // A directoryAudit record of this op, written in the same batch as its effects. The first
+  // record of an op has the op's LSN as its key; a cascade's further records follow it.
+  Status Audit(const AuditRecord& r) {
+    const TypeSchema* schema = FindType(r.type);
     json::object initiated;
     const proto::Actor& a = op_.actor();
     if (a.kind() == "user") {
@@ -289,30 +373,36 @@ class Applier {
                                                                    : a.display_name()}};
     }
     json::array targets;
-    targets.push_back({{"id", id}, {"type", type}, {"displayName", target_name_}});
-    if (link) {
-      targets.push_back({{"id", link->target_id()}, {"type", link->target_type()}});
+    json::object first{{"id", r.id}, {"type", r.type}, {"displayName", r.name}};
+    if (!r.modified.empty()) first["modifiedProperties"] = r.modified;
+    targets.push_back(std::move(first));
+    if (r.link) {
+      targets.push_back({{"id", r.link->target_id()}, {"type", r.link->target_type()}});
     }
+    std::string id = op_.tenant_id().substr(0, 8) + "_" + std::to_string(op_.lsn());
+    if (audit_seq_ > 0) id += "_" + std::to_string(audit_seq_);
     json::object audit{
-        {"id", op_.tenant_id().substr(0, 8) + "_" + std::to_string(op_.lsn())},
+        {"id", id},
         {"category", schema ? std::string(schema->audit_category) : "DirectoryManagement"},
         {"correlationId", op_.request_id()},
-        {"result", "success"},
-        {"activityDisplayName", activity},
+        {"result", r.result},
+        {"resultReason", r.reason},
+        {"activityDisplayName", r.activity},
         {"activityDateTime", FormatIso8601(op_.time_ms())},
         {"loggedByService", "Core Directory"},
-        {"operationType", operation},
+        {"operationType", r.operation},
         {"initiatedBy", std::move(initiated)},
         {"targetResources", std::move(targets)},
     };
-    ctx_->Put(keys_.Audit(op_.lsn()), json::serialize(audit));
+    if (audit_seq_ == UINT16_MAX) return InvalidArgument("too many audit records for one op");
+    ctx_->Put(keys_.Audit(op_.lsn(), audit_seq_++), json::serialize(audit));
     return Status::Ok();
   }
 
   const proto::Op& op_;
   WriteContext* ctx_;
   TenantKeys keys_;
-  std::string target_name_;
+  uint16_t audit_seq_ = 0;
 };
 
 }  // namespace
@@ -322,32 +412,69 @@ Status TenantMachine::Apply(const proto::Op& op, WriteContext* ctx) {
 }
 
 Status GlobalMachine::Apply(const proto::Op& op, WriteContext* ctx) {
-  if (op.has_register_tenant()) {
-    const auto& r = op.register_tenant();
-    MERIDIAN_ASSIGN_OR_RETURN(auto existing, ctx->Get(GlobalTenantKey(r.tenant_id())));
-    if (existing) return AlreadyExists("tenant " + r.tenant_id() + " is already registered");
-    json::array domains;
-    for (const std::string& d : r.domains()) {
-      std::string key = GlobalDomainKey(AsciiLower(d));
-      MERIDIAN_ASSIGN_OR_RETURN(auto owner, ctx->Get(key));
-      if (owner) return AlreadyExists("domain " + d + " belongs to another tenant");
-      ctx->Put(key, r.tenant_id());
-      domains.push_back(json::string(d));
+  switch (op.kind_case()) {
+    case proto::Op::kRegisterTenant: {
+      const auto& r = op.register_tenant();
+      MERIDIAN_ASSIGN_OR_RETURN(auto existing, ctx->Get(GlobalTenantKey(r.tenant_id())));
+      if (existing) return AlreadyExists("tenant " + r.tenant_id() + " is already registered");
+      json::array domains;
+      for (const std::string& d : r.domains()) {
+        std::string key = GlobalDomainKey(AsciiLower(d));
+        MERIDIAN_ASSIGN_OR_RETURN(auto owner, ctx->Get(key));
+        if (owner) return AlreadyExists("domain " + d + " belongs to another tenant");
+        ctx->Put(key, r.tenant_id());
+        domains.push_back(json::string(d));
+      }
+      json::object record{{"id", r.tenant_id()},
+                          {"region", r.region()},
+                          {"partition", r.partition()},
+                          {"domains", std::move(domains)}};
+      if (r.pending()) record["pending"] = true;
+      ctx->Put(GlobalTenantKey(r.tenant_id()), json::serialize(record));
+      return Status::Ok();
     }
-    json::object record{{"id", r.tenant_id()},
-                        {"region", r.region()},
-                        {"partition", r.partition()},
-                        {"domains", std::move(domains)}};
-    ctx->Put(GlobalTenantKey(r.tenant_id()), json::serialize(record));
-    return Status::Ok();
+    case proto::Op::kActivateTenant:
+    case proto::Op::kAbandonTenant: {
+      const std::string& id = op.has_activate_tenant() ? op.activate_tenant().tenant_id()
+                                                       : op.abandon_tenant().tenant_id();
+      MERIDIAN_ASSIGN_OR_RETURN(auto raw, ctx->Get(GlobalTenantKey(id)));
+      if (!raw) return NotFound("tenant " + id + " is not registered");
+      boost::system::error_code ec;
+      json::value v = json::parse(*raw, ec);
+      if (ec || !v.is_object()) return Internal("corrupt tenant record " + id);
+      json::object& record = v.get_object();
+      if (!record.contains("pending")) {
+        return InvalidArgument("tenant " + id + " is not pending");
+      }
+      if (op.has_activate_tenant()) {
+        record.erase("pending");
+        ctx->Put(GlobalTenantKey(id), json::serialize(record));
+        return Status::Ok();
+      }
+      if (auto* d = record.if_contains("domains"); d && d->is_array()) {
+        for (const auto& x : d->get_array()) {
+          if (x.is_string()) ctx->Delete(GlobalDomainKey(AsciiLower(x.get_string())));
+        }
+      }
+      ctx->Delete(GlobalTenantKey(id));
+      return Status::Ok();
+    }
+    case proto::Op::kSigningKey: {
+      std::string bytes;
+      op.signing_key().SerializeToString(&bytes);
+      ctx->Put(GlobalSigningKeyPrefix() + op.signing_key().kid(), bytes);
+      return Status::Ok();
+    }
+    case proto::Op::kServiceSecret: {
+      std::string key = GlobalServiceSecretKey(op.service_secret().name());
+      MERIDIAN_ASSIGN_OR_RETURN(auto existing, ctx->Get(key));
+      if (existing) return AlreadyExists("service secret " + op.service_secret().name() + " exists");
+      ctx->Put(key, op.service_secret().value());
+      return Status::Ok();
+    }
+    default:
+      return InvalidArgument("op kind not handled by the global directory");
   }
-  if (op.has_signing_key()) {
-    std::string bytes;
-    op.signing_key().SerializeToString(&bytes);
-    ctx->Put(GlobalSigningKeyPrefix() + op.signing_key().kid(), bytes);
-    return Status::Ok();
-  }
-  return InvalidArgument("op kind not handled by the global directory");
 }
 
 }  // namespace meridian::directory

@@ -2,8 +2,8 @@
 // of tenant data (objects, their indexes, links, counters, audit records); GlobalMachine applies
 // ops to the global tenant directory (routing metadata and signing keys only).
 //
-// Stored object record (JSON): {"v": <LSN of last change>, "d": {<Graph properties>},
-// "s": {<secrets: hashes, never returned>}}. The ETag of an object is derived from "v".
+// The stored object record is described in directory/records.h. Every op's effects and its
+// audit records (result success; failure for a Refusal op) go into the same batch.
 #pragma once
 
 #include <string>
@@ -32,5 +32,6 @@ bool IndexValue(const boost::json::value& v, std::string* out);
 std::string GlobalTenantKey(std::string_view tenant_id);
 std::string GlobalDomainKey(std::string_view domain);  // domain is lower-cased by the caller
 std::string GlobalSigningKeyPrefix();
+std::string GlobalServiceSecretKey(std::string_view name);
 
 }  // namespace meridian::directory

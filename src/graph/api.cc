@@ -27,19 +27,6 @@ const std::vector<std::string_view> kDefaultUserSelect = {
     "mobilePhone",    "officeLocation", "preferredLanguage", "surname", "userPrincipalName",
     "id"};
 
-// Who may write what: role template ids.
-std::vector<std::string_view> WriterRoles(std::string_view type) {
-  using namespace directory;
-  if (type == "user") return {kGlobalAdministratorRole, kUserAdministratorRole};
-  if (type == "group") {
-    return {kGlobalAdministratorRole, kUserAdministratorRole, kGroupsAdministratorRole};
-  }
-  if (type == "application" || type == "servicePrincipal") {
-    return {kGlobalAdministratorRole, kApplicationAdministratorRole};
-  }
-  return {kGlobalAdministratorRole, kPrivilegedRoleAdministratorRole};
-}
-
 class Handler {
  public:
   Handler(directory::Directory* d, const auth::TokenService* t, const http::Request& req,
@@ -69,19 +56,13 @@ class Handler {
       return Status(Code::kUnauthenticated, "The principal of the access token is disabled.",
                     "InvalidAuthenticationToken");
     }
-    ctx_.emplace(std::move(ctx));
+    ctx_.emplace(ctx.WithCorrelationId(res_.request_id));
     return Status::Ok();
   }
 
-  Status RequireAnyRole(const std::vector<std::string_view>& allowed) {
-    MERIDIAN_ASSIGN_OR_RETURN(auto roles, d_->RolesOf(*ctx_, ctx_->principal_id()));
-    for (const auto& r : roles) {
-      for (auto a : allowed) {
-        if (r == a) return Status::Ok();
-      }
-    }
-    return Status(Code::kPermissionDenied, "Insufficient privileges to complete the operation.",
-                  "Authorization_RequestDenied");
+  // Reads are authorized here; writes by the directory, under the partition's write lock.
+  Status MayRead(std::string_view type) {
+    return d_->AuthorizeRead(*ctx_, authz::Action::kRead, type);
   }
 
   std::string Base() const { return tokens_->options().public_url; }
@@ -141,6 +122,7 @@ class Handler {
   // ---- collection and entity handlers ----
 
   Status List(const TypeSchema& type) {
+    MERIDIAN_RETURN_IF_ERROR(MayRead(type.type));
     MERIDIAN_ASSIGN_OR_RETURN(ListRequest lr, BuildListRequest(req_, type));
     if (lr.query.count && !Eventual()) {
       return InvalidArgument("$count requires the header 'ConsistencyLevel: eventual'.");
@@ -159,6 +141,7 @@ class Handler {
   }
 
   Status Count(const TypeSchema& type) {
+    MERIDIAN_RETURN_IF_ERROR(MayRead(type.type));
     if (!Eventual()) {
       return InvalidArgument("$count requires the header 'ConsistencyLevel: eventual'.");
     }
@@ -179,6 +162,7 @@ class Handler {
   }
 
   Status Get(const TypeSchema& type, std::string_view id) {
+    MERIDIAN_RETURN_IF_ERROR(MayRead(type.type));
     MERIDIAN_ASSIGN_OR_RETURN(ListRequest lr, BuildListRequest(req_, type));
     const std::vector<std::string>& select = lr.select;
     MERIDIAN_ASSIGN_OR_RETURN(Object o, d_->Lookup(*ctx_, type, id));
@@ -193,7 +177,6 @@ class Handler {
   }
 
   Status Create(const TypeSchema& type) {
-    MERIDIAN_RETURN_IF_ERROR(RequireAnyRole(WriterRoles(type.type)));
     MERIDIAN_ASSIGN_OR_RETURN(json::object body, Body());
     MERIDIAN_ASSIGN_OR_RETURN(directory::WriteResult w, d_->Create(*ctx_, type, body));
     json::object out{{"@odata.context", Context(std::string(type.collection) + "/$entity")}};
@@ -207,7 +190,6 @@ class Handler {
   }
 
   Status Update(const TypeSchema& type, std::string_view id) {
-    MERIDIAN_RETURN_IF_ERROR(RequireAnyRole(WriterRoles(type.type)));
     MERIDIAN_ASSIGN_OR_RETURN(json::object body, Body());
     MERIDIAN_ASSIGN_OR_RETURN(directory::WriteResult w,
                               d_->Update(*ctx_, type, id, body, IfMatch()));
@@ -217,7 +199,6 @@ class Handler {
   }
 
   Status Delete(const TypeSchema& type, std::string_view id) {
-    MERIDIAN_RETURN_IF_ERROR(RequireAnyRole(WriterRoles(type.type)));
     MERIDIAN_RETURN_IF_ERROR(d_->Delete(*ctx_, type, id, IfMatch()).status());
     res_.status = 204;
     return Status::Ok();
@@ -227,6 +208,7 @@ class Handler {
 
   Status ListLinks(std::string_view relation, directory::LinkDirection dir, std::string_view id,
                    bool transitive, const TypeSchema& source) {
+    MERIDIAN_RETURN_IF_ERROR(MayRead(source.type));
     MERIDIAN_ASSIGN_OR_RETURN(ListRequest lr, BuildListRequest(req_, source));
     if (lr.query.has_filter || !lr.query.orderby.empty() || lr.query.count) {
       return Status(Code::kUnsupported,
@@ -235,7 +217,6 @@ class Handler {
     }
     int top = lr.query.top;
     const std::string& skip = lr.query.skiptoken;
-    if (!skip.empty() && !IsUuid(skip)) return InvalidArgument("The $skiptoken is invalid.");
     if (!skip.empty() && !IsUuid(skip)) return InvalidArgument("The $skiptoken is invalid.");
     // A user may be addressed by userPrincipalName.
     MERIDIAN_ASSIGN_OR_RETURN(Object src, d_->Lookup(*ctx_, source, id));
@@ -252,30 +233,7 @@ class Handler {
     return Status::Ok();
   }
 
-  // Changing who is in a role-assignable group, or the credentials of an application that holds
-  // a directory role, changes who holds that role: only role administrators may.
-  Status RequirePrivilegedWriter(const TypeSchema& type, std::string_view id) {
-    MERIDIAN_RETURN_IF_ERROR(RequireAnyRole(WriterRoles(type.type)));
-    MERIDIAN_ASSIGN_OR_RETURN(Object o, d_->Lookup(*ctx_, type, id));
-    bool privileged = false;
-    if (type.type == "group") {
-      auto* a = o.data.if_contains("isAssignableToRole");
-      privileged = a && a->is_bool() && a->get_bool();
-    } else if (type.type == "application") {
-      auto sp = d_->Lookup(*ctx_, *directory::FindType("servicePrincipal"),
-                           o.data.at("appId").as_string());
-      if (sp.ok()) {
-        MERIDIAN_ASSIGN_OR_RETURN(auto roles, d_->RolesOf(*ctx_, sp->id));
-        privileged = !roles.empty();
-      }
-    }
-    if (!privileged) return Status::Ok();
-    return RequireAnyRole(
-        {directory::kGlobalAdministratorRole, directory::kPrivilegedRoleAdministratorRole});
-  }
-
   Status AddRef(std::string_view relation, const TypeSchema& source, std::string_view id) {
-    MERIDIAN_RETURN_IF_ERROR(RequirePrivilegedWriter(source, id));
     MERIDIAN_ASSIGN_OR_RETURN(json::object body, Body());
     auto* ref = body.if_contains("@odata.id");
     if (!ref || !ref->is_string() || body.size() != 1) {
@@ -293,7 +251,6 @@ class Handler {
 
   Status RemoveRef(std::string_view relation, const TypeSchema& source, std::string_view id,
                    std::string_view target) {
-    MERIDIAN_RETURN_IF_ERROR(RequirePrivilegedWriter(source, id));
     MERIDIAN_RETURN_IF_ERROR(d_->RemoveLink(*ctx_, relation, source, id, target).status());
     res_.status = 204;
     return Status::Ok();
@@ -302,6 +259,7 @@ class Handler {
   // ---- singletons and actions ----
 
   Status Organization(std::optional<std::string_view> id) {
+    MERIDIAN_RETURN_IF_ERROR(MayRead("organization"));
     MERIDIAN_ASSIGN_OR_RETURN(json::object org, d_->Organization(*ctx_));
     if (id) {
       if (AsciiLower(*id) != ctx_->tenant_id()) {
@@ -317,7 +275,6 @@ class Handler {
   }
 
   Status AddPassword(std::string_view id) {
-    MERIDIAN_RETURN_IF_ERROR(RequirePrivilegedWriter(*directory::FindType("application"), id));
     json::object body;
     if (!req_.body.empty()) {
       MERIDIAN_ASSIGN_OR_RETURN(body, Body());
@@ -331,7 +288,6 @@ class Handler {
   }
 
   Status RemovePassword(std::string_view id) {
-    MERIDIAN_RETURN_IF_ERROR(RequirePrivilegedWriter(*directory::FindType("application"), id));
     MERIDIAN_ASSIGN_OR_RETURN(json::object body, Body());
     auto* key = body.if_contains("keyId");
     if (!key || !key->is_string() || !IsUuid(key->get_string())) {
@@ -343,6 +299,7 @@ class Handler {
   }
 
   Status DirectoryObject(std::string_view id) {
+    MERIDIAN_RETURN_IF_ERROR(MayRead("directoryObject"));
     MERIDIAN_ASSIGN_OR_RETURN(Object o, d_->GetDirectoryObject(*ctx_, id));
     json::object body{{"@odata.context", Context("directoryObjects/$entity")}};
     for (auto& [k, v] : Shape(o, *directory::FindType(o.type), {}, true)) body[k] = v;
@@ -351,8 +308,7 @@ class Handler {
   }
 
   Status Audits() {
-    MERIDIAN_RETURN_IF_ERROR(
-        RequireAnyRole({directory::kGlobalAdministratorRole, directory::kGlobalReaderRole}));
+    MERIDIAN_RETURN_IF_ERROR(d_->AuthorizeRead(*ctx_, authz::Action::kReadAudit, "directoryAudit"));
     // Only $top and $skiptoken apply: the schema knows no property, so anything else is refused.
     MERIDIAN_ASSIGN_OR_RETURN(
         odata::QueryOptions options,

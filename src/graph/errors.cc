@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include "common/clock.h"
 
 namespace meridian::graph {
@@ -49,7 +51,11 @@ void SetError(const Status& status, const http::Request& req, http::Response* re
   if (auto c = req.Header("client-request-id")) inner["client-request-id"] = std::string(*c);
   std::string code = status.graph_code().empty() ? DefaultGraphCode(status.code())
                                                  : status.graph_code();
-  // Internal details stay in the log, not in the response.
+  // Internal details stay in the log, not in the response; every 500 is logged with its id.
+  if (status.code() == Code::kInternal) {
+    spdlog::error("request {} {} {}: internal error: {}", res->request_id, req.method, req.path,
+                  status.message());
+  }
   std::string message = status.code() == Code::kInternal ? "An internal error occurred."
                                                          : status.message();
   json::object body{{"error", {{"code", code}, {"message", message}, {"innerError", inner}}}};

@@ -1,6 +1,7 @@
 // meridian: the one binary. `meridian serve` runs the embedded default (every role in one
 // process on one data directory); `meridian tenant create` asks a running server for a new
-// tenant and prints its bootstrap credentials.
+// tenant and prints its bootstrap credentials; `meridian tenant restore-admin` is the operator's
+// break-glass for a tenant without administrators.
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -53,7 +54,10 @@ int Serve(const server::ServeOptions& options) {
   return 0;
 }
 
-int CreateTenant(const std::string& data_dir, const std::string& name, const std::string& country) {
+// Sends an operator request to the server running on `data_dir` and prints its answer. Returns
+// the process exit code.
+int OperatorRequest(const std::string& data_dir, const std::string& path, const json::object& body,
+                    int expected_status) {
   namespace fs = std::filesystem;
   fs::path dir = data_dir;
   std::string info_raw = Slurp(dir / "server.json");
@@ -73,8 +77,7 @@ int CreateTenant(const std::string& data_dir, const std::string& name, const std
               << client.status().ToString() << std::endl;
     return 1;
   }
-  json::object body{{"displayName", name}, {"countryLetterCode", country}};
-  auto res = (*client)->Send("POST", "/operator/v1/tenants",
+  auto res = (*client)->Send("POST", path,
                              {{"Authorization", "Bearer " + key},
                               {"Content-Type", "application/json"}},
                              json::serialize(body));
@@ -82,7 +85,7 @@ int CreateTenant(const std::string& data_dir, const std::string& name, const std
     std::cerr << "Request failed: " << res.status().ToString() << std::endl;
     return 1;
   }
-  if (res->status != 201) {
+  if (res->status != expected_status) {
     std::cerr << res->body << std::endl;
     return 1;
   }
@@ -122,8 +125,30 @@ int main(int argc, char** argv) {
   create->add_option("--name", name, "Organization name")->required();
   create->add_option("--country", country, "ISO 3166-1 alpha-2 country code")->required();
 
+  std::string tenant_name;
+  auto* restore = tenant->add_subcommand(
+      "restore-admin",
+      "Break-glass: add a new Global Administrator (one-time password) to a tenant that has "
+      "lost its administrators; audited as the operator's");
+  restore->add_option("--data-dir", data_dir, "Data directory of the running server")
+      ->capture_default_str();
+  restore->add_option("--tenant", tenant_name, "Tenant id or verified domain")->required();
+
   CLI11_PARSE(app, argc, argv);
   if (s->parsed()) return Serve(serve);
-  if (create->parsed()) return CreateTenant(data_dir, name, country);
+  if (create->parsed()) {
+    return OperatorRequest(data_dir, "/operator/v1/tenants",
+                           {{"displayName", name}, {"countryLetterCode", country}}, 201);
+  }
+  if (restore->parsed()) {
+    std::string path = "/operator/v1/tenants/" + tenant_name + "/restoreAdministrator";
+    for (char c : tenant_name) {
+      if (!isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') {
+        std::cerr << "--tenant must be a tenant id or a domain name" << std::endl;
+        return 2;
+      }
+    }
+    return OperatorRequest(data_dir, path, json::object{}, 201);
+  }
   return 1;
 }

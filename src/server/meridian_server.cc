@@ -115,6 +115,8 @@ struct MeridianServer::Impl {
 
   Status Init();
   void Routes();
+  // Whether the request carries the operator key; answers 401 when not.
+  bool IsOperator(const http::Request& req, http::Response& res);
   Result<json::object> CreateTenant(std::string_view name, std::string_view country) {
     MERIDIAN_ASSIGN_OR_RETURN(directory::NewTenant t, directory->CreateTenant(name, country));
     spdlog::info("created tenant {} in region {} (partition {})", t.tenant.id, t.tenant.region,
@@ -192,10 +194,17 @@ Status MeridianServer::Impl::Init() {
   graph = std::make_unique<graph::GraphApi>(directory.get(), tokens.get());
   Routes();
 
-  if (directory->TenantCount() == 0) {
+  // A first tenant only on a deployment that has none; a failed count stops the start-up
+  // rather than create a second one, and its credentials file is never overwritten.
+  MERIDIAN_ASSIGN_OR_RETURN(int64_t tenants, directory->TenantCount());
+  if (tenants == 0) {
+    fs::path file = fs::absolute(dir / "first-tenant.json").lexically_normal();
+    if (fs::exists(file)) {
+      return Internal(file.string() + " exists but the deployment has no tenant; move it away to "
+                      "create a new first tenant");
+    }
     MERIDIAN_ASSIGN_OR_RETURN(json::object doc,
                               CreateTenant(options.first_tenant_name, options.first_tenant_country));
-    fs::path file = fs::absolute(dir / "first-tenant.json").lexically_normal();
     MERIDIAN_RETURN_IF_ERROR(crypto::WritePrivateFile(file.string(), json::serialize(doc) + "\n"));
     first_tenant_file = file.string();
   }
@@ -220,8 +229,17 @@ Status MeridianServer::Impl::Init() {
 void MeridianServer::Impl::Routes() {
   router.Add("GET", "/healthz", [](const http::Request&, const http::RouteParams&,
                                    http::Response& res) { res.SetJson(200, R"({"status":"ok"})"); });
+  // Ready when every partition answers a read and the token service holds a signing key.
   router.Add("GET", "/readyz",
              [this](const http::Request&, const http::RouteParams&, http::Response& res) {
+               Status s = directory->CheckHealth();
+               if (s.ok()) s = tokens->CheckHealth();
+               if (!s.ok()) {
+                 spdlog::warn("not ready: {}", s.ToString());
+                 res.SetJson(503, json::serialize(json::object{{"status", "unavailable"},
+                                                               {"reason", s.message()}}));
+                 return;
+               }
                res.SetJson(200, R"({"status":"ready"})");
              });
   router.Add("GET", "/metrics",
@@ -283,15 +301,7 @@ void MeridianServer::Impl::Routes() {
              });
   router.Add("POST", "/operator/v1/tenants",
              [this](const http::Request& req, const http::RouteParams&, http::Response& res) {
-               auto h = req.Header("authorization");
-               std::string presented =
-                   h && h->size() > 7 && EqualsIgnoreCase(h->substr(0, 7), "bearer ")
-                       ? std::string(h->substr(7))
-                       : std::string();
-               if (!crypto::ConstantTimeEquals(crypto::Sha256(presented), operator_key_hash)) {
-                 graph::SetError(Unauthenticated("The operator key is missing or wrong."), req, &res);
-                 return;
-               }
+               if (!IsOperator(req, res)) return;
                boost::system::error_code ec;
                json::value body = json::parse(req.body, ec);
                auto* o = body.if_object();
@@ -311,7 +321,35 @@ void MeridianServer::Impl::Routes() {
                res.SetJson(201, json::serialize(*doc));
                res.headers.emplace_back("Cache-Control", "no-store");
              });
+  router.Add("POST", "/operator/v1/tenants/{tenant}/restoreAdministrator",
+             [this](const http::Request& req, const http::RouteParams& p, http::Response& res) {
+               if (!IsOperator(req, res)) return;
+               auto r = directory->RestoreAdministrator(p.Get("tenant"));
+               if (!r.ok()) {
+                 graph::SetError(r.status(), req, &res);
+                 return;
+               }
+               spdlog::warn("break-glass: administrator {} restored to tenant {}",
+                            r->user_principal_name, r->tenant_id);
+               res.SetJson(201, json::serialize(json::object{
+                                    {"tenantId", r->tenant_id},
+                                    {"id", r->user_id},
+                                    {"userPrincipalName", r->user_principal_name},
+                                    {"oneTimePassword", r->one_time_password},
+                                    {"roles", json::array{"Global Administrator"}}}));
+               res.headers.emplace_back("Cache-Control", "no-store");
+             });
   graph->Register(&router);
+}
+
+bool MeridianServer::Impl::IsOperator(const http::Request& req, http::Response& res) {
+  auto h = req.Header("authorization");
+  std::string presented = h && h->size() > 7 && EqualsIgnoreCase(h->substr(0, 7), "bearer ")
+                              ? std::string(h->substr(7))
+                              : std::string();
+  if (crypto::ConstantTimeEquals(crypto::Sha256(presented), operator_key_hash)) return true;
+  graph::SetError(Unauthenticated("The operator key is missing or wrong."), req, &res);
+  return false;
 }
 
 MeridianServer::MeridianServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

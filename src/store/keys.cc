@@ -80,11 +80,22 @@ std::string TenantKeys::ReverseLinkPrefix(std::string_view relation,
                                           std::string_view target) const {
   return Join({"r/", relation, "/", target, "/"});
 }
+std::string TenantKeys::RoleGroupMembership(std::string_view principal,
+                                            std::string_view group) const {
+  return Join({"m/", principal, "/", group});
+}
+std::string TenantKeys::RoleGroupMembershipPrefix(std::string_view principal) const {
+  return Join({"m/", principal, "/"});
+}
 std::string TenantKeys::Kind(std::string_view id) const { return Join({"i/", id}); }
 std::string TenantKeys::Counter(std::string_view type) const { return Join({"c/", type}); }
-std::string TenantKeys::Audit(uint64_t lsn) const {
+std::string TenantKeys::Audit(uint64_t lsn, uint16_t seq) const {
   std::string k = Join({"a/"});
   PutBigEndian64(&k, lsn);
+  if (seq > 0) {
+    k.push_back(static_cast<char>(seq >> 8));
+    k.push_back(static_cast<char>(seq & 0xff));
+  }
   return k;
 }
 std::string TenantKeys::AuditPrefix() const { return Join({"a/"}); }

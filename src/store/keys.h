@@ -9,6 +9,7 @@
 //   "u/" type "/" prop "/" value*           unique-value claim -> id
 //   "l/" relation "/" source "/" target     link (group members, owners)
 //   "r/" relation "/" target "/" source     reverse link (memberOf)
+//   "m/" principal "/" group                 principal is a member of role-assignable group
 //   "i/" id                                 the type of object `id`
 //   "c/" type                               object count, 8 bytes big-endian
 //   "a/" lsn                                audit record of the op with that LSN
@@ -45,9 +46,14 @@ class TenantKeys {
   std::string ReverseLink(std::string_view relation, std::string_view target,
                           std::string_view source) const;
   std::string ReverseLinkPrefix(std::string_view relation, std::string_view target) const;
+  // Memberships in role-assignable groups, by member: what role resolution reads.
+  std::string RoleGroupMembership(std::string_view principal, std::string_view group) const;
+  std::string RoleGroupMembershipPrefix(std::string_view principal) const;
   std::string Kind(std::string_view id) const;  // id -> its type, for directoryObjects
   std::string Counter(std::string_view type) const;
-  std::string Audit(uint64_t lsn) const;
+  // The audit record of the op with `lsn`; `seq` numbers further records of the same op (the
+  // deletes of a cascade): seq 0 is the op's own record.
+  std::string Audit(uint64_t lsn, uint16_t seq = 0) const;
   std::string AuditPrefix() const;
 
  private:

@@ -234,13 +234,22 @@ class EndToEnd(unittest.TestCase):
         self.assertTrue(pw["secretText"])
         listed = self.s.get(self.url + "/v1.0/applications/" + app["id"], headers=self.h).json()
         self.assertNotIn("secretText", json.dumps(listed))
-        # The new app has no admin role: it can read but not write.
+        # The new app holds no role: as in Graph, it can neither read nor write the directory.
         tok = self.s.post(self.url + "/%s/oauth2/v2.0/token" % self.doc["tenantId"], data={
             "grant_type": "client_credentials", "client_id": app["appId"],
             "client_secret": pw["secretText"], "scope": self.doc["graphScope"]}).json()["access_token"]
-        self.assertEqual(self.s.get(self.url + "/v1.0/users", headers=bearer(tok)).status_code, 200)
-        self.assert_graph_error(self.s.post(self.url + "/v1.0/users", json=self.user_body("nope", "N"),
-                                            headers=bearer(tok)), 403, "Authorization_RequestDenied")
+        for path in ("/v1.0/users", "/v1.0/applications", "/v1.0/roleManagement/directory/roleAssignments",
+                     "/v1.0/users/" + self.doc["administrator"]["id"]):
+            self.assert_graph_error(self.s.get(self.url + path, headers=bearer(tok)), 403,
+                                    "Authorization_RequestDenied")
+        refused = self.s.post(self.url + "/v1.0/users", json=self.user_body("nope", "N"),
+                              headers={**bearer(tok), "client-request-id": "c0ffee"})
+        self.assert_graph_error(refused, 403, "Authorization_RequestDenied")
+        # The refusal is audited, with the request's id as its correlation id.
+        audits = self.s.get(self.url + "/v1.0/auditLogs/directoryAudits?$top=1", headers=self.h).json()
+        self.assertEqual(audits["value"][0]["result"], "failure")
+        self.assertEqual(audits["value"][0]["activityDisplayName"], "Add user")
+        self.assertEqual(audits["value"][0]["correlationId"], refused.headers["request-id"])
         ra = self.s.post(self.url + "/v1.0/roleManagement/directory/roleAssignments", json={
             "principalId": sp.json()["id"], "roleDefinitionId": "fe930be7-5e62-47db-91af-98c3a49a38b1",
             "directoryScopeId": "/"}, headers=self.h)

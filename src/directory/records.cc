@@ -1,0 +1,62 @@
+#include "directory/records.h"
+
+#include <boost/json.hpp>
+
+namespace meridian::directory {
+namespace json = boost::json;
+
+std::string Object::ETag() const { return "W/\"" + std::to_string(version) + "\""; }
+
+Result<json::object> ParseObject(std::string_view raw, std::string_view what) {
+  boost::system::error_code ec;
+  json::value v = json::parse(raw, ec);
+  if (ec || !v.is_object()) return Internal("corrupt " + std::string(what));
+  return std::move(v.get_object());
+}
+
+Result<Object> DecodeObject(std::string_view type, std::string_view raw) {
+  MERIDIAN_ASSIGN_OR_RETURN(json::object record, ParseObject(raw, "object record"));
+  Object o;
+  o.type = std::string(type);
+  if (auto* v = record.if_contains("v"); v && v->is_uint64()) o.version = v->get_uint64();
+  if (auto* v = record.if_contains("v"); v && v->is_int64()) o.version = v->get_int64();
+  if (auto* d = record.if_contains("d"); d && d->is_object()) o.data = std::move(d->get_object());
+  if (auto* s = record.if_contains("s"); s && s->is_object()) o.secret = std::move(s->get_object());
+  if (auto* id = o.data.if_contains("id"); id && id->is_string()) o.id = id->get_string();
+  return o;
+}
+
+std::string EncodeRecord(const Object& o) {
+  json::object record{{"d", o.data}, {"s", o.secret}};
+  return json::serialize(record);
+}
+
+Status ObjectNotFound(std::string_view id) {
+  return NotFound("Resource '" + std::string(id) +
+                  "' does not exist or one of its queried reference-property objects are not "
+                  "present.");
+}
+
+Result<Object> ReadObject(const store::ReadView& view, const store::TenantKeys& keys,
+                          std::string_view type, std::string_view id) {
+  MERIDIAN_ASSIGN_OR_RETURN(auto raw, view.Get(keys.Object(type, id)));
+  if (!raw) return ObjectNotFound(id);
+  return DecodeObject(type, *raw);
+}
+
+Result<std::optional<std::string>> ReadKind(const store::ReadView& view,
+                                            const store::TenantKeys& keys, std::string_view id) {
+  return view.Get(keys.Kind(id));
+}
+
+std::string Str(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+bool Bool(const json::object& o, std::string_view key, bool otherwise) {
+  auto* v = o.if_contains(key);
+  return v && v->is_bool() ? v->get_bool() : otherwise;
+}
+
+}  // namespace meridian::directory

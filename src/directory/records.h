@@ -1,0 +1,50 @@
+// The stored form of a directory object and the reads every part of the directory shares.
+//
+// A record is JSON: {"v": <LSN of last change>, "d": {<Graph properties>}, "s": {<secrets:
+// hashes, never returned>}}. The ETag of an object is derived from "v".
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/json/object.hpp>
+
+#include "common/status.h"
+#include "store/keys.h"
+#include "store/partition.h"
+
+namespace meridian::directory {
+
+// One stored directory object.
+struct Object {
+  std::string type;
+  std::string id;
+  uint64_t version = 0;        // LSN of the last change; the ETag is derived from it
+  boost::json::object data;    // Graph properties
+  boost::json::object secret;  // never leaves the directory module
+  std::string ETag() const;
+};
+
+// Internal error ("corrupt <what>") unless `raw` is a JSON object.
+Result<boost::json::object> ParseObject(std::string_view raw, std::string_view what);
+Result<Object> DecodeObject(std::string_view type, std::string_view raw);
+std::string EncodeRecord(const Object& o);
+
+// Graph's NotFound for an id.
+Status ObjectNotFound(std::string_view id);
+
+// Reads object `id` of `type`; NotFound when absent, Internal when corrupt or on I/O failure.
+Result<Object> ReadObject(const store::ReadView& view, const store::TenantKeys& keys,
+                          std::string_view type, std::string_view id);
+
+// The type of object `id`, or nullopt when there is none.
+Result<std::optional<std::string>> ReadKind(const store::ReadView& view,
+                                            const store::TenantKeys& keys, std::string_view id);
+
+// The string member `key` of `o`, or "" when absent or not a string.
+std::string Str(const boost::json::object& o, std::string_view key);
+// The boolean member `key` of `o`, or `otherwise` when absent or not a boolean.
+bool Bool(const boost::json::object& o, std::string_view key, bool otherwise);
+
+}  // namespace meridian::directory
