@@ -6,77 +6,13 @@
 #include <filesystem>
 
 #include "common/encoding.h"
-#include "directory/testing/contexts.h"
+#include "directory/testing/fixture.h"
 #include "store/keys.h"
 
 namespace meridian::directory {
 namespace {
 namespace json = boost::json;
-
-class DirectoryTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "meridian-dir-XXXXXX").string();
-    dir_ = mkdtemp(tmpl.data());
-    random_ = NewSeededRandom(42);
-    Reopen();
-    auto t = d_->CreateTenant("Contoso", "DE");
-    ASSERT_TRUE(t.ok()) << t.status().ToString();
-    tenant_ = *t;
-    admin_ = std::make_unique<SecurityContext>(
-        testing::ContextForTest::User(tenant_.tenant.id, tenant_.admin_id));
-  }
-  void TearDown() override {
-    d_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  void Reopen() {
-    d_.reset();
-    DirectoryOptions o;
-    o.data_dir = dir_;
-    o.clock = &clock_;
-    o.random = random_.get();
-    o.password_iterations = 1000;
-    o.sync = false;
-    o.max_unindexed_scan = 20;
-    auto d = Directory::Open(o);
-    ASSERT_TRUE(d.ok()) << d.status().ToString();
-    d_ = std::move(d).value();
-  }
-  const TypeSchema& Users() { return *FindType("user"); }
-  const TypeSchema& Groups() { return *FindType("group"); }
-  json::object NewUser(const std::string& alias, const std::string& name) {
-    return {{"accountEnabled", true},
-            {"displayName", name},
-            {"mailNickname", alias},
-            {"userPrincipalName", alias + "@" + tenant_.tenant.domains[0]},
-            {"passwordProfile", {{"password", "Str0ng!Passw0rd"}}}};
-  }
-  std::string MakeUser(const std::string& alias, const std::string& name) {
-    auto r = d_->Create(*admin_, Users(), NewUser(alias, name));
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? r->object.id : "";
-  }
-  std::string MakeGroup(const std::string& name) {
-    auto r = d_->Create(*admin_, Groups(),
-                        {{"displayName", name}, {"mailEnabled", false},
-                         {"mailNickname", name}, {"securityEnabled", true}});
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? r->object.id : "";
-  }
-  std::vector<std::string> Names(const Page& p) {
-    std::vector<std::string> out;
-    for (const auto& o : p.items) out.emplace_back(o.data.at("displayName").as_string());
-    return out;
-  }
-
-  std::string dir_;
-  ManualClock clock_;
-  std::unique_ptr<Random> random_;
-  std::unique_ptr<Directory> d_;
-  NewTenant tenant_;
-  std::unique_ptr<SecurityContext> admin_;
-};
+using DirectoryTest = testing::DirectoryFixture;
 
 TEST_F(DirectoryTest, NewTenantIsPlacedInItsRegionAndRoutable) {
   EXPECT_EQ(tenant_.tenant.region, "emea");
