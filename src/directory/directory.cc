@@ -542,12 +542,14 @@ Result<NewTenant> Directory::CreateTenant(std::string_view display_name,
                                  return Status::Ok();
                                })
                                .status());
+  if (options_.fault_point) MERIDIAN_RETURN_IF_ERROR(options_.fault_point("create-tenant:reserved"));
   MERIDIAN_RETURN_IF_ERROR(partition
                                ->Write([&](const store::ReadView&, proto::Op* out) {
                                  *out = op;
                                  return Status::Ok();
                                })
                                .status());
+  if (options_.fault_point) MERIDIAN_RETURN_IF_ERROR(options_.fault_point("create-tenant:created"));
   MERIDIAN_RETURN_IF_ERROR(global_
                                ->Write([&](const store::ReadView&, proto::Op* g) {
                                  g->set_time_ms(now);

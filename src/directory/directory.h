@@ -47,6 +47,9 @@ struct DirectoryOptions {
   int64_t max_unindexed_scan = 5000;
   Clock* clock = nullptr;    // default: the system clock
   Random* random = nullptr;  // default: OpenSSL's CSPRNG
+  // Tests only: called at named points of multi-step operations; a non-OK status stops the
+  // operation there, as a crash would ("create-tenant:reserved", "create-tenant:created").
+  std::function<Status(std::string_view point)> fault_point;
 };
 
 struct TenantInfo {

@@ -242,5 +242,67 @@ TEST_F(DirectoryTest, WritesAreAuditedAndSurviveReopen) {
   EXPECT_EQ(*d_->Count(*admin_, Users()), 2);
 }
 
+TEST_F(DirectoryTest, AnInterruptedTenantCreationIsUndoneAtStart) {
+  for (std::string point : {"create-tenant:reserved", "create-tenant:created"}) {
+    SCOPED_TRACE(point);
+    int64_t before = *d_->TenantCount();
+    fault_point_ = point;
+    Reopen();
+    auto failed = d_->CreateTenant("Fabrikam", "FR");
+    ASSERT_FALSE(failed.ok());
+    fault_point_.clear();
+    Reopen();  // the crash: start-up finds the pending tenant and undoes it
+    EXPECT_EQ(*d_->TenantCount(), before);
+    EXPECT_EQ(d_->ResolveTenant("fabrikam.meridian.test").status().code(), Code::kNotFound);
+    // Its domain is free again, and a complete creation is routable.
+    auto again = d_->CreateTenant("Fabrikam", "FR");
+    ASSERT_TRUE(again.ok()) << again.status().ToString();
+    EXPECT_EQ(again->tenant.domains[0], "fabrikam.meridian.test");
+    auto ctx = testing::ContextForTest::User(again->tenant.id, again->admin_id);
+    EXPECT_EQ(*d_->Count(ctx, Users()), 1);
+    ASSERT_TRUE(d_->Delete(ctx, *FindType("application"), again->app_object_id, std::nullopt).ok());
+    // Make the next round start from a clean name.
+    fault_point_.clear();
+    TearDown();
+    SetUp();
+  }
+}
+
+TEST_F(DirectoryTest, SkipTokensCannotBeForgedOrCarriedToAnotherTenantOrQuery) {
+  for (int i = 0; i < 5; ++i) MakeUser("u" + std::to_string(i), "User " + std::to_string(i));
+  ListQuery q;
+  q.top = 2;
+  q.fingerprint = "all-users";
+  auto first = d_->List(*admin_, Users(), q);
+  ASSERT_TRUE(first.ok());
+  ASSERT_FALSE(first->next_skiptoken.empty());
+  q.skiptoken = first->next_skiptoken;
+  ASSERT_TRUE(d_->List(*admin_, Users(), q).ok());
+
+  auto other = d_->CreateTenant("Other", "DE");
+  ASSERT_TRUE(other.ok());
+  auto them = testing::ContextForTest::User(other->tenant.id, other->admin_id);
+  EXPECT_EQ(d_->List(them, Users(), q).status().code(), Code::kInvalidArgument);
+  ListQuery elsewhere = q;
+  elsewhere.fingerprint = "another-query";
+  EXPECT_EQ(d_->List(*admin_, Users(), elsewhere).status().code(), Code::kInvalidArgument);
+  // Any change to the token, payload or MAC, is refused.
+  std::string t = first->next_skiptoken;
+  for (size_t i = 0; i < t.size(); i += 3) {
+    ListQuery forged = q;
+    forged.skiptoken = t;
+    forged.skiptoken[i] = forged.skiptoken[i] == 'A' ? 'B' : 'A';
+    if (forged.skiptoken == t) continue;
+    EXPECT_FALSE(d_->List(*admin_, Users(), forged).ok()) << forged.skiptoken;
+  }
+  // The payload names a tenant-relative position: no tenant id appears in it.
+  auto payload = Base64UrlDecode(t.substr(0, t.find('.')));
+  ASSERT_TRUE(payload.has_value());
+  auto decoded = boost::json::parse(*payload).as_object();
+  auto key = Base64UrlDecode(decoded.at("k").as_string());
+  ASSERT_TRUE(key.has_value());
+  EXPECT_EQ(key->find(tenant_.tenant.id), std::string::npos);
+}
+
 }  // namespace
 }  // namespace meridian::directory

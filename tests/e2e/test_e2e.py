@@ -130,6 +130,27 @@ class EndToEnd(unittest.TestCase):
         self.assert_graph_error(self.s.get(self.url + "/v1.0/users", headers=bearer(none_header + "." + p + ".")), 401)
         self.assert_graph_error(self.s.get(self.url + "/v1.0/users", headers=bearer("garbage")), 401)
 
+    def test_gate_rejects_disabled_and_deleted_principals(self):
+        app = self.s.post(self.url + "/v1.0/applications", json={"displayName": "Gated"}, headers=self.h).json()
+        sp = self.s.post(self.url + "/v1.0/servicePrincipals", json={"appId": app["appId"]}, headers=self.h).json()
+        self.assertEqual(self.s.post(self.url + "/v1.0/roleManagement/directory/roleAssignments", json={
+            "principalId": sp["id"], "roleDefinitionId": "88d8e3e3-8f55-4a1e-953a-9b9898b8876b"},
+            headers=self.h).status_code, 201)
+        secret = self.s.post(self.url + "/v1.0/applications/%s/addPassword" % app["id"], json={},
+                             headers=self.h).json()["secretText"]
+        tok = self.s.post(self.url + "/%s/oauth2/v2.0/token" % self.doc["tenantId"], data={
+            "grant_type": "client_credentials", "client_id": app["appId"], "client_secret": secret,
+            "scope": self.doc["graphScope"]}).json()["access_token"]
+        users = self.url + "/v1.0/users"
+        self.assertEqual(self.s.get(users, headers=bearer(tok)).status_code, 200)
+        sp_url = self.url + "/v1.0/servicePrincipals/" + sp["id"]
+        self.assertEqual(self.s.patch(sp_url, json={"accountEnabled": False}, headers=self.h).status_code, 204)
+        self.assert_graph_error(self.s.get(users, headers=bearer(tok)), 401, "InvalidAuthenticationToken")
+        self.assertEqual(self.s.patch(sp_url, json={"accountEnabled": True}, headers=self.h).status_code, 204)
+        self.assertEqual(self.s.get(users, headers=bearer(tok)).status_code, 200)
+        self.assertEqual(self.s.delete(sp_url, headers=self.h).status_code, 204)
+        self.assert_graph_error(self.s.get(users, headers=bearer(tok)), 401, "InvalidAuthenticationToken")
+
     def test_users_crud_filter_paging(self):
         ids = [self.create_user("pg%02d" % i, "Paging %02d" % i, jobTitle="Tester")["id"] for i in range(12)]
         url = self.url + "/v1.0/users?$filter=startswith(displayName,'Paging')&$top=5&$select=id,displayName"
