@@ -21,7 +21,6 @@ using store::TenantKeys;
 
 namespace {
 
-constexpr int64_t kSecretLifetimeMs = 2LL * 365 * 24 * 3600 * 1000;  // Entra's default: 2 years
 constexpr int kMaxTransitive = 10000;
 constexpr int kScanBudgetPerPage = 20000;
 constexpr char kSecretsActivity[] = "Update application - Certificates and secrets management";
@@ -158,51 +157,6 @@ Result<bool> IsVerifiedDomainOf(const store::ReadView& view, const TenantKeys& k
   return Bool(o.data, "isVerified", false);
 }
 
-struct BuiltInRole {
-  std::string_view id, name, description;
-};
-using namespace authz;  // the built-in role template ids
-constexpr BuiltInRole kBuiltInRoles[] = {
-    {kGlobalAdministrator, "Global Administrator",
-     "Can manage all aspects of the directory."},
-    {kUserAdministrator, "User Administrator",
-     "Can manage all aspects of users and groups."},
-    {kGroupsAdministrator, "Groups Administrator", "Can manage all aspects of groups."},
-    {kApplicationAdministrator, "Application Administrator",
-     "Can create and manage all aspects of app registrations and enterprise apps."},
-    {kPrivilegedRoleAdministrator, "Privileged Role Administrator",
-     "Can manage role assignments."},
-    {kGlobalReader, "Global Reader", "Can read everything that a Global Administrator can."},
-    {kDirectoryReaders, "Directory Readers", "Can read basic directory information."},
-};
-
-// A lower-case DNS label made of the tenant's name: "Contoso Ltd." -> "contosoltd".
-std::string DomainLabel(std::string_view name) {
-  std::string out;
-  for (char c : name) {
-    if (isalnum(static_cast<unsigned char>(c))) out.push_back(static_cast<char>(tolower(c)));
-    if (out.size() >= 27) break;
-  }
-  return out.empty() ? "tenant" : out;
-}
-
-std::string GeneratePassword(Random* random) {
-  // 16 characters with every class present, so it satisfies any complexity rule.
-  static constexpr std::string_view kClasses[] = {"ABCDEFGHJKLMNPQRSTUVWXYZ",
-                                                  "abcdefghijkmnopqrstuvwxyz", "23456789",
-                                                  "!@#$%^&*-_=+?"};
-  std::string bytes = random->Bytes(16);
-  std::string out;
-  for (size_t i = 0; i < 16; ++i) {
-    std::string_view cls = kClasses[i % 4];
-    out.push_back(cls[static_cast<uint8_t>(bytes[i]) % cls.size()]);
-  }
-  // Shuffle deterministically from more random bytes.
-  std::string order = random->Bytes(16);
-  for (size_t i = 15; i > 0; --i) std::swap(out[i], out[static_cast<uint8_t>(order[i]) % (i + 1)]);
-  return out;
-}
-
 }  // namespace
 
 Directory::Directory(DirectoryOptions options)
@@ -226,8 +180,8 @@ Result<std::unique_ptr<Directory>> Directory::Open(DirectoryOptions options) {
   store::PartitionOptions popts;
   popts.sync = d->options_.sync;
   popts.block_cache_bytes = 16 << 20;
-  MERIDIAN_ASSIGN_OR_RETURN(d->global_, store::Partition::Open("global", (base / "global").string(),
-                                                               &d->global_machine_, popts));
+  MERIDIAN_ASSIGN_OR_RETURN(d->global_, GlobalDirectory::Open((base / "global").string(), popts,
+                                                              d->clock_, d->random_));
   for (Region r : regions) {
     for (int i = 1; i <= d->options_.partitions_per_region; ++i) {
       std::string id = std::string(RegionCode(r)) + "-" + std::to_string(i);
@@ -236,75 +190,19 @@ Result<std::unique_ptr<Directory>> Directory::Open(DirectoryOptions options) {
       d->partitions_.emplace(id, std::move(p));
     }
   }
-  MERIDIAN_RETURN_IF_ERROR(d->LoadServiceSecrets());
-  MERIDIAN_RETURN_IF_ERROR(d->RecoverTenantCreations());
+  MERIDIAN_ASSIGN_OR_RETURN(d->skiptoken_key_, d->global_->ServiceSecret("skiptoken-mac", 32));
+  ProvisioningOptions popt{d->options_.cloud, d->options_.partitions_per_region,
+                           d->options_.domain_suffix, d->options_.password_iterations,
+                           d->options_.fault_point};
+  d->provisioner_ = std::make_unique<Provisioner>(std::move(popt), d->clock_, d->random_,
+                                                  d->global_.get(), &d->partitions_);
+  MERIDIAN_RETURN_IF_ERROR(d->provisioner_->RecoverTenantCreations());
   return d;
-}
-
-Status Directory::LoadServiceSecrets() {
-  constexpr char kName[] = "skiptoken-mac";
-  MERIDIAN_ASSIGN_OR_RETURN(auto stored, global_->Latest()->Get(GlobalServiceSecretKey(kName)));
-  if (!stored) {
-    std::string value = random_->Bytes(32);
-    auto lsn = global_->Write([&](const store::ReadView&, proto::Op* op) {
-      op->set_time_ms(clock_->NowMillis());
-      op->mutable_service_secret()->set_name(kName);
-      op->mutable_service_secret()->set_value(value);
-      return Status::Ok();
-    });
-    MERIDIAN_RETURN_IF_ERROR(lsn.status());
-    stored = value;
-  }
-  if (stored->size() != 32) return Internal("the stored skip-token key is corrupt");
-  skiptoken_key_ = std::move(*stored);
-  return Status::Ok();
-}
-
-// A creation interrupted between its three writes left a pending global record, and maybe the
-// tenant's keys in its partition. Its credentials were never shown to anyone, so it is undone.
-Status Directory::RecoverTenantCreations() {
-  std::vector<std::pair<std::string, std::string>> pending;  // tenant id, partition
-  std::string prefix = GlobalTenantKey("");
-  Status err;
-  MERIDIAN_RETURN_IF_ERROR(global_->Snapshot()->Scan(
-      prefix, store::PrefixEnd(prefix), false, [&](std::string_view, std::string_view v) {
-        auto rec = ParseObject(v, "tenant record");
-        if (!rec.ok()) {
-          err = rec.status();
-          return false;
-        }
-        if (rec->contains("pending")) pending.emplace_back(Str(*rec, "id"), Str(*rec, "partition"));
-        return true;
-      }));
-  MERIDIAN_RETURN_IF_ERROR(err);
-  for (const auto& [id, partition] : pending) {
-    auto it = partitions_.find(partition);
-    if (it == partitions_.end()) return Internal("pending tenant " + id + " names partition " + partition);
-    MERIDIAN_ASSIGN_OR_RETURN(auto org, it->second->Latest()->Get(TenantKeys(id).Organization()));
-    if (org) {
-      MERIDIAN_RETURN_IF_ERROR(it->second
-                                   ->Write([&](const store::ReadView&, proto::Op* op) {
-                                     op->set_tenant_id(id);
-                                     op->set_time_ms(clock_->NowMillis());
-                                     op->mutable_abort_tenant();
-                                     return Status::Ok();
-                                   })
-                                   .status());
-    }
-    MERIDIAN_RETURN_IF_ERROR(global_
-                                 ->Write([&](const store::ReadView&, proto::Op* op) {
-                                   op->set_time_ms(clock_->NowMillis());
-                                   op->mutable_abandon_tenant()->set_tenant_id(id);
-                                   return Status::Ok();
-                                 })
-                                 .status());
-  }
-  return Status::Ok();
 }
 
 Status Directory::CheckHealth() const {
   std::string probe = "H";  // no key starts with H: a read of the store, not of data
-  MERIDIAN_RETURN_IF_ERROR(global_->Latest()->Get(probe).status());
+  MERIDIAN_RETURN_IF_ERROR(global_->CheckHealth());
   for (const auto& [id, p] : partitions_) {
     Status s = p->Latest()->Get(probe).status();
     if (!s.ok()) return Status(Code::kUnavailable, "partition " + id + ": " + s.message());
@@ -315,313 +213,31 @@ Status Directory::CheckHealth() const {
 // ---------------------------------------------------------------- global directory
 
 Result<TenantInfo> Directory::ResolveTenant(std::string_view id_or_domain) const {
-  MERIDIAN_ASSIGN_OR_RETURN(auto route, Route(id_or_domain));
+  MERIDIAN_ASSIGN_OR_RETURN(auto route, global_->Route(id_or_domain));
   return *route;
 }
 
-Result<std::shared_ptr<const TenantInfo>> Directory::Route(std::string_view id_or_domain) const {
-  if (auto hit = routes_.Get(id_or_domain)) return *std::move(hit);
-  auto view = global_->Latest();
-  std::string id(id_or_domain);
-  if (!IsUuid(id)) {
-    MERIDIAN_ASSIGN_OR_RETURN(auto owner, view->Get(GlobalDomainKey(AsciiLower(id_or_domain))));
-    if (!owner) return NotFound("Tenant '" + id + "' not found.");
-    id = *owner;
-  } else {
-    id = AsciiLower(id);
-  }
-  MERIDIAN_ASSIGN_OR_RETURN(auto raw, view->Get(GlobalTenantKey(id)));
-  if (!raw) return NotFound("Tenant '" + id + "' not found.");
-  MERIDIAN_ASSIGN_OR_RETURN(json::object rec, ParseObject(*raw, "tenant record"));
-  if (rec.contains("pending")) return NotFound("Tenant '" + id + "' not found.");
-  auto t = std::make_shared<TenantInfo>(TenantInfo{id, Str(rec, "region"), Str(rec, "partition"), {}});
-  if (auto* d = rec.if_contains("domains"); d && d->is_array()) {
-    for (const auto& x : d->get_array()) {
-      if (x.is_string()) t->domains.emplace_back(x.get_string());
-    }
-  }
-  std::shared_ptr<const TenantInfo> route = std::move(t);
-  routes_.Put(id_or_domain, route);
-  return route;
-}
-
-Result<int64_t> Directory::TenantCount() const {
-  int64_t n = 0;
-  std::string prefix = GlobalTenantKey("");
-  Status err;
-  MERIDIAN_RETURN_IF_ERROR(global_->Snapshot()->Scan(
-      prefix, store::PrefixEnd(prefix), false, [&](std::string_view, std::string_view v) {
-        auto rec = ParseObject(v, "tenant record");
-        if (!rec.ok()) {
-          err = rec.status();
-          return false;
-        }
-        if (!rec->contains("pending")) ++n;
-        return true;
-      }));
-  MERIDIAN_RETURN_IF_ERROR(err);
-  return n;
-}
+Result<int64_t> Directory::TenantCount() const { return global_->TenantCount(); }
 
 Result<std::vector<proto::SigningKey>> Directory::SigningKeys() const {
-  std::vector<proto::SigningKey> keys;
-  std::string prefix = GlobalSigningKeyPrefix();
-  bool corrupt = false;
-  Status st = global_->Snapshot()->Scan(prefix, store::PrefixEnd(prefix), false,
-                                        [&](std::string_view, std::string_view v) {
-                                          proto::SigningKey k;
-                                          if (!k.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
-                                            corrupt = true;
-                                            return false;
-                                          }
-                                          keys.push_back(std::move(k));
-                                          return true;
-                                        });
-  MERIDIAN_RETURN_IF_ERROR(st);
-  // A key that cannot be read is never skipped: minting a new one would invalidate every token.
-  if (corrupt) return Internal("a stored token-signing key cannot be decoded");
-  std::sort(keys.begin(), keys.end(),
-            [](const auto& a, const auto& b) { return a.created_ms() < b.created_ms(); });
-  return keys;
+  return global_->SigningKeys();
 }
 
-Status Directory::AddSigningKey(const proto::SigningKey& key) {
-  auto lsn = global_->Write([&](const store::ReadView&, proto::Op* op) {
-    op->set_time_ms(clock_->NowMillis());
-    *op->mutable_signing_key() = key;
-    return Status::Ok();
-  });
-  return lsn.status();
-}
+Status Directory::AddSigningKey(const proto::SigningKey& key) { return global_->AddSigningKey(key); }
 
 Result<NewTenant> Directory::CreateTenant(std::string_view display_name,
                                           std::string_view country) {
-  if (display_name.empty() || display_name.size() > 256) {
-    return InvalidArgument("a tenant name of 1 to 256 characters is required");
-  }
-  MERIDIAN_ASSIGN_OR_RETURN(Region region, RegionForCountry(country, options_.cloud));
-  // One creation at a time, so that two tenants cannot both pick the same free initial domain.
-  std::lock_guard<std::mutex> lock(create_tenant_mu_);
-  NewTenant nt;
-  nt.display_name = std::string(display_name);
-  nt.tenant.id = random_->Uuid();
-  nt.tenant.region = std::string(RegionCode(region));
-  // Placement: a tenant id is random, so its first bytes spread tenants evenly over the region's
-  // partitions; the choice is recorded and never recomputed.
-  int slot = static_cast<int>(std::stoul(nt.tenant.id.substr(0, 8), nullptr, 16) %
-                              static_cast<unsigned long>(options_.partitions_per_region));
-  nt.tenant.partition = nt.tenant.region + "-" + std::to_string(slot + 1);
-  store::Partition* partition = partitions_.at(nt.tenant.partition).get();
-
-  // The initial domain must be unique across the deployment.
-  std::string label = DomainLabel(display_name), domain;
-  for (int i = 0;; ++i) {
-    domain = label + (i == 0 ? "" : std::to_string(i)) + "." + options_.domain_suffix;
-    MERIDIAN_ASSIGN_OR_RETURN(auto owner, global_->Snapshot()->Get(GlobalDomainKey(domain)));
-    if (!owner) break;
-    if (i > 1000) return Internal("cannot find a free initial domain for " + label);
-  }
-  nt.tenant.domains = {domain};
-
-  int64_t now = clock_->NowMillis();
-  std::string created = FormatIso8601(now);
-  proto::Op op;
-  op.set_tenant_id(nt.tenant.id);
-  op.set_time_ms(now);
-  *op.mutable_actor() = ContextMint::Operator(nt.tenant.id).ToActor();
-  json::object org{
-      {"id", nt.tenant.id},
-      {"displayName", nt.display_name},
-      {"countryLetterCode", std::string(country)},
-      {"createdDateTime", created},
-      {"tenantType", "AAD"},
-      {"verifiedDomains",
-       json::array{{{"name", domain}, {"isDefault", true}, {"isInitial", true},
-                    {"type", "Managed"}, {"capabilities", "Email, OfficeCommunicationsOnlineService"}}}},
-      {"dataLocation", {{"region", nt.tenant.region}, {"partition", nt.tenant.partition}}},
-  };
-  for (char& c : org["countryLetterCode"].as_string()) c = static_cast<char>(toupper(c));
-  auto* ct = op.mutable_create_tenant();
-  ct->set_organization_json(json::serialize(org));
-  auto add = [&](std::string type, const Object& o) {
-    auto* p = ct->add_objects();
-    p->set_type(std::move(type));
-    p->set_id(o.id);
-    p->set_record_json(EncodeRecord(o));
-    p->set_create(true);
-  };
-  Object dom;
-  dom.id = domain;
-  dom.data = {{"id", domain},         {"isVerified", true},
-              {"isDefault", true},    {"isInitial", true},
-              {"authenticationType", "Managed"},
-              {"supportedServices", json::array{"Email", "OfficeCommunicationsOnlineService"}}};
-  add("domain", dom);
-  for (const BuiltInRole& r : kBuiltInRoles) {
-    Object role;
-    role.id = std::string(r.id);
-    role.data = {{"id", r.id},         {"displayName", r.name}, {"description", r.description},
-                 {"isBuiltIn", true},  {"isEnabled", true},     {"templateId", r.id},
-                 {"version", "1"},     {"rolePermissions", json::array{}}};
-    add("roleDefinition", role);
-  }
-  // First administrator.
-  Object admin;
-  admin.id = random_->Uuid();
-  nt.admin_id = admin.id;
-  nt.admin_upn = "admin@" + domain;
-  nt.admin_password = GeneratePassword(random_);
-  admin.data = {{"id", admin.id},
-                {"userPrincipalName", nt.admin_upn},
-                {"displayName", "Administrator"},
-                {"mailNickname", "admin"},
-                {"accountEnabled", true},
-                {"userType", "Member"},
-                {"createdDateTime", created}};
-  admin.secret = {{"passwordHash", crypto::HashPassword(nt.admin_password, random_->Bytes(16),
-                                                        options_.password_iterations)},
-                  {"forceChangePasswordNextSignIn", true}};
-  add("user", admin);
-  // Bootstrap application, its service principal and a client secret.
-  Object app;
-  app.id = random_->Uuid();
-  nt.app_object_id = app.id;
-  nt.app_id = random_->Uuid();
-  nt.client_secret = crypto::GenerateClientSecret(*random_);
-  std::string key_id = random_->Uuid();
-  app.data = {{"id", app.id},
-              {"appId", nt.app_id},
-              {"displayName", "Meridian bootstrap"},
-              {"signInAudience", "AzureADMyOrg"},
-              {"publisherDomain", domain},
-              {"createdDateTime", created},
-              {"identifierUris", json::array{}},
-              {"passwordCredentials",
-               json::array{{{"keyId", key_id},
-                            {"displayName", "bootstrap"},
-                            {"hint", crypto::SecretHint(nt.client_secret)},
-                            {"startDateTime", created},
-                            {"endDateTime", FormatIso8601(now + kSecretLifetimeMs)}}}}};
-  app.secret = {{"clientSecrets",
-                 {{key_id, crypto::HashClientSecret(nt.client_secret)}}}};
-  add("application", app);
-  Object sp;
-  sp.id = random_->Uuid();
-  nt.sp_id = sp.id;
-  sp.data = {{"id", sp.id},
-             {"appId", nt.app_id},
-             {"displayName", "Meridian bootstrap"},
-             {"appDisplayName", "Meridian bootstrap"},
-             {"accountEnabled", true},
-             {"appOwnerOrganizationId", nt.tenant.id},
-             {"servicePrincipalType", "Application"},
-             {"servicePrincipalNames", json::array{nt.app_id}},
-             {"appRoles", json::array{}}};
-  add("servicePrincipal", sp);
-  for (const std::string& principal : {admin.id, sp.id}) {
-    Object ra;
-    ra.id = random_->Uuid();
-    ra.data = {{"id", ra.id},
-               {"principalId", principal},
-               {"roleDefinitionId", authz::kGlobalAdministrator},
-               {"directoryScopeId", "/"}};
-    add("roleAssignment", ra);
-  }
-
-  // Three writes: reserve the id and domain (pending, not routable), create the tenant in its
-  // partition, activate. Open() undoes whatever a crash leaves between them.
-  MERIDIAN_RETURN_IF_ERROR(global_
-                               ->Write([&](const store::ReadView&, proto::Op* g) {
-                                 g->set_time_ms(now);
-                                 auto* r = g->mutable_register_tenant();
-                                 r->set_tenant_id(nt.tenant.id);
-                                 r->set_region(nt.tenant.region);
-                                 r->set_partition(nt.tenant.partition);
-                                 r->add_domains(domain);
-                                 r->set_pending(true);
-                                 return Status::Ok();
-                               })
-                               .status());
-  if (options_.fault_point) MERIDIAN_RETURN_IF_ERROR(options_.fault_point("create-tenant:reserved"));
-  MERIDIAN_RETURN_IF_ERROR(partition
-                               ->Write([&](const store::ReadView&, proto::Op* out) {
-                                 *out = op;
-                                 return Status::Ok();
-                               })
-                               .status());
-  if (options_.fault_point) MERIDIAN_RETURN_IF_ERROR(options_.fault_point("create-tenant:created"));
-  MERIDIAN_RETURN_IF_ERROR(global_
-                               ->Write([&](const store::ReadView&, proto::Op* g) {
-                                 g->set_time_ms(now);
-                                 g->mutable_activate_tenant()->set_tenant_id(nt.tenant.id);
-                                 return Status::Ok();
-                               })
-                               .status());
-  return nt;
+  return provisioner_->CreateTenant(display_name, country);
 }
 
 Result<RestoredAdministrator> Directory::RestoreAdministrator(std::string_view tenant) {
-  MERIDIAN_ASSIGN_OR_RETURN(auto route, Route(tenant));
-  SecurityContext ctx = ContextMint::Operator(route->id);
-  MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
-  RestoredAdministrator out;
-  out.tenant_id = route->id;
-  out.user_id = random_->Uuid();
-  out.one_time_password = GeneratePassword(random_);
-  std::string hash =
-      crypto::HashPassword(out.one_time_password, random_->Bytes(16), options_.password_iterations);
-  std::string assignment_id = random_->Uuid();
-  TenantKeys keys(route->id);
-  auto lsn = p->Write([&](const store::ReadView& view, proto::Op* op) -> Status {
-    op->set_tenant_id(route->id);
-    op->set_time_ms(clock_->NowMillis());
-    *op->mutable_actor() = ctx.ToActor();
-    // A fresh alias on the initial domain: break-glass-1, break-glass-2, ...
-    std::string domain = route->domains.empty() ? "" : route->domains[0];
-    for (int i = 1;; ++i) {
-      out.user_principal_name = "break-glass-" + std::to_string(i) + "@" + domain;
-      MERIDIAN_ASSIGN_OR_RETURN(auto taken, view.Get(keys.Unique("user", "userPrincipalName",
-                                                                 AsciiLower(out.user_principal_name))));
-      if (!taken) break;
-      if (i > 1000) return Internal("no free break-glass alias");
-    }
-    Object user;
-    user.id = out.user_id;
-    user.data = {{"id", user.id},
-                 {"userPrincipalName", out.user_principal_name},
-                 {"displayName", "Break-glass administrator"},
-                 {"mailNickname", "break-glass"},
-                 {"accountEnabled", true},
-                 {"userType", "Member"},
-                 {"createdDateTime", FormatIso8601(op->time_ms())}};
-    user.secret = {{"passwordHash", hash}, {"forceChangePasswordNextSignIn", true}};
-    Object ra;
-    ra.id = assignment_id;
-    ra.data = {{"id", ra.id},
-               {"principalId", user.id},
-               {"roleDefinitionId", authz::kGlobalAdministrator},
-               {"directoryScopeId", "/"}};
-    auto* puts = op->mutable_put_objects();
-    auto add = [&](const char* type, const Object& o, const char* activity) {
-      auto* put = puts->add_objects();
-      put->set_type(type);
-      put->set_id(o.id);
-      put->set_record_json(EncodeRecord(o));
-      put->set_create(true);
-      put->set_activity(activity);
-    };
-    add("user", user, "Restore administrator (break glass)");
-    add("roleAssignment", ra, "Add member to role (break glass)");
-    return Status::Ok();
-  });
-  MERIDIAN_RETURN_IF_ERROR(lsn.status());
-  return out;
+  return provisioner_->RestoreAdministrator(tenant);
 }
 
 // ---------------------------------------------------------------- tenant data
 
 Result<store::Partition*> Directory::PartitionOf(const SecurityContext& ctx) const {
-  MERIDIAN_ASSIGN_OR_RETURN(auto t, Route(ctx.tenant_id()));
+  MERIDIAN_ASSIGN_OR_RETURN(auto t, global_->Route(ctx.tenant_id()));
   auto it = partitions_.find(t->partition);
   if (it == partitions_.end()) {
     return Status(Code::kUnavailable, "partition " + t->partition + " is not hosted on this node");
@@ -1004,7 +620,7 @@ Status PasswordHashed(const std::optional<std::string>& hash) {
 }
 
 Result<WriteResult> Directory::Written(const SecurityContext& ctx, Object object, uint64_t lsn) {
-  MERIDIAN_ASSIGN_OR_RETURN(auto route, Route(ctx.tenant_id()));
+  MERIDIAN_ASSIGN_OR_RETURN(auto route, global_->Route(ctx.tenant_id()));
   object.version = lsn;  // the apply stamps the record with the op's LSN
   return WriteResult{std::move(object), lsn, route->partition};
 }
@@ -1291,7 +907,7 @@ Result<json::object> Directory::AddPassword(const SecurityContext& ctx, std::str
                                      proto::Op* op) -> Status {
     MERIDIAN_ASSIGN_OR_RETURN(Object o, ReadObject(view, keys, "application", found.id));
     std::string display_name;
-    int64_t end = op->time_ms() + kSecretLifetimeMs;
+    int64_t end = op->time_ms() + kClientSecretLifetimeMs;
     if (auto* pc = body.if_contains("passwordCredential")) {
       if (!pc->is_object()) {
         return InvalidArgument("passwordCredential must be an object.", "Request_BadRequest");
@@ -1585,7 +1201,7 @@ Result<Page> Directory::ListAudit(const SecurityContext& ctx, int top,
 
 std::vector<std::pair<std::string, uint64_t>> Directory::PartitionLsns() const {
   std::vector<std::pair<std::string, uint64_t>> out;
-  out.emplace_back(global_->id(), global_->last_lsn());
+  out.emplace_back(global_->partition().id(), global_->partition().last_lsn());
   for (const auto& [id, p] : partitions_) out.emplace_back(id, p->last_lsn());
   return out;
 }

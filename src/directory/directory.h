@@ -28,6 +28,8 @@
 #include "authz/authz.h"
 #include "common/status.h"
 #include "directory/records.h"
+#include "directory/global_directory.h"
+#include "directory/provisioning.h"
 #include "directory/regions.h"
 #include "directory/schema.h"
 #include "directory/security_context.h"
@@ -50,26 +52,6 @@ struct DirectoryOptions {
   // Tests only: called at named points of multi-step operations; a non-OK status stops the
   // operation there, as a crash would ("create-tenant:reserved", "create-tenant:created").
   std::function<Status(std::string_view point)> fault_point;
-};
-
-struct TenantInfo {
-  std::string id;
-  std::string region;     // region code, e.g. "emea"
-  std::string partition;  // partition id, e.g. "emea-2"
-  std::vector<std::string> domains;
-};
-
-// The credentials a new tenant starts with; shown once.
-struct NewTenant {
-  TenantInfo tenant;
-  std::string display_name;
-  std::string admin_upn, admin_password, admin_id;
-  std::string app_id, app_object_id, sp_id, client_secret;
-};
-
-// An administrator restored to a tenant by the operator (break-glass); shown once.
-struct RestoredAdministrator {
-  std::string tenant_id, user_id, user_principal_name, one_time_password;
 };
 
 // One index range to scan; the planner's output in store terms.
@@ -222,8 +204,6 @@ class Directory {
   Result<std::optional<std::string>> HashPasswordOf(const SecurityContext& ctx,
                                                     const Intent& intent,
                                                     const boost::json::object& body);
-  Status LoadServiceSecrets();
-  Status RecoverTenantCreations();
   std::string MakeSkipToken(const SecurityContext& ctx, const std::string& fingerprint,
                             size_t branch, std::string_view relative_key) const;
   Result<WriteResult> Written(const SecurityContext& ctx, Object object, uint64_t lsn);
@@ -235,15 +215,10 @@ class Directory {
   Clock* clock_;
   Random* random_;
   TenantMachine tenant_machine_;
-  GlobalMachine global_machine_;
-  std::unique_ptr<store::Partition> global_;
+  std::unique_ptr<GlobalDirectory> global_;
   std::map<std::string, std::unique_ptr<store::Partition>> partitions_;
-  // Tenant id or domain -> routing record. A tenant's region and partition never change and
-  // tenants are not deleted yet, so entries cannot go stale; unknown names are not cached.
-  mutable BoundedCache<std::shared_ptr<const TenantInfo>> routes_{100000};
-  std::mutex create_tenant_mu_;
+  std::unique_ptr<Provisioner> provisioner_;
   std::string skiptoken_key_;  // MAC key of skip tokens, shared by the deployment
-  Result<std::shared_ptr<const TenantInfo>> Route(std::string_view id_or_domain) const;
 };
 
 }  // namespace meridian::directory

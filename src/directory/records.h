@@ -16,6 +16,9 @@
 
 namespace meridian::directory {
 
+// How long a client secret is valid (Entra's default: 2 years).
+inline constexpr int64_t kClientSecretLifetimeMs = 2LL * 365 * 24 * 3600 * 1000;
+
 // One stored directory object.
 struct Object {
   std::string type;

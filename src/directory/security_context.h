@@ -4,7 +4,7 @@
 //
 // Contexts are minted in few places, all named by ContextMint below: the token service (from a
 // verified token, and its own read-only context for the tenant in the token endpoint's URL), the
-// directory's operator paths (tenant creation and recovery, break-glass), and tests. Any other
+// directory's Provisioner (the operator's paths: tenant creation and break-glass), and tests. Any other
 // code can copy a context it was given but cannot make one, so a new way to mint is a change to
 // this file that a reviewer sees.
 #pragma once
@@ -22,7 +22,7 @@ struct ContextForTest;
 
 namespace meridian::directory {
 
-class Directory;
+class Provisioner;
 
 class SecurityContext {
  public:
@@ -75,7 +75,7 @@ class SecurityContext {
 class ContextMint {
  private:
   friend class ::meridian::auth::TokenService;
-  friend class Directory;
+  friend class Provisioner;
   friend struct ::meridian::testing::ContextForTest;
 
   // A principal authenticated by a verified token of `tenant_id`.

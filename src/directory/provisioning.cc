@@ -1,0 +1,305 @@
+#include "directory/provisioning.h"
+
+#include <boost/json.hpp>
+
+#include "common/encoding.h"
+#include "crypto/password.h"
+#include "crypto/secret.h"
+#include "authz/authz.h"
+#include "directory/records.h"
+#include "directory/regions.h"
+#include "directory/security_context.h"
+#include "store/keys.h"
+
+namespace meridian::directory {
+namespace json = boost::json;
+using store::TenantKeys;
+
+namespace {
+
+struct BuiltInRole {
+  std::string_view id, name, description;
+};
+using namespace authz;  // the built-in role template ids
+constexpr BuiltInRole kBuiltInRoles[] = {
+    {kGlobalAdministrator, "Global Administrator",
+     "Can manage all aspects of the directory."},
+    {kUserAdministrator, "User Administrator",
+     "Can manage all aspects of users and groups."},
+    {kGroupsAdministrator, "Groups Administrator", "Can manage all aspects of groups."},
+    {kApplicationAdministrator, "Application Administrator",
+     "Can create and manage all aspects of app registrations and enterprise apps."},
+    {kPrivilegedRoleAdministrator, "Privileged Role Administrator",
+     "Can manage role assignments."},
+    {kGlobalReader, "Global Reader", "Can read everything that a Global Administrator can."},
+    {kDirectoryReaders, "Directory Readers", "Can read basic directory information."},
+};
+
+// A lower-case DNS label made of the tenant's name: "Contoso Ltd." -> "contosoltd".
+std::string DomainLabel(std::string_view name) {
+  std::string out;
+  for (char c : name) {
+    if (isalnum(static_cast<unsigned char>(c))) out.push_back(static_cast<char>(tolower(c)));
+    if (out.size() >= 27) break;
+  }
+  return out.empty() ? "tenant" : out;
+}
+
+std::string GeneratePassword(Random* random) {
+  // 16 characters with every class present, so it satisfies any complexity rule.
+  static constexpr std::string_view kClasses[] = {"ABCDEFGHJKLMNPQRSTUVWXYZ",
+                                                  "abcdefghijkmnopqrstuvwxyz", "23456789",
+                                                  "!@#$%^&*-_=+?"};
+  std::string bytes = random->Bytes(16);
+  std::string out;
+  for (size_t i = 0; i < 16; ++i) {
+    std::string_view cls = kClasses[i % 4];
+    out.push_back(cls[static_cast<uint8_t>(bytes[i]) % cls.size()]);
+  }
+  // Shuffle deterministically from more random bytes.
+  std::string order = random->Bytes(16);
+  for (size_t i = 15; i > 0; --i) std::swap(out[i], out[static_cast<uint8_t>(order[i]) % (i + 1)]);
+  return out;
+}
+
+
+}  // namespace
+
+Provisioner::Provisioner(ProvisioningOptions options, Clock* clock, Random* random,
+                         GlobalDirectory* global, const Partitions* partitions)
+    : options_(std::move(options)), clock_(clock), random_(random), global_(global),
+      partitions_(partitions) {}
+
+// A creation interrupted between its three writes left a pending global record, and maybe the
+// tenant's keys in its partition. Its credentials were never shown to anyone, so it is undone.
+Status Provisioner::RecoverTenantCreations() {
+  MERIDIAN_ASSIGN_OR_RETURN(auto pending, global_->PendingTenants());
+  for (const TenantInfo& t : pending) {
+    auto it = partitions_->find(t.partition);
+    if (it == partitions_->end()) {
+      return Internal("pending tenant " + t.id + " names partition " + t.partition);
+    }
+    MERIDIAN_ASSIGN_OR_RETURN(auto org, it->second->Latest()->Get(TenantKeys(t.id).Organization()));
+    if (org) {
+      MERIDIAN_RETURN_IF_ERROR(it->second
+                                   ->Write([&](const store::ReadView&, proto::Op* op) {
+                                     op->set_tenant_id(t.id);
+                                     op->set_time_ms(clock_->NowMillis());
+                                     op->mutable_abort_tenant();
+                                     return Status::Ok();
+                                   })
+                                   .status());
+    }
+    MERIDIAN_RETURN_IF_ERROR(global_->Abandon(t.id));
+  }
+  return Status::Ok();
+}
+
+Result<NewTenant> Provisioner::CreateTenant(std::string_view display_name,
+                                          std::string_view country) {
+  if (display_name.empty() || display_name.size() > 256) {
+    return InvalidArgument("a tenant name of 1 to 256 characters is required");
+  }
+  MERIDIAN_ASSIGN_OR_RETURN(Region region, RegionForCountry(country, options_.cloud));
+  // One creation at a time, so that two tenants cannot both pick the same free initial domain.
+  std::lock_guard<std::mutex> lock(create_tenant_mu_);
+  NewTenant nt;
+  nt.display_name = std::string(display_name);
+  nt.tenant.id = random_->Uuid();
+  nt.tenant.region = std::string(RegionCode(region));
+  // Placement: a tenant id is random, so its first bytes spread tenants evenly over the region's
+  // partitions; the choice is recorded and never recomputed.
+  int slot = static_cast<int>(std::stoul(nt.tenant.id.substr(0, 8), nullptr, 16) %
+                              static_cast<unsigned long>(options_.partitions_per_region));
+  nt.tenant.partition = nt.tenant.region + "-" + std::to_string(slot + 1);
+  store::Partition* partition = partitions_->at(nt.tenant.partition).get();
+
+  // The initial domain must be unique across the deployment.
+  std::string label = DomainLabel(display_name), domain;
+  for (int i = 0;; ++i) {
+    domain = label + (i == 0 ? "" : std::to_string(i)) + "." + options_.domain_suffix;
+    MERIDIAN_ASSIGN_OR_RETURN(bool taken, global_->DomainTaken(domain));
+    if (!taken) break;
+    if (i > 1000) return Internal("cannot find a free initial domain for " + label);
+  }
+  nt.tenant.domains = {domain};
+
+  int64_t now = clock_->NowMillis();
+  std::string created = FormatIso8601(now);
+  proto::Op op;
+  op.set_tenant_id(nt.tenant.id);
+  op.set_time_ms(now);
+  *op.mutable_actor() = ContextMint::Operator(nt.tenant.id).ToActor();
+  json::object org{
+      {"id", nt.tenant.id},
+      {"displayName", nt.display_name},
+      {"countryLetterCode", std::string(country)},
+      {"createdDateTime", created},
+      {"tenantType", "AAD"},
+      {"verifiedDomains",
+       json::array{{{"name", domain}, {"isDefault", true}, {"isInitial", true},
+                    {"type", "Managed"}, {"capabilities", "Email, OfficeCommunicationsOnlineService"}}}},
+      {"dataLocation", {{"region", nt.tenant.region}, {"partition", nt.tenant.partition}}},
+  };
+  for (char& c : org["countryLetterCode"].as_string()) c = static_cast<char>(toupper(c));
+  auto* ct = op.mutable_create_tenant();
+  ct->set_organization_json(json::serialize(org));
+  auto add = [&](std::string type, const Object& o) {
+    auto* p = ct->add_objects();
+    p->set_type(std::move(type));
+    p->set_id(o.id);
+    p->set_record_json(EncodeRecord(o));
+    p->set_create(true);
+  };
+  Object dom;
+  dom.id = domain;
+  dom.data = {{"id", domain},         {"isVerified", true},
+              {"isDefault", true},    {"isInitial", true},
+              {"authenticationType", "Managed"},
+              {"supportedServices", json::array{"Email", "OfficeCommunicationsOnlineService"}}};
+  add("domain", dom);
+  for (const BuiltInRole& r : kBuiltInRoles) {
+    Object role;
+    role.id = std::string(r.id);
+    role.data = {{"id", r.id},         {"displayName", r.name}, {"description", r.description},
+                 {"isBuiltIn", true},  {"isEnabled", true},     {"templateId", r.id},
+                 {"version", "1"},     {"rolePermissions", json::array{}}};
+    add("roleDefinition", role);
+  }
+  // First administrator.
+  Object admin;
+  admin.id = random_->Uuid();
+  nt.admin_id = admin.id;
+  nt.admin_upn = "admin@" + domain;
+  nt.admin_password = GeneratePassword(random_);
+  admin.data = {{"id", admin.id},
+                {"userPrincipalName", nt.admin_upn},
+                {"displayName", "Administrator"},
+                {"mailNickname", "admin"},
+                {"accountEnabled", true},
+                {"userType", "Member"},
+                {"createdDateTime", created}};
+  admin.secret = {{"passwordHash", crypto::HashPassword(nt.admin_password, random_->Bytes(16),
+                                                        options_.password_iterations)},
+                  {"forceChangePasswordNextSignIn", true}};
+  add("user", admin);
+  // Bootstrap application, its service principal and a client secret.
+  Object app;
+  app.id = random_->Uuid();
+  nt.app_object_id = app.id;
+  nt.app_id = random_->Uuid();
+  nt.client_secret = crypto::GenerateClientSecret(*random_);
+  std::string key_id = random_->Uuid();
+  app.data = {{"id", app.id},
+              {"appId", nt.app_id},
+              {"displayName", "Meridian bootstrap"},
+              {"signInAudience", "AzureADMyOrg"},
+              {"publisherDomain", domain},
+              {"createdDateTime", created},
+              {"identifierUris", json::array{}},
+              {"passwordCredentials",
+               json::array{{{"keyId", key_id},
+                            {"displayName", "bootstrap"},
+                            {"hint", crypto::SecretHint(nt.client_secret)},
+                            {"startDateTime", created},
+                            {"endDateTime", FormatIso8601(now + kClientSecretLifetimeMs)}}}}};
+  app.secret = {{"clientSecrets",
+                 {{key_id, crypto::HashClientSecret(nt.client_secret)}}}};
+  add("application", app);
+  Object sp;
+  sp.id = random_->Uuid();
+  nt.sp_id = sp.id;
+  sp.data = {{"id", sp.id},
+             {"appId", nt.app_id},
+             {"displayName", "Meridian bootstrap"},
+             {"appDisplayName", "Meridian bootstrap"},
+             {"accountEnabled", true},
+             {"appOwnerOrganizationId", nt.tenant.id},
+             {"servicePrincipalType", "Application"},
+             {"servicePrincipalNames", json::array{nt.app_id}},
+             {"appRoles", json::array{}}};
+  add("servicePrincipal", sp);
+  for (const std::string& principal : {admin.id, sp.id}) {
+    Object ra;
+    ra.id = random_->Uuid();
+    ra.data = {{"id", ra.id},
+               {"principalId", principal},
+               {"roleDefinitionId", authz::kGlobalAdministrator},
+               {"directoryScopeId", "/"}};
+    add("roleAssignment", ra);
+  }
+
+  // Three writes: reserve the id and domain (pending, not routable), create the tenant in its
+  // partition, activate. Open() undoes whatever a crash leaves between them.
+  MERIDIAN_RETURN_IF_ERROR(global_->RegisterPending(nt.tenant));
+  if (options_.fault_point) MERIDIAN_RETURN_IF_ERROR(options_.fault_point("create-tenant:reserved"));
+  MERIDIAN_RETURN_IF_ERROR(partition
+                               ->Write([&](const store::ReadView&, proto::Op* out) {
+                                 *out = op;
+                                 return Status::Ok();
+                               })
+                               .status());
+  if (options_.fault_point) MERIDIAN_RETURN_IF_ERROR(options_.fault_point("create-tenant:created"));
+  MERIDIAN_RETURN_IF_ERROR(global_->Activate(nt.tenant.id));
+  return nt;
+}
+
+Result<RestoredAdministrator> Provisioner::RestoreAdministrator(std::string_view tenant) {
+  MERIDIAN_ASSIGN_OR_RETURN(auto route, global_->Route(tenant));
+  SecurityContext ctx = ContextMint::Operator(route->id);
+  store::Partition* p = partitions_->at(route->partition).get();
+  RestoredAdministrator out;
+  out.tenant_id = route->id;
+  out.user_id = random_->Uuid();
+  out.one_time_password = GeneratePassword(random_);
+  std::string hash =
+      crypto::HashPassword(out.one_time_password, random_->Bytes(16), options_.password_iterations);
+  std::string assignment_id = random_->Uuid();
+  TenantKeys keys(route->id);
+  auto lsn = p->Write([&](const store::ReadView& view, proto::Op* op) -> Status {
+    op->set_tenant_id(route->id);
+    op->set_time_ms(clock_->NowMillis());
+    *op->mutable_actor() = ctx.ToActor();
+    // A fresh alias on the initial domain: break-glass-1, break-glass-2, ...
+    std::string domain = route->domains.empty() ? "" : route->domains[0];
+    for (int i = 1;; ++i) {
+      out.user_principal_name = "break-glass-" + std::to_string(i) + "@" + domain;
+      MERIDIAN_ASSIGN_OR_RETURN(auto taken, view.Get(keys.Unique("user", "userPrincipalName",
+                                                                 AsciiLower(out.user_principal_name))));
+      if (!taken) break;
+      if (i > 1000) return Internal("no free break-glass alias");
+    }
+    Object user;
+    user.id = out.user_id;
+    user.data = {{"id", user.id},
+                 {"userPrincipalName", out.user_principal_name},
+                 {"displayName", "Break-glass administrator"},
+                 {"mailNickname", "break-glass"},
+                 {"accountEnabled", true},
+                 {"userType", "Member"},
+                 {"createdDateTime", FormatIso8601(op->time_ms())}};
+    user.secret = {{"passwordHash", hash}, {"forceChangePasswordNextSignIn", true}};
+    Object ra;
+    ra.id = assignment_id;
+    ra.data = {{"id", ra.id},
+               {"principalId", user.id},
+               {"roleDefinitionId", authz::kGlobalAdministrator},
+               {"directoryScopeId", "/"}};
+    auto* puts = op->mutable_put_objects();
+    auto add = [&](const char* type, const Object& o, const char* activity) {
+      auto* put = puts->add_objects();
+      put->set_type(type);
+      put->set_id(o.id);
+      put->set_record_json(EncodeRecord(o));
+      put->set_create(true);
+      put->set_activity(activity);
+    };
+    add("user", user, "Restore administrator (break glass)");
+    add("roleAssignment", ra, "Add member to role (break glass)");
+    return Status::Ok();
+  });
+  MERIDIAN_RETURN_IF_ERROR(lsn.status());
+  return out;
+}
+
+}  // namespace meridian::directory

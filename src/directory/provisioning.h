@@ -1,0 +1,72 @@
+// Provisioner: the operator's paths into tenants. It creates a tenant with everything a new
+// tenant starts with (organization, initial domain, built-in roles, first administrator, a
+// bootstrap application holding Global Administrator), undoes creations a crash interrupted,
+// and restores an administrator to a tenant that has lost them all (break-glass). Each is
+// audited as the operator's.
+//
+// Thread-safe; creations are serialized.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/random.h"
+#include "common/status.h"
+#include "directory/global_directory.h"
+#include "store/partition.h"
+
+namespace meridian::directory {
+
+struct ProvisioningOptions {
+  std::string cloud = "global";
+  int partitions_per_region = 2;
+  std::string domain_suffix = "meridian.test";  // initial domains are <name>.<suffix>
+  int password_iterations = 600000;
+  // Tests only: see DirectoryOptions::fault_point.
+  std::function<Status(std::string_view point)> fault_point;
+};
+
+// The credentials a new tenant starts with; shown once.
+struct NewTenant {
+  TenantInfo tenant;
+  std::string display_name;
+  std::string admin_upn, admin_password, admin_id;
+  std::string app_id, app_object_id, sp_id, client_secret;
+};
+
+// An administrator restored to a tenant by the operator (break-glass); shown once.
+struct RestoredAdministrator {
+  std::string tenant_id, user_id, user_principal_name, one_time_password;
+};
+
+class Provisioner {
+ public:
+  using Partitions = std::map<std::string, std::unique_ptr<store::Partition>>;
+  // Every pointer must outlive the Provisioner.
+  Provisioner(ProvisioningOptions options, Clock* clock, Random* random, GlobalDirectory* global,
+              const Partitions* partitions);
+
+  // InvalidArgument for a bad name or country (or one of another cloud). The tenant is
+  // registered pending, created in its partition, then activated; see RecoverTenantCreations.
+  Result<NewTenant> CreateTenant(std::string_view display_name, std::string_view country);
+  // Undoes every creation that a crash left pending (its credentials were never shown).
+  Status RecoverTenantCreations();
+  // Adds an enabled user holding Global Administrator, with a one-time password it must change,
+  // to the tenant (by id or domain). NotFound for an unknown tenant.
+  Result<RestoredAdministrator> RestoreAdministrator(std::string_view tenant);
+
+ private:
+  const ProvisioningOptions options_;
+  Clock* const clock_;
+  Random* const random_;
+  GlobalDirectory* const global_;
+  const Partitions* const partitions_;
+  std::mutex create_tenant_mu_;
+};
+
+}  // namespace meridian::directory
