@@ -77,26 +77,36 @@ std::string HexEncode(std::string_view in) {
   return out;
 }
 
-std::optional<std::string> FormUrlDecode(std::string_view in) {
+bool PercentDecode(std::string_view in, bool plus_is_space, std::string* out) {
   auto hex = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
   };
-  std::string out;
-  out.reserve(in.size());
+  out->clear();
   for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '+') {
-      out.push_back(' ');
-    } else if (in[i] == '%') {
-      if (i + 2 >= in.size() || hex(in[i + 1]) < 0 || hex(in[i + 2]) < 0) return std::nullopt;
-      out.push_back(static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2])));
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return false;
+      int hi = hex(in[i + 1]);
+      int lo = hex(in[i + 2]);
+      if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return false;
+      out->push_back(static_cast<char>(hi * 16 + lo));
       i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out->push_back(' ');
     } else {
-      out.push_back(in[i]);
+      out->push_back(c);
     }
   }
+  return true;
+}
+
+std::optional<std::string> FormUrlDecode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  if (!PercentDecode(in, /*plus_is_space=*/true, &out)) return std::nullopt;
   return out;
 }
 

@@ -15,8 +15,11 @@ std::optional<std::string> Base64UrlDecode(std::string_view in);
 std::string Base64Encode(std::string_view in);  // standard alphabet, padded
 std::optional<std::string> Base64Decode(std::string_view in);
 std::string HexEncode(std::string_view in);
-// application/x-www-form-urlencoded component decoding ('+' is a space, %XX a byte); nullopt on
-// a malformed escape.
+// Percent-decodes `in` into *out (replacing its contents, keeping its capacity); with
+// `plus_is_space`, '+' decodes to a space (form and query components). False on a malformed
+// escape or one that decodes to NUL.
+bool PercentDecode(std::string_view in, bool plus_is_space, std::string* out);
+// application/x-www-form-urlencoded component decoding: PercentDecode with '+' as a space.
 std::optional<std::string> FormUrlDecode(std::string_view in);
 
 void PutBigEndian64(std::string* out, uint64_t v);

@@ -6,6 +6,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "directory/schema.h"
+#include "odata/plan.h"
 #include "store/keys.h"
 
 namespace meridian::directory {
@@ -14,12 +15,13 @@ using store::TenantKeys;
 using store::WriteContext;
 
 bool IndexValue(const json::value& v, std::string* out) {
+  // One folding for the index and the planner's bounds: odata's.
   if (v.is_string()) {
-    *out = AsciiLower(std::string_view(v.get_string()));
+    *out = odata::FoldForIndex(odata::Value::String(std::string(v.get_string())));
     return true;
   }
   if (v.is_bool()) {
-    *out = v.get_bool() ? "true" : "false";
+    *out = odata::FoldForIndex(odata::Value::Bool(v.get_bool()));
     return true;
   }
   return false;

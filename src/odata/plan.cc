@@ -99,7 +99,7 @@ class Planner {
         Range r;
         r.prop = std::move(prop);
         r.kind = Range::Kind::kPrefix;
-        r.low = AsciiLower(n.values[0].text);
+        r.low = FoldForIndex(n.values[0]);
         return Single(std::move(r), true);
       }
       case NodeKind::kAnd:
@@ -132,7 +132,7 @@ class Planner {
     switch (v.kind) {
       case ValueKind::kString:
       case ValueKind::kGuid: {
-        std::string folded = AsciiLower(v.text);
+        std::string folded = FoldForIndex(v);
         if (op == CompareOp::kEq) {
           Range r;
           r.prop = std::move(prop);
