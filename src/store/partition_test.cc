@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <map>
+#include <vector>
 
 #include "store/keys.h"
 
@@ -168,6 +169,143 @@ TEST(Partition, KillNineLosesNoAcknowledgedWrite) {
                  return true;
                }).ok());
   EXPECT_EQ(expect - 1, p->last_lsn()) << "the log has a gap";
+}
+
+// ------------------------------------------------------------------ tenant isolation
+
+// Runs the steps listed in create_tenant.objects, each a PutObject whose type names what to do
+// with the key in `id`: "put" (value record_json), "delete", "get", "scan" (to record_json), or
+// "get-ignore" / "scan-ignore", which swallow the error as a careless apply would.
+class ScriptMachine final : public StateMachine {
+ public:
+  Status Apply(const proto::Op& op, WriteContext* ctx) override {
+    for (const proto::PutObject& step : op.create_tenant().objects()) {
+      const std::string& what = step.type();
+      bool ignore = what.ends_with("-ignore");
+      Status s;
+      if (what == "put") {
+        ctx->Put(step.id(), step.record_json());
+      } else if (what == "delete") {
+        ctx->Delete(step.id());
+      } else if (what.starts_with("get")) {
+        s = ctx->Get(step.id()).status();
+      } else if (what.starts_with("scan")) {
+        s = ctx->Scan(step.id(), step.record_json(), false,
+                      [](std::string_view, std::string_view) { return true; });
+      } else {
+        return InvalidArgument("unknown step " + what);
+      }
+      if (!s.ok() && !ignore) return s;
+    }
+    return Status::Ok();
+  }
+};
+
+struct Step {
+  std::string what, key, value;
+};
+
+Result<uint64_t> Script(Partition* p, const std::string& tenant, const std::vector<Step>& steps) {
+  return p->Write([&](const ReadView&, proto::Op* op) {
+    op->set_tenant_id(tenant);
+    for (const Step& s : steps) {
+      auto* step = op->mutable_create_tenant()->add_objects();
+      step->set_type(s.what);
+      step->set_id(s.key);
+      step->set_record_json(s.value);
+    }
+    return Status::Ok();
+  });
+}
+
+TEST(Partition, TenantOpCannotTouchAnotherTenantsKeys) {
+  TempDir dir;
+  ScriptMachine m;
+  auto p = std::move(Partition::Open("p", dir.path(), &m)).value();
+  std::string a = TenantKeys("a").Object("user", "1"), b = TenantKeys("b").Object("user", "1");
+  ASSERT_TRUE(Script(p.get(), "a", {{"put", a, "A"}}).ok());
+  ASSERT_TRUE(Script(p.get(), "b", {{"put", b, "B"}}).ok());
+  auto before = Dump(p.get());
+  ASSERT_EQ(p->last_lsn(), 2u);
+
+  std::string a_prefix = TenantKeys("a").prefix();
+  std::string ab = TenantKeys("ab").Object("user", "1");  // "Tab/..." sorts right after "Ta/"
+  const std::vector<std::vector<Step>> attacks = {
+      {{"put", a + "x", "ok"}, {"put", b, "overwritten by a"}},  // its own write goes too
+      {{"delete", b, ""}},
+      {{"put", ab, "prefix of another id"}},
+      {{"put", "G/t/a", "global"}},
+      {{"put", LogKey(3), "forged log entry"}},
+      {{"get", b, ""}},
+      {{"get-ignore", b, ""}, {"put", a + "y", "after a refused read"}},
+      {{"scan", a_prefix, PrefixEnd(TenantKeys("b").prefix())}},
+      {{"scan-ignore", "T", PrefixEnd(a_prefix)}},
+      {{"scan", a_prefix, PrefixEnd(a_prefix) + "x"}},
+  };
+  for (size_t i = 0; i < attacks.size(); ++i) {
+    SCOPED_TRACE("attack " + std::to_string(i));
+    auto r = Script(p.get(), "a", attacks[i]);
+    ASSERT_FALSE(r.ok()) << "tenant a's op was committed";
+    EXPECT_EQ(r.status().code(), Code::kInternal) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("tenant isolation"), std::string::npos)
+        << r.status().ToString();
+    EXPECT_NE(r.status().message().find("Ta/"), std::string::npos) << r.status().ToString();
+    EXPECT_EQ(p->last_lsn(), 2u);
+    EXPECT_EQ(Dump(p.get()), before) << "a refused op wrote something";
+  }
+  // The violation is named.
+  auto r = Script(p.get(), "a", {{"delete", b, ""}});
+  EXPECT_NE(r.status().message().find("delete of " + b), std::string::npos)
+      << r.status().ToString();
+
+  // Inside its own tenant an op reads, scans and writes freely.
+  ASSERT_TRUE(Script(p.get(), "a",
+                     {{"get", a, ""},
+                      {"scan", a_prefix, PrefixEnd(a_prefix)},
+                      {"put", a + "z", "mine"},
+                      {"delete", a, ""}})
+                  .ok());
+  EXPECT_EQ(p->last_lsn(), 3u);
+}
+
+TEST(Partition, InvalidTenantIdIsRefused) {
+  TempDir dir;
+  ScriptMachine m;
+  auto p = std::move(Partition::Open("p", dir.path(), &m)).value();
+  // Tenant "a/o" would own "Ta/o/...": tenant a's objects.
+  auto r = Script(p.get(), "a/o", {{"put", TenantKeys("a/o").prefix() + "user/1", "x"}});
+  EXPECT_EQ(r.status().code(), Code::kInternal) << r.status().ToString();
+  EXPECT_EQ(p->last_lsn(), 0u);
+  EXPECT_TRUE(Dump(p.get()).empty());
+}
+
+TEST(Partition, GlobalOpsAreNotConfined) {
+  TempDir dir;
+  ScriptMachine m;
+  auto p = std::move(Partition::Open("p", dir.path(), &m)).value();
+  ASSERT_TRUE(Script(p.get(), "",
+                     {{"put", "G/t/a", "1"},
+                      {"put", TenantKeys("b").Organization(), "2"},
+                      {"scan", "", "\x7f"}})  // the whole key space; \x7f keeps the op valid UTF-8
+                  .ok());
+  EXPECT_EQ(Dump(p.get()).size(), 3u);  // two keys and the log entry
+}
+
+// The replica path is confined too: a logged op that reaches out of its tenant is not applied.
+TEST(Partition, ReplicaRefusesALoggedOpThatLeavesItsTenant) {
+  TempDir dir;
+  ScriptMachine m;
+  auto p = std::move(Partition::Open("p", dir.path(), &m)).value();
+  proto::Op op;
+  op.set_lsn(1);
+  op.set_tenant_id("a");
+  auto* step = op.mutable_create_tenant()->add_objects();
+  step->set_type("put");
+  step->set_id(TenantKeys("b").Organization());
+  Status s = p->ApplyLogged(op);
+  EXPECT_EQ(s.code(), Code::kInternal) << s.ToString();
+  EXPECT_EQ(p->last_lsn(), 0u);
+  EXPECT_TRUE(Dump(p.get()).empty());
 }
 
 TEST(Keys, IndexEncodingKeepsValueOrderAndPrefixesApart) {
