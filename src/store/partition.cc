@@ -180,6 +180,12 @@ Result<std::unique_ptr<Partition>> Partition::Open(std::string id, const std::st
   return std::unique_ptr<Partition>(new Partition(std::move(id), db, machine, options.sync, last));
 }
 
+Status Partition::CheckWritable() const {
+  if (write_failure_.ok()) return Status::Ok();
+  return Status(Code::kUnavailable, "partition " + id_ + " refuses writes since a commit failed (" +
+                                        write_failure_.message() + "); reopen it to recover");
+}
+
 Status Partition::Commit(const proto::Op& op) {
   std::string prefix;
   if (!op.tenant_id().empty()) {
@@ -197,13 +203,21 @@ Status Partition::Commit(const proto::Op& op) {
   ctx.PutLogEntry(LogKey(op.lsn()), bytes);
   rocksdb::WriteOptions wo;
   wo.sync = sync_;
-  MERIDIAN_RETURN_IF_ERROR(FromRocks(db_->Write(wo, ctx.batch()), "commit"));
+  rocksdb::Status s = db_->Write(wo, ctx.batch());
+  if (!s.ok()) {
+    // RocksDB stops writing after a failed WAL write or sync; so do we, whatever it does.
+    write_failure_ =
+        Internal("commit of op " + std::to_string(op.lsn()) + " failed: " + s.ToString());
+    return Internal("partition " + id_ + ": " + write_failure_.message() +
+                    "; not acknowledged, and the partition refuses writes until reopened");
+  }
   last_lsn_.store(op.lsn(), std::memory_order_release);
   return Status::Ok();
 }
 
 Result<uint64_t> Partition::Write(const Builder& build) {
   std::lock_guard<std::mutex> lock(write_mu_);
+  MERIDIAN_RETURN_IF_ERROR(CheckWritable());
   proto::Op op;
   {
     DbView view(db_.get(), nullptr);
@@ -216,6 +230,7 @@ Result<uint64_t> Partition::Write(const Builder& build) {
 
 Status Partition::ApplyLogged(const proto::Op& op) {
   std::lock_guard<std::mutex> lock(write_mu_);
+  MERIDIAN_RETURN_IF_ERROR(CheckWritable());
   if (op.lsn() != last_lsn_.load() + 1) {
     return Status(Code::kFailedPrecondition,
                   "op " + std::to_string(op.lsn()) + " does not follow " +

@@ -15,6 +15,12 @@
 // "T" <tenant_id> "/". The WriteContext its apply receives refuses anything else (see
 // WriteContext), and the commit then fails with kInternal naming the key; nothing is written.
 // Ops with an empty tenant_id (the global directory's) are not confined.
+//
+// Storage failures: a commit whose RocksDB write fails (a failed WAL append or fsync, a full
+// disk) is not acknowledged and does not advance last_lsn(). RocksDB then stops accepting writes
+// (a background error), and the partition refuses every later Write and ApplyLogged with
+// kUnavailable until it is reopened; reads keep working. Reopening recovers: it finds every
+// acknowledged op, and the failed op at most whole, never in part (see Partition::Write).
 #pragma once
 
 #include <atomic>
@@ -103,7 +109,11 @@ class Partition {
   //   - the error from `build` or from the apply: nothing was written;
   //   - kInternal when the op has an invalid tenant id or its apply touched a key outside its
   //     tenant (see WriteContext): nothing was written;
-  //   - kInternal when RocksDB fails to write or sync the batch.
+  //   - kInternal when RocksDB fails to write or sync the batch. As with any failed fsync, the
+  //     caller cannot know whether the bytes reached the disk: after a reopen the op is either
+  //     absent or present whole, with this LSN and all its effects. The partition refuses writes
+  //     from then on;
+  //   - kUnavailable when an earlier commit failed so: reopen the partition to recover.
   using Builder = std::function<Status(const ReadView& state, proto::Op* op)>;
   Result<uint64_t> Write(const Builder& build);
 
@@ -124,7 +134,8 @@ class Partition {
 
  private:
   Partition(std::string id, rocksdb::DB* db, StateMachine* machine, bool sync, uint64_t last);
-  // Requires write_mu_.
+  // Both require write_mu_.
+  Status CheckWritable() const;
   Status Commit(const proto::Op& op);
 
   const std::string id_;
@@ -133,6 +144,8 @@ class Partition {
   const bool sync_;
   std::mutex write_mu_;
   std::atomic<uint64_t> last_lsn_;
+  // The failure of the RocksDB write that stopped this partition's writes; guarded by write_mu_.
+  Status write_failure_;
 };
 
 // The log key of `lsn`.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "store/keys.h"
+#include "store/testing/fault_env.h"
 
 namespace meridian::store {
 namespace {
@@ -170,6 +171,142 @@ TEST(Partition, KillNineLosesNoAcknowledgedWrite) {
                }).ok());
   EXPECT_EQ(expect - 1, p->last_lsn()) << "the log has a gap";
 }
+
+// ------------------------------------------------------------------ storage faults
+
+TEST(Partition, AcknowledgedWriteSyncsTheWal) {
+  TempDir dir;
+  KvMachine m;
+  FaultEnv env;
+  PartitionOptions options;
+  options.env = &env;
+  auto p = std::move(Partition::Open("p", dir.path(), &m, options)).value();
+  for (int i = 0; i < 5; ++i) {
+    uint64_t before = env.wal_syncs();
+    ASSERT_TRUE(Put(p.get(), "k" + std::to_string(i), "v").ok());
+    EXPECT_GT(env.wal_syncs(), before) << "write " << i << " was acknowledged before its WAL sync";
+  }
+
+  // The counter counts syncs, not writes: without sync a write does not move it.
+  TempDir dir2;
+  options.sync = false;
+  auto unsynced = std::move(Partition::Open("q", dir2.path(), &m, options)).value();
+  uint64_t before = env.wal_syncs();
+  ASSERT_TRUE(Put(unsynced.get(), "k", "v").ok());
+  EXPECT_EQ(env.wal_syncs(), before);
+}
+
+enum class Fault { kFailedSync, kIoError, kDiskFull };
+
+std::string FaultName(Fault f) {
+  switch (f) {
+    case Fault::kFailedSync:
+      return "FailedSync";
+    case Fault::kIoError:
+      return "IoError";
+    case Fault::kDiskFull:
+      return "DiskFull";
+  }
+  return "?";
+}
+
+class PartitionFaultTest : public ::testing::TestWithParam<Fault> {};
+
+// A write that meets a storage fault is refused, does not advance the LSN, leaves the partition
+// refusing writes (even once the disk is healthy again) until it is reopened, and is absent after
+// the reopen: nothing that was not acknowledged comes back, nothing acknowledged is lost.
+TEST_P(PartitionFaultTest, WriteIsRefusedAndAbsentAfterReopen) {
+  TempDir dir;
+  KvMachine m;
+  FaultEnv env;
+  PartitionOptions options;
+  options.env = &env;
+  {
+    auto p = std::move(Partition::Open("p", dir.path(), &m, options)).value();
+    for (int i = 1; i <= 3; ++i) ASSERT_TRUE(Put(p.get(), "k" + std::to_string(i), "v").ok());
+    switch (GetParam()) {
+      case Fault::kFailedSync:
+        env.FailNextWalSync();
+        break;
+      case Fault::kIoError:
+        env.SetWriteFault(WriteFault::kIoError);
+        break;
+      case Fault::kDiskFull:
+        env.SetWriteFault(WriteFault::kNoSpace);
+        break;
+    }
+    auto refused = Put(p.get(), "k4", "v");
+    ASSERT_FALSE(refused.ok()) << "a write that was not stored was acknowledged";
+    EXPECT_EQ(refused.status().code(), Code::kInternal) << refused.status().ToString();
+    EXPECT_GT(env.injected_faults(), 0u) << "the fault was never hit";
+    EXPECT_EQ(p->last_lsn(), 3u);
+
+    // The disk is fine again, but the partition does not pretend: RocksDB has stopped, and
+    // the partition says so until it is reopened.
+    env.Heal();
+    auto after = Put(p.get(), "k5", "v");
+    ASSERT_FALSE(after.ok());
+    EXPECT_EQ(after.status().code(), Code::kUnavailable) << after.status().ToString();
+    EXPECT_NE(after.status().message().find("reopen"), std::string::npos);
+    proto::Op next;
+    next.set_lsn(4);
+    EXPECT_EQ(p->ApplyLogged(next).code(), Code::kUnavailable);
+    EXPECT_EQ(p->last_lsn(), 3u);
+    // Reads still work.
+    auto v = p->Latest()->Get("Tk3");
+    ASSERT_TRUE(v.ok());
+    EXPECT_EQ(v->value_or(""), "v");
+  }
+
+  auto p = std::move(Partition::Open("p", dir.path(), &m, options)).value();
+  EXPECT_EQ(p->last_lsn(), 3u);
+  auto view = p->Snapshot();
+  for (int i = 1; i <= 3; ++i) EXPECT_EQ(view->Get("Tk" + std::to_string(i))->value_or(""), "v");
+  EXPECT_FALSE(view->Get("Tk4")->has_value()) << "the refused op came back after the reopen";
+  EXPECT_FALSE(view->Get("Tk5")->has_value());
+  std::vector<uint64_t> log;
+  ASSERT_TRUE(p->ReadLog(1, [&](const proto::Op& op) {
+                 log.push_back(op.lsn());
+                 return true;
+               }).ok());
+  EXPECT_EQ(log, (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(*Put(p.get(), "k4", "again"), 4u) << "the reopened partition takes writes";
+}
+
+// The other outcome of a failed fsync: the bytes reached the disk after all. The caller was told
+// the write failed (its outcome is unknown, as after any failed fsync), and the reopened partition
+// holds the op whole, at the LSN it was given, never in part and never at another LSN.
+TEST(Partition, FailedSyncWhoseBytesLandedComesBackWhole) {
+  TempDir dir;
+  KvMachine m;
+  FaultEnv env;
+  PartitionOptions options;
+  options.env = &env;
+  {
+    auto p = std::move(Partition::Open("p", dir.path(), &m, options)).value();
+    ASSERT_TRUE(Put(p.get(), "k1", "v").ok());
+    env.FailNextWalSync(SyncFailure::kKeepUnsynced);
+    auto refused = Put(p.get(), "k2", "landed");
+    ASSERT_FALSE(refused.ok());
+    EXPECT_GT(env.injected_faults(), 0u);
+    EXPECT_EQ(p->last_lsn(), 1u);
+    EXPECT_FALSE(p->Latest()->Get("Tk2")->has_value()) << "visible before it was durable";
+  }
+  env.Heal();
+  auto p = std::move(Partition::Open("p", dir.path(), &m, options)).value();
+  EXPECT_EQ(p->last_lsn(), 2u);
+  EXPECT_EQ(p->Latest()->Get("Tk2")->value_or("<missing>"), "landed");
+  std::vector<std::string> log;
+  ASSERT_TRUE(p->ReadLog(1, [&](const proto::Op& op) {
+                 log.push_back(std::to_string(op.lsn()) + "=" + op.put_object().id());
+                 return true;
+               }).ok());
+  EXPECT_EQ(log, (std::vector<std::string>{"1=k1", "2=k2"}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Faults, PartitionFaultTest,
+                         ::testing::Values(Fault::kFailedSync, Fault::kIoError, Fault::kDiskFull),
+                         [](const auto& info) { return FaultName(info.param); });
 
 // ------------------------------------------------------------------ tenant isolation
 
