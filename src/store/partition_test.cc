@@ -5,8 +5,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <map>
+#include <random>
+#include <thread>
 #include <vector>
 
 #include "store/keys.h"
@@ -443,6 +448,87 @@ TEST(Partition, ReplicaRefusesALoggedOpThatLeavesItsTenant) {
   EXPECT_EQ(s.code(), Code::kInternal) << s.ToString();
   EXPECT_EQ(p->last_lsn(), 0u);
   EXPECT_TRUE(Dump(p.get()).empty());
+}
+
+// ------------------------------------------------------------------ concurrency
+
+uint64_t Seed(uint64_t fallback) {
+  const char* env = std::getenv("MERIDIAN_TEST_SEED");
+  return env ? std::strtoull(env, nullptr, 10) : fallback;
+}
+
+// Many writers on one partition: every acknowledged write has its own LSN, the LSNs are exactly
+// 1..N, the log holds exactly those ops in order, and the state is what applying them in LSN
+// order gives (writers pick keys at random from a small set, so they overwrite each other).
+TEST(Partition, ConcurrentWritersGetDenseUniqueLsns) {
+  constexpr int kThreads = 8, kWrites = 500, kKeys = 64;
+  const uint64_t seed = Seed(20250117);
+  std::cout << "ConcurrentWritersGetDenseUniqueLsns seed=" << seed
+            << " (set MERIDIAN_TEST_SEED to replay)" << std::endl;
+  TempDir dir;
+  KvMachine m;
+  auto p = std::move(Partition::Open("p", dir.path(), &m)).value();
+
+  struct Ack {
+    uint64_t lsn;
+    std::string key, value;
+  };
+  std::vector<std::vector<Ack>> acks(kThreads);
+  std::vector<std::string> errors(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(seed + t);
+      for (int i = 0; i < kWrites; ++i) {
+        std::string key = "k" + std::to_string(rng() % kKeys);
+        std::string value = std::to_string(t) + ":" + std::to_string(i);
+        auto lsn = Put(p.get(), key, value);
+        if (!lsn.ok()) {
+          errors[t] = lsn.status().ToString();
+          return;
+        }
+        acks[t].push_back({*lsn, key, value});
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) ASSERT_EQ(errors[t], "") << "thread " << t;
+
+  constexpr uint64_t kN = uint64_t{kThreads} * kWrites;
+  std::vector<Ack> all;
+  for (auto& a : acks) all.insert(all.end(), a.begin(), a.end());
+  std::sort(all.begin(), all.end(), [](const Ack& x, const Ack& y) { return x.lsn < y.lsn; });
+  ASSERT_EQ(all.size(), kN);
+  for (uint64_t i = 0; i < kN; ++i) {
+    ASSERT_EQ(all[i].lsn, i + 1) << "LSNs are not 1..N without gaps or repeats";
+  }
+  EXPECT_EQ(p->last_lsn(), kN);
+  // Each thread saw its own LSNs increase.
+  for (const auto& a : acks) {
+    for (size_t i = 1; i < a.size(); ++i) ASSERT_LT(a[i - 1].lsn, a[i].lsn);
+  }
+
+  uint64_t next = 1;
+  ASSERT_TRUE(p->ReadLog(1, [&](const proto::Op& op) {
+                 if (op.lsn() != next || next > kN) {
+                   ADD_FAILURE() << "log entry " << op.lsn() << " where " << next << " was due";
+                   return false;
+                 }
+                 const Ack& want = all[next - 1];
+                 EXPECT_EQ(op.put_object().id(), want.key) << "lsn " << next;
+                 EXPECT_EQ(op.put_object().record_json(), want.value) << "lsn " << next;
+                 ++next;
+                 return true;
+               }).ok());
+  EXPECT_EQ(next - 1, kN) << "the log does not hold every acknowledged op";
+
+  std::map<std::string, std::string> expected;
+  for (const Ack& a : all) expected["T" + a.key] = a.value;  // LSN order: the last write wins
+  std::map<std::string, std::string> state;
+  for (auto& [k, v] : Dump(p.get())) {
+    if (k[0] == 'T') state.emplace(k, v);
+  }
+  EXPECT_EQ(state, expected);
 }
 
 TEST(Keys, IndexEncodingKeepsValueOrderAndPrefixesApart) {
