@@ -34,6 +34,39 @@ std::string PrefixEnd(std::string_view prefix) {
   return std::string(1, '\xff');  // everything; cannot happen for our non-empty prefixes
 }
 
+Status ValidateTenantId(std::string_view tenant_id) {
+  if (tenant_id.empty()) return InvalidArgument("empty tenant id");
+  if (tenant_id.find('/') != std::string_view::npos) {
+    return InvalidArgument("tenant id " + PrintableKey(tenant_id) + " contains '/'");
+  }
+  return Status::Ok();
+}
+
+bool KeyInPrefix(std::string_view prefix, std::string_view key) {
+  return key.substr(0, prefix.size()) == prefix;
+}
+
+bool RangeInPrefix(std::string_view prefix, std::string_view begin, std::string_view end) {
+  return begin >= prefix && end <= PrefixEnd(prefix);
+}
+
+std::string PrintableKey(std::string_view key) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(key.size());
+  for (char c : key) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f && c != '\\') {
+      out.push_back(c);
+    } else {
+      out += "\\x";
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 15]);
+    }
+  }
+  return out;
+}
+
 TenantKeys::TenantKeys(std::string_view tenant_id) {
   prefix_.reserve(tenant_id.size() + 2);
   prefix_.push_back('T');

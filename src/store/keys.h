@@ -18,6 +18,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/status.h"
+
 namespace meridian::store {
 
 // Escapes a value so that byte order of encoded keys is the order of the values and no value is
@@ -27,6 +29,20 @@ std::string EncodeIndexValue(std::string_view value);
 std::string EncodeIndexPrefix(std::string_view value);
 // The smallest key greater than every key that starts with `prefix`.
 std::string PrefixEnd(std::string_view prefix);
+
+// Tenant isolation rests on these: a tenant's keys are exactly the keys that start with its
+// prefix, and two tenants' prefixes are disjoint because a tenant id never contains '/'.
+//
+// Ok for a non-empty tenant id without '/'; InvalidArgument otherwise (an id with '/' would
+// name a key space inside another tenant's: "Ta/b/" lies under "Ta/").
+Status ValidateTenantId(std::string_view tenant_id);
+// True when `key` starts with `prefix`.
+bool KeyInPrefix(std::string_view prefix, std::string_view key);
+// True when every key of the range [begin, end) starts with `prefix`: begin >= prefix and
+// end <= PrefixEnd(prefix). A range that starts inside and ends outside is not inside.
+bool RangeInPrefix(std::string_view prefix, std::string_view begin, std::string_view end);
+// `key` for an error message: printable ASCII as is, other bytes as \xNN.
+std::string PrintableKey(std::string_view key);
 
 class TenantKeys {
  public:

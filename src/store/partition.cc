@@ -1,11 +1,12 @@
 #include "store/partition.h"
 
 #include <rocksdb/db.h>
-#include <rocksdb/table.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 
 #include "common/encoding.h"
+#include "store/keys.h"
 
 namespace meridian::store {
 namespace {
@@ -67,11 +68,18 @@ class DbView final : public ReadView {
 
 }  // namespace
 
-// The state an apply sees: committed state overlaid with the batch being built.
+// The state an apply sees: committed state overlaid with the batch being built. With a
+// non-empty tenant prefix it confines the apply to that tenant's keys (see WriteContext in
+// partition.h): an access outside is refused and the first one kept as violation().
 class BatchContext final : public WriteContext {
  public:
-  explicit BatchContext(rocksdb::DB* db) : db_(db), batch_(rocksdb::BytewiseComparator(), 0, true) {}
+  // `tenant_prefix` empty: unconfined (the global directory's ops).
+  BatchContext(rocksdb::DB* db, std::string tenant_prefix)
+      : db_(db),
+        batch_(rocksdb::BytewiseComparator(), 0, true),
+        prefix_(std::move(tenant_prefix)) {}
   Result<std::optional<std::string>> Get(std::string_view key) const override {
+    MERIDIAN_RETURN_IF_ERROR(CheckKey("get", key));
     std::string value;
     rocksdb::Status s = const_cast<rocksdb::WriteBatchWithIndex&>(batch_).GetFromBatchAndDB(
         db_, rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &value);
@@ -81,23 +89,48 @@ class BatchContext final : public WriteContext {
   }
   Status Scan(std::string_view begin, std::string_view end, bool reverse,
               const Visitor& fn) const override {
+    if (!prefix_.empty() && !RangeInPrefix(prefix_, begin, end)) {
+      return Violation("scan of [" + PrintableKey(begin) + ", " + PrintableKey(end) + ")");
+    }
     std::unique_ptr<rocksdb::Iterator> it(
         const_cast<rocksdb::WriteBatchWithIndex&>(batch_).NewIteratorWithBase(
             db_->NewIterator(rocksdb::ReadOptions())));
     return ScanIterator(it.get(), begin, end, reverse, fn);
   }
   void Put(std::string_view key, std::string_view value) override {
+    if (!CheckKey("put", key).ok()) return;
     batch_.Put(rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size()))
         .PermitUncheckedError();
   }
   void Delete(std::string_view key) override {
+    if (!CheckKey("delete", key).ok()) return;
     batch_.Delete(rocksdb::Slice(key.data(), key.size())).PermitUncheckedError();
   }
+
+  // The partition's own write of the log entry, which lies outside every tenant.
+  void PutLogEntry(const std::string& key, const std::string& value) {
+    batch_.Put(key, value).PermitUncheckedError();
+  }
+  // The first access outside the tenant, or Ok.
+  const Status& violation() const { return violation_; }
   rocksdb::WriteBatch* batch() { return batch_.GetWriteBatch(); }
 
  private:
+  Status CheckKey(const char* what, std::string_view key) const {
+    if (prefix_.empty() || KeyInPrefix(prefix_, key)) return Status::Ok();
+    return Violation(std::string(what) + " of " + PrintableKey(key));
+  }
+  Status Violation(const std::string& what) const {
+    Status s =
+        Internal("tenant isolation: " + what + " outside " + PrintableKey(prefix_) + " refused");
+    if (violation_.ok()) violation_ = s;
+    return s;
+  }
+
   rocksdb::DB* db_;
   rocksdb::WriteBatchWithIndex batch_;
+  const std::string prefix_;
+  mutable Status violation_;
 };
 
 std::string LogKey(uint64_t lsn) {
@@ -147,41 +180,63 @@ Result<std::unique_ptr<Partition>> Partition::Open(std::string id, const std::st
   return std::unique_ptr<Partition>(new Partition(std::move(id), db, machine, options.sync, last));
 }
 
-Status Partition::Commit(proto::Op* op, BatchContext* ctx) {
-  MERIDIAN_RETURN_IF_ERROR(machine_->Apply(*op, ctx));
+Status Partition::CheckWritable() const {
+  if (write_failure_.ok()) return Status::Ok();
+  return Status(Code::kUnavailable, "partition " + id_ + " refuses writes since a commit failed (" +
+                                        write_failure_.message() + "); reopen it to recover");
+}
+
+Status Partition::Commit(const proto::Op& op) {
+  std::string prefix;
+  if (!op.tenant_id().empty()) {
+    Status valid = ValidateTenantId(op.tenant_id());
+    if (!valid.ok()) return Internal("op " + std::to_string(op.lsn()) + ": " + valid.message());
+    prefix = TenantKeys(op.tenant_id()).prefix();
+  }
+  BatchContext ctx(db_.get(), std::move(prefix));
+  Status applied = machine_->Apply(op, &ctx);
+  // A violation fails the commit even when the apply ignored the refusal.
+  MERIDIAN_RETURN_IF_ERROR(ctx.violation());
+  MERIDIAN_RETURN_IF_ERROR(applied);
   std::string bytes;
-  if (!op->SerializeToString(&bytes)) return Internal("cannot serialize op");
-  ctx->Put(LogKey(op->lsn()), bytes);
+  if (!op.SerializeToString(&bytes)) return Internal("cannot serialize op");
+  ctx.PutLogEntry(LogKey(op.lsn()), bytes);
   rocksdb::WriteOptions wo;
   wo.sync = sync_;
-  MERIDIAN_RETURN_IF_ERROR(FromRocks(db_->Write(wo, ctx->batch()), "commit"));
-  last_lsn_.store(op->lsn(), std::memory_order_release);
+  rocksdb::Status s = db_->Write(wo, ctx.batch());
+  if (!s.ok()) {
+    // RocksDB stops writing after a failed WAL write or sync; so do we, whatever it does.
+    write_failure_ =
+        Internal("commit of op " + std::to_string(op.lsn()) + " failed: " + s.ToString());
+    return Internal("partition " + id_ + ": " + write_failure_.message() +
+                    "; not acknowledged, and the partition refuses writes until reopened");
+  }
+  last_lsn_.store(op.lsn(), std::memory_order_release);
   return Status::Ok();
 }
 
 Result<uint64_t> Partition::Write(const Builder& build) {
   std::lock_guard<std::mutex> lock(write_mu_);
+  MERIDIAN_RETURN_IF_ERROR(CheckWritable());
   proto::Op op;
   {
     DbView view(db_.get(), nullptr);
     MERIDIAN_RETURN_IF_ERROR(build(view, &op));
   }
   op.set_lsn(last_lsn_.load() + 1);
-  BatchContext ctx(db_.get());
-  MERIDIAN_RETURN_IF_ERROR(Commit(&op, &ctx));
+  MERIDIAN_RETURN_IF_ERROR(Commit(op));
   return op.lsn();
 }
 
 Status Partition::ApplyLogged(const proto::Op& op) {
   std::lock_guard<std::mutex> lock(write_mu_);
+  MERIDIAN_RETURN_IF_ERROR(CheckWritable());
   if (op.lsn() != last_lsn_.load() + 1) {
     return Status(Code::kFailedPrecondition,
                   "op " + std::to_string(op.lsn()) + " does not follow " +
                       std::to_string(last_lsn_.load()));
   }
-  proto::Op copy = op;
-  BatchContext ctx(db_.get());
-  return Commit(&copy, &ctx);
+  return Commit(op);
 }
 
 Status Partition::ReadLog(uint64_t from_lsn,

@@ -10,6 +10,17 @@
 //   "L" <lsn:8 bytes big-endian>  -> serialized proto::Op
 //   "T" <tenant id> "/" ...        -> a tenant's data (see store/keys.h)
 //   "G" ...                        -> global tenant directory (only in the directory partition)
+//
+// Tenant isolation in the batch: an op with a tenant_id may read and write only keys under
+// "T" <tenant_id> "/". The WriteContext its apply receives refuses anything else (see
+// WriteContext), and the commit then fails with kInternal naming the key; nothing is written.
+// Ops with an empty tenant_id (the global directory's) are not confined.
+//
+// Storage failures: a commit whose RocksDB write fails (a failed WAL append or fsync, a full
+// disk) is not acknowledged and does not advance last_lsn(). RocksDB then stops accepting writes
+// (a background error), and the partition refuses every later Write and ApplyLogged with
+// kUnavailable until it is reopened; reads keep working. Reopening recovers: it finds every
+// acknowledged op, and the failed op at most whole, never in part (see Partition::Write).
 #pragma once
 
 #include <atomic>
@@ -46,6 +57,12 @@ class ReadView {
 };
 
 // What an apply sees: the state before the op plus the op's own changes so far.
+//
+// The partition's context confines an op with a tenant_id to that tenant's keys: Get and Scan
+// of a key or range outside "T" <tenant_id> "/" return kInternal, and a Put or Delete outside it
+// is dropped and recorded, so that the commit fails with kInternal naming the first such key
+// whatever Apply returns. Such an access is a bug in the state machine (or a forged logged op),
+// not a client's error: hence kInternal.
 class WriteContext : public ReadView {
  public:
   virtual void Put(std::string_view key, std::string_view value) = 0;
@@ -87,12 +104,21 @@ class Partition {
 
   // Builds an op from the current state and commits it. `build` runs under the partition's write
   // lock, so the state it reads cannot change before the op applies; it fills every field but the
-  // LSN. Returns the op's LSN once it is durable, or the error from `build` or from the apply, in
-  // which case nothing was written.
+  // LSN. Returns the op's LSN once it is durable (synced, unless options.sync is off).
+  // Failures, none of which acknowledges the op or advances last_lsn():
+  //   - the error from `build` or from the apply: nothing was written;
+  //   - kInternal when the op has an invalid tenant id or its apply touched a key outside its
+  //     tenant (see WriteContext): nothing was written;
+  //   - kInternal when RocksDB fails to write or sync the batch. As with any failed fsync, the
+  //     caller cannot know whether the bytes reached the disk: after a reopen the op is either
+  //     absent or present whole, with this LSN and all its effects. The partition refuses writes
+  //     from then on;
+  //   - kUnavailable when an earlier commit failed so: reopen the partition to recover.
   using Builder = std::function<Status(const ReadView& state, proto::Op* op)>;
   Result<uint64_t> Write(const Builder& build);
 
-  // The replica path: applies an op that already has its LSN, which must be last_lsn() + 1.
+  // The replica path: applies an op that already has its LSN, which must be last_lsn() + 1
+  // (kFailedPrecondition otherwise). Other failures as for Write.
   Status ApplyLogged(const proto::Op& op);
 
   // Calls `fn` with each logged op from `from_lsn` on, in order, until it returns false.
@@ -108,7 +134,9 @@ class Partition {
 
  private:
   Partition(std::string id, rocksdb::DB* db, StateMachine* machine, bool sync, uint64_t last);
-  Status Commit(proto::Op* op, class BatchContext* ctx);
+  // Both require write_mu_.
+  Status CheckWritable() const;
+  Status Commit(const proto::Op& op);
 
   const std::string id_;
   std::unique_ptr<rocksdb::DB> db_;
@@ -116,6 +144,8 @@ class Partition {
   const bool sync_;
   std::mutex write_mu_;
   std::atomic<uint64_t> last_lsn_;
+  // The failure of the RocksDB write that stopped this partition's writes; guarded by write_mu_.
+  Status write_failure_;
 };
 
 // The log key of `lsn`.
