@@ -14,6 +14,7 @@
 #include "directory/objects.h"
 #include "directory/roles.h"
 #include "store/keys.h"
+#include "store/tenant_view.h"
 
 namespace meridian::directory {
 namespace json = boost::json;
@@ -302,6 +303,15 @@ Result<authz::Target> TargetOf(const store::ReadView& view, const TenantKeys& ke
 
 }  // namespace
 
+// Every read of tenant data goes through a TenantView, which refuses any key outside the
+// context's tenant: isolation holds even if a key were built wrongly.
+std::unique_ptr<store::ReadView> Directory::TenantRead(store::Partition* p,
+                                                      const SecurityContext& ctx,
+                                                      bool snapshot) const {
+  return std::make_unique<store::TenantView>(snapshot ? p->Snapshot() : p->Latest(),
+                                             ctx.tenant_id());
+}
+
 Result<uint64_t> Directory::Submit(const SecurityContext& ctx, const Intent& intent,
                                    const Builder& build) {
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
@@ -312,8 +322,9 @@ Result<uint64_t> Directory::Submit(const SecurityContext& ctx, const Intent& int
     *op->mutable_actor() = ctx.ToActor();
     op->set_request_id(ctx.correlation_id());
   };
-  auto lsn = p->Write([&](const store::ReadView& view, proto::Op* op) -> Status {
+  auto lsn = p->Write([&](const store::ReadView& partition_view, proto::Op* op) -> Status {
     stamp(op);
+    store::TenantView view(partition_view, ctx.tenant_id());
     MERIDIAN_ASSIGN_OR_RETURN(authz::Caller caller, CallerOf(ctx, view, keys));
     MERIDIAN_ASSIGN_OR_RETURN(
         authz::Target target,
@@ -359,7 +370,7 @@ std::string Directory::MakeSkipToken(const SecurityContext& ctx, const std::stri
 Result<Object> Directory::Get(const SecurityContext& ctx, const TypeSchema& type,
                               std::string_view id) const {
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
-  return ReadObject(*p->Latest(), TenantKeys(ctx.tenant_id()), type.type, id);
+  return ReadObject(*TenantRead(p, ctx, false), TenantKeys(ctx.tenant_id()), type.type, id);
 }
 
 Result<Object> Directory::Lookup(const SecurityContext& ctx, const TypeSchema& type,
@@ -374,7 +385,7 @@ Result<Object> Directory::Lookup(const SecurityContext& ctx, const TypeSchema& t
                                                                                        : nullptr;
   if (!alt) return Get(ctx, type, key);
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
-  auto view = p->Latest();
+  auto view = TenantRead(p, ctx, false);
   TenantKeys keys(ctx.tenant_id());
   MERIDIAN_ASSIGN_OR_RETURN(auto id, view->Get(keys.Unique(type.type, alt, AsciiLower(key))));
   if (!id) return ReadObject(*view, keys, type.type, key);  // the usual NotFound
@@ -384,7 +395,7 @@ Result<Object> Directory::Lookup(const SecurityContext& ctx, const TypeSchema& t
 Result<Object> Directory::GetDirectoryObject(const SecurityContext& ctx,
                                              std::string_view id) const {
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
-  auto view = p->Latest();
+  auto view = TenantRead(p, ctx, false);
   TenantKeys keys(ctx.tenant_id());
   MERIDIAN_ASSIGN_OR_RETURN(auto type, view->Get(keys.Kind(AsciiLower(id))));
   if (!type) return ReadObject(*view, keys, "user", id);  // NotFound
@@ -393,13 +404,13 @@ Result<Object> Directory::GetDirectoryObject(const SecurityContext& ctx,
 
 Result<int64_t> Directory::Count(const SecurityContext& ctx, const TypeSchema& type) const {
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
-  MERIDIAN_ASSIGN_OR_RETURN(auto raw, p->Latest()->Get(TenantKeys(ctx.tenant_id()).Counter(type.type)));
+  MERIDIAN_ASSIGN_OR_RETURN(auto raw, TenantRead(p, ctx, false)->Get(TenantKeys(ctx.tenant_id()).Counter(type.type)));
   return raw && raw->size() == 8 ? static_cast<int64_t>(GetBigEndian64(*raw)) : 0;
 }
 
 Result<json::object> Directory::Organization(const SecurityContext& ctx) const {
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
-  MERIDIAN_ASSIGN_OR_RETURN(auto raw, p->Latest()->Get(TenantKeys(ctx.tenant_id()).Organization()));
+  MERIDIAN_ASSIGN_OR_RETURN(auto raw, TenantRead(p, ctx, false)->Get(TenantKeys(ctx.tenant_id()).Organization()));
   if (!raw) return NotFound("organization not found");
   return ParseObject(*raw, "organization");
 }
@@ -407,7 +418,7 @@ Result<json::object> Directory::Organization(const SecurityContext& ctx) const {
 Result<Page> Directory::List(const SecurityContext& ctx, const TypeSchema& type,
                              const ListQuery& q) const {
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
-  auto view = p->Snapshot();
+  auto view = TenantRead(p, ctx, true);
   TenantKeys keys(ctx.tenant_id());
   MERIDIAN_ASSIGN_OR_RETURN(SkipPosition pos, ParseSkipToken(q.skiptoken, skiptoken_key_,
                                                              ctx.tenant_id(), q.fingerprint));
@@ -598,7 +609,7 @@ Result<std::optional<std::string>> Directory::HashPasswordOf(const SecurityConte
   MERIDIAN_RETURN_IF_ERROR(CheckPasswordComplexity(pw->get_string()));
   {
     MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
-    auto view = p->Snapshot();
+    auto view = TenantRead(p, ctx, true);
     TenantKeys keys(ctx.tenant_id());
     MERIDIAN_ASSIGN_OR_RETURN(authz::Caller caller, CallerOf(ctx, *view, keys));
     MERIDIAN_ASSIGN_OR_RETURN(authz::Target target,
@@ -1041,7 +1052,7 @@ Result<Page> Directory::ListLinks(const SecurityContext& ctx, std::string_view r
                                   LinkDirection direction, std::string_view id_in, bool transitive,
                                   int top, std::string_view skiptoken) const {
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
-  auto view = p->Snapshot();
+  auto view = TenantRead(p, ctx, true);
   TenantKeys keys(ctx.tenant_id());
   std::string id = AsciiLower(id_in);
   MERIDIAN_ASSIGN_OR_RETURN(auto kind, view->Get(keys.Kind(id)));
@@ -1103,7 +1114,7 @@ Result<std::set<std::string>> Directory::RolesOf(const SecurityContext& ctx,
     return std::set<std::string>();
   }
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
-  return directory::RolesOf(*p->Snapshot(), TenantKeys(ctx.tenant_id()), AsciiLower(principal_id),
+  return directory::RolesOf(*TenantRead(p, ctx, true), TenantKeys(ctx.tenant_id()), AsciiLower(principal_id),
                             true);
 }
 
@@ -1117,7 +1128,7 @@ Result<Directory::Client> Directory::AuthenticateClient(const SecurityContext& c
   // By appId only: an application's object id is not a client id.
   auto app = [&]() -> Result<Object> {
     MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
-    auto view = p->Latest();
+    auto view = TenantRead(p, ctx, false);
     TenantKeys keys(ctx.tenant_id());
     MERIDIAN_ASSIGN_OR_RETURN(auto id,
                               view->Get(keys.Unique("application", "appId", AsciiLower(app_id))));
@@ -1164,7 +1175,7 @@ Result<Directory::Client> Directory::AuthenticateClient(const SecurityContext& c
 Result<Page> Directory::ListAudit(const SecurityContext& ctx, int top,
                                   std::string_view skiptoken) const {
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
-  auto view = p->Snapshot();
+  auto view = TenantRead(p, ctx, true);
   TenantKeys keys(ctx.tenant_id());
   std::string prefix = keys.AuditPrefix();
   std::string end = store::PrefixEnd(prefix);

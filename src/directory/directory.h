@@ -201,6 +201,8 @@ class Directory {
       std::function<Status(const store::ReadView&, const authz::Target&, proto::Op*)>;
   // Authorizes `intent` and runs `build` under the partition's write lock, then commits the op.
   Result<uint64_t> Submit(const SecurityContext& ctx, const Intent& intent, const Builder& build);
+  std::unique_ptr<store::ReadView> TenantRead(store::Partition* p, const SecurityContext& ctx,
+                                              bool snapshot) const;
   Result<std::optional<std::string>> HashPasswordOf(const SecurityContext& ctx,
                                                     const Intent& intent,
                                                     const boost::json::object& body);
