@@ -141,6 +141,10 @@ TokenService::TokenResult TokenService::Token(
                  code.empty() ? "invalid_client" : code, client.status().message());
   }
   const auto& sp = client->service_principal;
+  const json::value* app_id = client->application.data.if_contains("appId");
+  if (!app_id || !app_id->is_string()) {
+    return Error(500, "server_error", "The application has no appId.");
+  }
   // No role claims: the Graph gate reads role assignments from the directory on every write, so
   // a revoked role stops working at once instead of when the token expires.
   int64_t now = directory_->clock()->NowSeconds();
@@ -150,7 +154,7 @@ TokenService::TokenResult TokenService::Token(
       {"iat", now},
       {"nbf", now},
       {"exp", now + options_.access_token_lifetime_seconds},
-      {"azp", client->application.data.at("appId")},
+      {"azp", app_id->get_string()},
       {"azpacr", "1"},
       {"idtyp", "app"},
       {"oid", sp.id},
@@ -219,8 +223,9 @@ Result<SecurityContext> TokenService::Authenticate(std::string_view header) cons
     return verifier_->Verify(token);
   }();
   if (!claims.ok()) return fail(claims.status().message());
-  Status time = crypto::CheckTimeClaims(*claims, now, options_.clock_skew_seconds);
-  if (!time.ok()) return fail(time.message());
+  Result<crypto::TimeClaims> times =
+      crypto::CheckTimeClaims(*claims, now, options_.clock_skew_seconds);
+  if (!times.ok()) return fail(times.status().message());
   auto str = [&](std::string_view k) -> std::string {
     auto* v = claims->if_contains(k);
     return v && v->is_string() ? std::string(v->get_string()) : std::string();
@@ -235,8 +240,7 @@ Result<SecurityContext> TokenService::Authenticate(std::string_view header) cons
   SecurityContext::Kind kind = str("idtyp") == "app" ? SecurityContext::Kind::kServicePrincipal
                                                      : SecurityContext::Kind::kUser;
   auto ctx = SecurityContext::ForPrincipal(tid, oid, kind, str("azp"), str("azp"));
-  auto* exp = claims->if_contains("exp");
-  verified_.Put(token, Verified{ctx, exp->to_number<int64_t>()});
+  verified_.Put(token, Verified{ctx, times->exp});
   return ctx;
 }
 

@@ -59,9 +59,10 @@ class TokenService {
   Result<boost::json::object> Discovery(std::string_view tenant) const;
   boost::json::object Jwks() const;
 
-  // Validates a bearer token for the Graph resource: signature, algorithm (RS256 only), expiry,
-  // audience and issuer. Unauthenticated on any failure. Whether the tenant and principal still
-  // exist is for the caller, which reads them anyway.
+  // Validates a bearer token for the Graph resource: signature, algorithm (RS256 only), time
+  // claims (exp required; exp, nbf and iat strict NumericDates), audience and issuer.
+  // Unauthenticated on any failure; never throws, whatever the token holds. Whether the tenant
+  // and principal still exist is for the caller, which reads them anyway.
   Result<directory::SecurityContext> Authenticate(std::string_view authorization_header) const;
 
  private:
