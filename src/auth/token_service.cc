@@ -234,7 +234,10 @@ Result<SecurityContext> TokenService::Authenticate(std::string_view header) cons
     return fail("Invalid audience: the token is not for " + options_.graph_resource + ".");
   }
   std::string tid = str("tid");
-  if (!IsUuid(tid) || str("iss") != Issuer(tid)) return fail("Invalid issuer.");
+  if (!IsUuid(tid)) return fail("Invalid issuer: the token has no tenant id (tid).");
+  if (str("iss") != Issuer(tid)) {
+    return fail("Invalid issuer: the token's iss is not the issuer of its tenant.");
+  }
   std::string oid = str("oid");
   if (!IsUuid(oid)) return fail("The token has no object id.");
   SecurityContext::Kind kind = str("idtyp") == "app" ? SecurityContext::Kind::kServicePrincipal

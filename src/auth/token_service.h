@@ -60,9 +60,10 @@ class TokenService {
   boost::json::object Jwks() const;
 
   // Validates a bearer token for the Graph resource: signature, algorithm (RS256 only), time
-  // claims (exp required; exp, nbf and iat strict NumericDates), audience and issuer.
-  // Unauthenticated on any failure; never throws, whatever the token holds. Whether the tenant
-  // and principal still exist is for the caller, which reads them anyway.
+  // claims (exp required; exp, nbf and iat strict NumericDates), audience, tenant id and issuer.
+  // Unauthenticated, with a message naming the failed check, on any failure; never throws,
+  // whatever the token holds. Whether the tenant and principal still exist is for the caller,
+  // which reads them anyway.
   Result<directory::SecurityContext> Authenticate(std::string_view authorization_header) const;
 
  private:
