@@ -1,6 +1,8 @@
 #include "auth/token_service.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <span>
 
 #include "common/encoding.h"
 
@@ -24,6 +26,20 @@ std::optional<std::string_view> Param(const std::vector<std::pair<std::string, s
 
 OAuthError Error(int status, std::string error, std::string description) {
   return OAuthError{status, std::move(error), std::move(description)};
+}
+
+// What the token endpoint serves. Token() accepts exactly these and Discovery() publishes exactly
+// these; token_service_test holds the two together.
+constexpr std::string_view kClientCredentials = "client_credentials";  // the one grant type
+constexpr std::string_view kClientAuthMethods[] = {"client_secret_post", "client_secret_basic"};
+// The claims of every access token Token() issues, in the order it writes them.
+constexpr std::string_view kAccessTokenClaims[] = {
+    "aud", "iss", "iat", "nbf", "exp", "azp", "azpacr", "idtyp", "oid", "sub", "tid", "uti", "ver"};
+
+json::array JsonArray(std::span<const std::string_view> items) {
+  json::array a;
+  for (std::string_view s : items) a.emplace_back(s);
+  return a;
 }
 
 }  // namespace
@@ -75,7 +91,7 @@ TokenService::TokenResult TokenService::Token(
   }
   auto grant = Param(form, "grant_type");
   if (!grant) return Error(400, "invalid_request", "The request body must contain 'grant_type'.");
-  if (*grant != "client_credentials") {
+  if (*grant != kClientCredentials) {
     return Error(400, "unsupported_grant_type",
                  "The grant type '" + std::string(*grant) + "' is not supported.");
   }
@@ -124,8 +140,10 @@ TokenService::TokenResult TokenService::Token(
   if (!scope) return Error(400, "invalid_request", "The request body must contain 'scope'.");
   std::string s(*scope);
   while (!s.empty() && s.back() == ' ') s.pop_back();
-  bool graph = s == options_.graph_resource + "/.default" ||
-               s == options_.graph_app_id + "/.default" ||
+  auto scopes = Scopes();
+  // Also "<resource>//.default", which a client makes by appending "/.default" to a resource
+  // written with a trailing slash; Entra accepts it too.
+  bool graph = std::find(scopes.begin(), scopes.end(), s) != scopes.end() ||
                s == options_.graph_resource + "//.default";
   if (!graph) {
     return Error(400, "invalid_scope",
@@ -174,23 +192,35 @@ TokenService::TokenResult TokenService::Token(
                       {"access_token", std::move(token).value()}};
 }
 
+std::vector<std::string> TokenService::Scopes() const {
+  return {options_.graph_resource + "/.default", options_.graph_app_id + "/.default"};
+}
+
 Result<json::object> TokenService::Discovery(std::string_view tenant) const {
   MERIDIAN_ASSIGN_OR_RETURN(auto t, directory_->ResolveTenant(tenant));
   std::string base = options_.public_url + "/" + t.id;
+  json::array scopes;
+  for (std::string& s : Scopes()) scopes.emplace_back(std::move(s));
+  // Only what is served. There is no interactive sign-in yet, so no response type is supported
+  // and there are no ID tokens (hence no id_token_signing_alg_values_supported) and no OpenID
+  // scopes. RFC 8414 section 2 would let authorization_endpoint be left out, but both MSALs
+  // refuse a document without it (python msal's authority.py reads
+  // openid_config['authorization_endpoint'] and tenant_discovery() rejects a document lacking it;
+  // msal-common's isOpenIdConfigResponse() requires it), so it stays and names the real
+  // /authorize endpoint, which answers every request with unsupported_response_type, as the
+  // empty response_types_supported says. `sub` is the service principal's object id, the same
+  // for every client, hence "public".
   return json::object{
       {"issuer", Issuer(t.id)},
       {"token_endpoint", base + "/oauth2/v2.0/token"},
       {"authorization_endpoint", base + "/oauth2/v2.0/authorize"},
       {"jwks_uri", base + "/discovery/v2.0/keys"},
-      {"response_types_supported", json::array{"code"}},
-      {"grant_types_supported", json::array{"client_credentials"}},
-      {"subject_types_supported", json::array{"pairwise"}},
-      {"id_token_signing_alg_values_supported", json::array{"RS256"}},
-      {"token_endpoint_auth_methods_supported",
-       json::array{"client_secret_post", "client_secret_basic"}},
-      {"scopes_supported", json::array{"openid", "profile", "email", "offline_access"}},
-      {"claims_supported", json::array{"sub", "iss", "aud", "exp", "iat", "nbf", "tid", "oid",
-                                       "azp", "idtyp", "ver"}},
+      {"response_types_supported", json::array{}},
+      {"grant_types_supported", JsonArray(std::span(&kClientCredentials, 1))},
+      {"subject_types_supported", json::array{"public"}},
+      {"token_endpoint_auth_methods_supported", JsonArray(kClientAuthMethods)},
+      {"scopes_supported", std::move(scopes)},
+      {"claims_supported", JsonArray(kAccessTokenClaims)},
       {"tenant_region_scope", t.region},
       {"cloud_instance_name", directory_->options().cloud},
   };

@@ -55,8 +55,13 @@ class TokenService {
   TokenResult Token(std::string_view tenant, const std::vector<std::pair<std::string, std::string>>& form,
                     std::optional<std::string_view> basic_auth) const;
 
-  // OpenID Provider metadata for a tenant (by id or verified domain).
+  // OpenID Provider metadata for a tenant (by id or verified domain): only what this service
+  // serves (grant types, client authentication methods, scopes and token claims). NotFound when
+  // the tenant is unknown.
   Result<boost::json::object> Discovery(std::string_view tenant) const;
+  // The scopes the token endpoint accepts: "<graph_resource>/.default" and
+  // "<graph_app_id>/.default".
+  std::vector<std::string> Scopes() const;
   boost::json::object Jwks() const;
 
   // Validates a bearer token for the Graph resource: signature, algorithm (RS256 only), time

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <ctime>
 #include <filesystem>
+#include <set>
 
 #include "common/encoding.h"
 #include "crypto/sha.h"
@@ -399,6 +400,12 @@ TEST_F(TokenServiceTest, RefusesMalformedTimeClaimsWithoutThrowing) {
 
 // --- Discovery ----------------------------------------------------------------------------------
 
+std::set<std::string> Strings(const json::value& v) {
+  std::set<std::string> out;
+  for (const json::value& s : v.as_array()) out.emplace(s.as_string());
+  return out;
+}
+
 TEST_F(TokenServiceTest, DiscoveryNamesTheTenantsIssuerAndKeys) {
   auto d = tokens_->Discovery(tenant_.tenant.domains[0]);
   ASSERT_TRUE(d.ok());
@@ -406,6 +413,88 @@ TEST_F(TokenServiceTest, DiscoveryNamesTheTenantsIssuerAndKeys) {
   auto jwks = tokens_->Jwks();
   EXPECT_EQ(jwks.at("keys").as_array().size(), 1u);
   EXPECT_FALSE(tokens_->Discovery("nope.example").ok());
+}
+
+TEST_F(TokenServiceTest, DiscoveryAdvertisesExactlyWhatTheTokenEndpointServes) {
+  auto d = tokens_->Discovery(tenant_.tenant.id);
+  ASSERT_TRUE(d.ok());
+
+  // Grant types: every advertised one is accepted; every other is refused.
+  std::set<std::string> grants = Strings(d->at("grant_types_supported"));
+  EXPECT_FALSE(grants.empty());
+  for (std::string g : {"client_credentials", "authorization_code", "refresh_token", "password",
+                        "implicit", "urn:ietf:params:oauth:grant-type:device_code",
+                        "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                        "urn:ietf:params:oauth:grant-type:token-exchange",
+                        "urn:ietf:params:oauth:grant-type:saml2-bearer"}) {
+    SCOPED_TRACE("grant_type " + g);
+    Form form = ClientCredentials(tenant_);
+    form[0].second = g;
+    auto r = Token(form);
+    if (grants.count(g)) {
+      EXPECT_TRUE(std::holds_alternative<json::object>(r)) << std::get<OAuthError>(r).description;
+    } else {
+      ASSERT_TRUE(std::holds_alternative<OAuthError>(r));
+      EXPECT_EQ(std::get<OAuthError>(r).error, "unsupported_grant_type");
+    }
+  }
+  for (const std::string& g : grants) {
+    EXPECT_EQ(g, "client_credentials") << "an advertised grant type this test cannot exercise";
+  }
+
+  // Client authentication: every advertised method works; the others are refused.
+  std::set<std::string> methods = Strings(d->at("token_endpoint_auth_methods_supported"));
+  EXPECT_EQ(methods, (std::set<std::string>{"client_secret_post", "client_secret_basic"}));
+  EXPECT_TRUE(std::holds_alternative<json::object>(Token(ClientCredentials(tenant_))));
+  Form no_secret = ClientCredentials(tenant_);
+  no_secret.erase(no_secret.begin() + 2);  // client_secret
+  std::string basic = "Basic " + Base64Encode(tenant_.app_id + ":" + tenant_.client_secret);
+  Form basic_form = no_secret;
+  basic_form.erase(basic_form.begin() + 1);  // client_id
+  EXPECT_TRUE(std::holds_alternative<json::object>(Token(basic_form, std::string_view(basic))));
+  EXPECT_EQ(TokenError(no_secret).error, "invalid_client") << "none (a public client)";
+  Form assertion = no_secret;
+  assertion.emplace_back("client_assertion_type",
+                         "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+  assertion.emplace_back("client_assertion", Issue(tenant_));
+  EXPECT_EQ(TokenError(assertion).error, "invalid_client") << "private_key_jwt";
+
+  // Scopes: every advertised one is accepted; the OpenID scopes are neither.
+  std::set<std::string> scopes = Strings(d->at("scopes_supported"));
+  EXPECT_EQ(scopes, (std::set<std::string>{tokens_->options().graph_resource + "/.default",
+                                           tokens_->options().graph_app_id + "/.default"}));
+  for (const std::string& s : scopes) {
+    Form form = ClientCredentials(tenant_);
+    form[3].second = s;
+    EXPECT_TRUE(std::holds_alternative<json::object>(Token(form))) << s;
+  }
+  for (std::string s :
+       {"openid", "profile", "email", "offline_access", "https://graph.microsoft.com/.default"}) {
+    EXPECT_EQ(scopes.count(s), 0u) << s;
+    Form form = ClientCredentials(tenant_);
+    form[3].second = s;
+    EXPECT_EQ(TokenError(form).error, "invalid_scope") << s;
+  }
+
+  // Claims: exactly the claims of an issued token.
+  json::object claims = ClaimsOf(Issue(tenant_));
+  std::set<std::string> issued;
+  for (const auto& kv : claims) issued.emplace(kv.key());
+  EXPECT_EQ(Strings(d->at("claims_supported")), issued);
+
+  // sub is the object id, the same whichever client asks: public, not pairwise.
+  EXPECT_EQ(Strings(d->at("subject_types_supported")), std::set<std::string>{"public"});
+  EXPECT_EQ(claims.at("sub"), claims.at("oid"));
+  EXPECT_EQ(claims.at("sub").as_string(), tenant_.sp_id);
+
+  // No interactive flow and no ID tokens: /authorize (kept for MSAL, see Discovery) serves no
+  // response type, which the server's e2e test checks against the endpoint itself.
+  EXPECT_TRUE(d->at("response_types_supported").as_array().empty());
+  EXPECT_FALSE(d->contains("id_token_signing_alg_values_supported"));
+  EXPECT_EQ(d->at("authorization_endpoint").as_string(),
+            "https://localhost:8443/" + tenant_.tenant.id + "/oauth2/v2.0/authorize");
+  EXPECT_EQ(d->at("token_endpoint").as_string(),
+            "https://localhost:8443/" + tenant_.tenant.id + "/oauth2/v2.0/token");
 }
 
 }  // namespace
