@@ -1,6 +1,8 @@
 #include "auth/token_service.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <span>
 
 #include "common/encoding.h"
 
@@ -24,6 +26,20 @@ std::optional<std::string_view> Param(const std::vector<std::pair<std::string, s
 
 OAuthError Error(int status, std::string error, std::string description) {
   return OAuthError{status, std::move(error), std::move(description)};
+}
+
+// What the token endpoint serves. Token() accepts exactly these and Discovery() publishes exactly
+// these; token_service_test holds the two together.
+constexpr std::string_view kClientCredentials = "client_credentials";  // the one grant type
+constexpr std::string_view kClientAuthMethods[] = {"client_secret_post", "client_secret_basic"};
+// The claims of every access token Token() issues, in the order it writes them.
+constexpr std::string_view kAccessTokenClaims[] = {
+    "aud", "iss", "iat", "nbf", "exp", "azp", "azpacr", "idtyp", "oid", "sub", "tid", "uti", "ver"};
+
+json::array JsonArray(std::span<const std::string_view> items) {
+  json::array a;
+  for (std::string_view s : items) a.emplace_back(s);
+  return a;
 }
 
 }  // namespace
@@ -81,7 +97,7 @@ TokenService::TokenResult TokenService::Token(
   }
   auto grant = Param(form, "grant_type");
   if (!grant) return Error(400, "invalid_request", "The request body must contain 'grant_type'.");
-  if (*grant != "client_credentials") {
+  if (*grant != kClientCredentials) {
     return Error(400, "unsupported_grant_type",
                  "The grant type '" + std::string(*grant) + "' is not supported.");
   }
@@ -130,8 +146,10 @@ TokenService::TokenResult TokenService::Token(
   if (!scope) return Error(400, "invalid_request", "The request body must contain 'scope'.");
   std::string s(*scope);
   while (!s.empty() && s.back() == ' ') s.pop_back();
-  bool graph = s == options_.graph_resource + "/.default" ||
-               s == options_.graph_app_id + "/.default" ||
+  auto scopes = Scopes();
+  // Also "<resource>//.default", which a client makes by appending "/.default" to a resource
+  // written with a trailing slash; Entra accepts it too.
+  bool graph = std::find(scopes.begin(), scopes.end(), s) != scopes.end() ||
                s == options_.graph_resource + "//.default";
   if (!graph) {
     return Error(400, "invalid_scope",
@@ -147,6 +165,10 @@ TokenService::TokenResult TokenService::Token(
                  code.empty() ? "invalid_client" : code, client.status().message());
   }
   const auto& sp = client->service_principal;
+  const json::value* app_id = client->application.data.if_contains("appId");
+  if (!app_id || !app_id->is_string()) {
+    return Error(500, "server_error", "The application has no appId.");
+  }
   // No role claims: the Graph gate reads role assignments from the directory on every write, so
   // a revoked role stops working at once instead of when the token expires.
   int64_t now = directory_->clock()->NowSeconds();
@@ -156,7 +178,7 @@ TokenService::TokenResult TokenService::Token(
       {"iat", now},
       {"nbf", now},
       {"exp", now + options_.access_token_lifetime_seconds},
-      {"azp", client->application.data.at("appId")},
+      {"azp", app_id->get_string()},
       {"azpacr", "1"},
       {"idtyp", "app"},
       {"oid", sp.id},
@@ -176,23 +198,35 @@ TokenService::TokenResult TokenService::Token(
                       {"access_token", std::move(token).value()}};
 }
 
+std::vector<std::string> TokenService::Scopes() const {
+  return {options_.graph_resource + "/.default", options_.graph_app_id + "/.default"};
+}
+
 Result<json::object> TokenService::Discovery(std::string_view tenant) const {
   MERIDIAN_ASSIGN_OR_RETURN(auto t, directory_->ResolveTenant(tenant));
   std::string base = options_.public_url + "/" + t.id;
+  json::array scopes;
+  for (std::string& s : Scopes()) scopes.emplace_back(std::move(s));
+  // Only what is served. There is no interactive sign-in yet, so no response type is supported
+  // and there are no ID tokens (hence no id_token_signing_alg_values_supported) and no OpenID
+  // scopes. RFC 8414 section 2 would let authorization_endpoint be left out, but both MSALs
+  // refuse a document without it (python msal's authority.py reads
+  // openid_config['authorization_endpoint'] and tenant_discovery() rejects a document lacking it;
+  // msal-common's isOpenIdConfigResponse() requires it), so it stays and names the real
+  // /authorize endpoint, which answers every request with unsupported_response_type, as the
+  // empty response_types_supported says. `sub` is the service principal's object id, the same
+  // for every client, hence "public".
   return json::object{
       {"issuer", Issuer(t.id)},
       {"token_endpoint", base + "/oauth2/v2.0/token"},
       {"authorization_endpoint", base + "/oauth2/v2.0/authorize"},
       {"jwks_uri", base + "/discovery/v2.0/keys"},
-      {"response_types_supported", json::array{"code"}},
-      {"grant_types_supported", json::array{"client_credentials"}},
-      {"subject_types_supported", json::array{"pairwise"}},
-      {"id_token_signing_alg_values_supported", json::array{"RS256"}},
-      {"token_endpoint_auth_methods_supported",
-       json::array{"client_secret_post", "client_secret_basic"}},
-      {"scopes_supported", json::array{"openid", "profile", "email", "offline_access"}},
-      {"claims_supported", json::array{"sub", "iss", "aud", "exp", "iat", "nbf", "tid", "oid",
-                                       "azp", "idtyp", "ver"}},
+      {"response_types_supported", json::array{}},
+      {"grant_types_supported", JsonArray(std::span(&kClientCredentials, 1))},
+      {"subject_types_supported", json::array{"public"}},
+      {"token_endpoint_auth_methods_supported", JsonArray(kClientAuthMethods)},
+      {"scopes_supported", std::move(scopes)},
+      {"claims_supported", JsonArray(kAccessTokenClaims)},
       {"tenant_region_scope", t.region},
       {"cloud_instance_name", directory_->options().cloud},
   };
@@ -225,8 +259,9 @@ Result<SecurityContext> TokenService::Authenticate(std::string_view header) cons
     return verifier_->Verify(token);
   }();
   if (!claims.ok()) return fail(claims.status().message());
-  Status time = crypto::CheckTimeClaims(*claims, now, options_.clock_skew_seconds);
-  if (!time.ok()) return fail(time.message());
+  Result<crypto::TimeClaims> times =
+      crypto::CheckTimeClaims(*claims, now, options_.clock_skew_seconds);
+  if (!times.ok()) return fail(times.status().message());
   auto str = [&](std::string_view k) -> std::string {
     auto* v = claims->if_contains(k);
     return v && v->is_string() ? std::string(v->get_string()) : std::string();
@@ -235,14 +270,16 @@ Result<SecurityContext> TokenService::Authenticate(std::string_view header) cons
     return fail("Invalid audience: the token is not for " + options_.graph_resource + ".");
   }
   std::string tid = str("tid");
-  if (!IsUuid(tid) || str("iss") != Issuer(tid)) return fail("Invalid issuer.");
+  if (!IsUuid(tid)) return fail("Invalid issuer: the token has no tenant id (tid).");
+  if (str("iss") != Issuer(tid)) {
+    return fail("Invalid issuer: the token's iss is not the issuer of its tenant.");
+  }
   std::string oid = str("oid");
   if (!IsUuid(oid)) return fail("The token has no object id.");
   SecurityContext::Kind kind = str("idtyp") == "app" ? SecurityContext::Kind::kServicePrincipal
                                                      : SecurityContext::Kind::kUser;
   auto ctx = directory::ContextMint::Principal(tid, oid, kind, str("azp"), str("azp"));
-  auto* exp = claims->if_contains("exp");
-  verified_.Put(token, Verified{ctx, exp->to_number<int64_t>()});
+  verified_.Put(token, Verified{ctx, times->exp});
   return ctx;
 }
 

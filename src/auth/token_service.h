@@ -57,13 +57,20 @@ class TokenService {
   TokenResult Token(std::string_view tenant, const std::vector<std::pair<std::string, std::string>>& form,
                     std::optional<std::string_view> basic_auth) const;
 
-  // OpenID Provider metadata for a tenant (by id or verified domain).
+  // OpenID Provider metadata for a tenant (by id or verified domain): only what this service
+  // serves (grant types, client authentication methods, scopes and token claims). NotFound when
+  // the tenant is unknown.
   Result<boost::json::object> Discovery(std::string_view tenant) const;
+  // The scopes the token endpoint accepts: "<graph_resource>/.default" and
+  // "<graph_app_id>/.default".
+  std::vector<std::string> Scopes() const;
   boost::json::object Jwks() const;
 
-  // Validates a bearer token for the Graph resource: signature, algorithm (RS256 only), expiry,
-  // audience and issuer. Unauthenticated on any failure. Whether the tenant and principal still
-  // exist is for the caller, which reads them anyway.
+  // Validates a bearer token for the Graph resource: signature, algorithm (RS256 only), time
+  // claims (exp required; exp, nbf and iat strict NumericDates), audience, tenant id and issuer.
+  // Unauthenticated, with a message naming the failed check, on any failure; never throws,
+  // whatever the token holds. Whether the tenant and principal still exist is for the caller,
+  // which reads them anyway.
   Result<directory::SecurityContext> Authenticate(std::string_view authorization_header) const;
 
  private:

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -559,10 +560,18 @@ TEST(TimeClaims, ExpiryAndNotBefore) {
   EXPECT_FALSE(CheckTimeClaims({{"exp", 1000}}, 1000, 0).ok()) << "exp is exclusive";
   EXPECT_TRUE(CheckTimeClaims({{"exp", 1000}}, 1299, 300).ok());
   EXPECT_FALSE(CheckTimeClaims({{"exp", 1000}}, 1300, 300).ok());
-  EXPECT_TRUE(CheckTimeClaims({{"exp", 1000.5}}, 1000, 0).ok());
-  EXPECT_TRUE(CheckTimeClaims({{"exp", uint64_t{18446744073709551615u}}}, 1000, 0).ok());
+  EXPECT_TRUE(CheckTimeClaims({{"exp", 1000.0}}, 999, 0).ok()) << "an integral double";
+  EXPECT_FALSE(CheckTimeClaims({{"exp", 1000.5}}, 1000, 0).ok()) << "fractional";
+  EXPECT_FALSE(CheckTimeClaims({{"exp", uint64_t{18446744073709551615u}}}, 1000, 0).ok())
+      << "beyond kMaxNumericDate";
+  auto times = CheckTimeClaims({{"exp", 5000}, {"nbf", 900}, {"iat", 800}}, 1000, 0);
+  ASSERT_TRUE(times.ok()) << times.status().ToString();
+  EXPECT_EQ(times->exp, 5000);
+  EXPECT_EQ(times->nbf, 900);
+  EXPECT_EQ(times->iat, 800);
+  EXPECT_FALSE(CheckTimeClaims({{"exp", 5000}}, 1000, 0)->nbf.has_value());
 
-  auto st = CheckTimeClaims({{"nbf", 1000}}, 0, 0);
+  Status st = CheckTimeClaims({{"nbf", 1000}}, 0, 0).status();
   EXPECT_EQ(st.code(), Code::kUnauthenticated);
   EXPECT_NE(st.message().find("exp"), std::string::npos) << "exp is required";
   EXPECT_FALSE(CheckTimeClaims({{"exp", "5000"}}, 0, 0).ok());
@@ -574,9 +583,86 @@ TEST(TimeClaims, ExpiryAndNotBefore) {
   EXPECT_TRUE(CheckTimeClaims({{"exp", 5000}, {"nbf", 1300}}, 1000, 300).ok());
   EXPECT_FALSE(CheckTimeClaims({{"exp", 5000}, {"nbf", 1301}}, 1000, 300).ok());
   EXPECT_FALSE(CheckTimeClaims({{"exp", 5000}, {"nbf", "0"}}, 1000, 0).ok());
-  // A huge unsigned nbf is far in the future, not a negative number.
+  // A huge unsigned nbf is refused, not read as a negative number.
   EXPECT_FALSE(
       CheckTimeClaims({{"exp", 5000}, {"nbf", uint64_t{18446744073709551615u}}}, 1000, 0).ok());
+  // iat is not compared with now, but must be well formed.
+  EXPECT_TRUE(CheckTimeClaims({{"exp", 5000}, {"iat", 4000}}, 1000, 0).ok());
+  st = CheckTimeClaims({{"exp", 5000}, {"iat", "4000"}}, 1000, 0).status();
+  EXPECT_EQ(st.code(), Code::kUnauthenticated);
+  EXPECT_NE(st.message().find("the token's iat is not a NumericDate"), std::string::npos)
+      << st.message();
+}
+
+// Every JSON value a client could put in a time claim, as the token's payload text, so that the
+// parser's own reading (uint64 for 2^63, double for 2^64 and 1e999, ...) is what is tested.
+TEST(TimeClaims, NumericDateIsANonNegativeIntegerInRange) {
+  const std::vector<std::pair<std::string, int64_t>> accepted = {
+      {"0", 0},
+      {"-0", 0},
+      {"1700000000", 1700000000},
+      {"1700000000.0", 1700000000},
+      {"1.7e9", 1700000000},
+      {"1.7E+9", 1700000000},
+      {"253402300799", kMaxNumericDate},
+      {"253402300799.0", kMaxNumericDate},
+  };
+  for (const auto& [text, want] : accepted) {
+    json::value v = json::parse(text);
+    auto got = ParseNumericDate(v, "exp");
+    ASSERT_TRUE(got.ok()) << text << ": " << got.status().ToString();
+    EXPECT_EQ(*got, want) << text;
+  }
+  const std::vector<std::string> refused = {
+      "-1",
+      "-1700000000",
+      "-9223372036854775808",
+      "-1e300",
+      "-1e999",  // -inf
+      "1e999",   // +inf
+      "1700000000.5",
+      "0.1",
+      "1e-7",
+      "253402300800",
+      "253402300800.0",
+      "1e300",
+      "1E19",
+      "9223372036854775807",   // INT64_MAX
+      "9223372036854775808",   // 2^63: uint64
+      "18446744073709551615",  // UINT64_MAX
+      "18446744073709551616",  // 2^64: a double
+      "\"1700000000\"",
+      "\"\"",
+      "true",
+      "false",
+      "null",
+      "[]",
+      "[1700000000]",
+      "{}",
+      "{\"$date\":1700000000}",
+  };
+  for (const std::string& text : refused) {
+    json::value v = json::parse(text);
+    auto got = ParseNumericDate(v, "nbf");
+    ASSERT_FALSE(got.ok()) << text << " read as " << *got;
+    EXPECT_EQ(got.status().code(), Code::kUnauthenticated) << text;
+    EXPECT_NE(got.status().message().find("the token's nbf is not a NumericDate"),
+              std::string::npos)
+        << got.status().message();
+    for (const char* claim : {"exp", "nbf", "iat"}) {
+      json::object claims{{"exp", 5000}};
+      claims[claim] = v;
+      auto checked = CheckTimeClaims(claims, 1000, 300);
+      EXPECT_EQ(checked.status().code(), Code::kUnauthenticated) << claim << " = " << text;
+      EXPECT_NE(checked.status().message().find("the token's " + std::string(claim) + " is not"),
+                std::string::npos)
+          << claim << " = " << text << ": " << checked.status().message();
+    }
+  }
+  json::value nan = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_EQ(ParseNumericDate(nan, "exp").status().code(), Code::kUnauthenticated);
+  json::value inf = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(ParseNumericDate(inf, "exp").status().code(), Code::kUnauthenticated);
 }
 
 // --- tls_cert.h ---------------------------------------------------------------------------------

@@ -308,40 +308,56 @@ Result<json::object> JwtVerifier::Verify(std::string_view token) const {
 
 // --- Time claims --------------------------------------------------------------------------------
 
-namespace {
-
-// The sign of (v - x) for a JSON number v; nullopt when v is not a finite number. Exact for
-// every int64, uint64 and double.
-std::optional<int> CompareNumber(const json::value& v, int64_t x) {
-  if (v.is_int64()) return v.get_int64() < x ? -1 : v.get_int64() > x ? 1 : 0;
-  if (v.is_uint64()) {
-    if (x < 0) return 1;
-    uint64_t u = v.get_uint64(), ux = static_cast<uint64_t>(x);
-    return u < ux ? -1 : u > ux ? 1 : 0;
+Result<int64_t> ParseNumericDate(const json::value& value, std::string_view claim) {
+  auto bad = [&] {
+    return Unauthenticated("the token's " + std::string(claim) +
+                           " is not a NumericDate (a non-negative integer number of seconds)");
+  };
+  switch (value.kind()) {
+    case json::kind::int64: {
+      int64_t v = value.get_int64();
+      if (v < 0 || v > kMaxNumericDate) return bad();
+      return v;
+    }
+    case json::kind::uint64: {
+      uint64_t v = value.get_uint64();
+      if (v > static_cast<uint64_t>(kMaxNumericDate)) return bad();
+      return static_cast<int64_t>(v);
+    }
+    case json::kind::double_: {
+      double d = value.get_double();
+      // NaN fails every comparison, so !(d >= 0) refuses it along with the negatives; the upper
+      // bound refuses the infinities and keeps the cast below in range.
+      if (!(d >= 0) || d > static_cast<double>(kMaxNumericDate) || std::trunc(d) != d) {
+        return bad();
+      }
+      return static_cast<int64_t>(d);
+    }
+    default:
+      return bad();
   }
-  if (v.is_double()) {
-    double d = v.get_double();
-    if (!std::isfinite(d)) return std::nullopt;
-    long double ld = d, lx = x;  // 64-bit mantissa on x86-64: both exact
-    return ld < lx ? -1 : ld > lx ? 1 : 0;
-  }
-  return std::nullopt;
 }
 
-}  // namespace
-
-Status CheckTimeClaims(const json::object& claims, int64_t now_seconds, int64_t leeway_seconds) {
+Result<TimeClaims> CheckTimeClaims(const json::object& claims, int64_t now_seconds,
+                                   int64_t leeway_seconds) {
+  TimeClaims t;
   const json::value* exp = claims.if_contains("exp");
   if (!exp) return Unauthenticated("the token has no expiry (exp)");
-  std::optional<int> exp_cmp = CompareNumber(*exp, now_seconds - leeway_seconds);
-  if (!exp_cmp) return Unauthenticated("the token's exp is not a number");
-  if (*exp_cmp <= 0) return Unauthenticated("Lifetime validation failed, the token is expired.");
+  MERIDIAN_ASSIGN_OR_RETURN(t.exp, ParseNumericDate(*exp, "exp"));
   if (const json::value* nbf = claims.if_contains("nbf")) {
-    std::optional<int> nbf_cmp = CompareNumber(*nbf, now_seconds + leeway_seconds);
-    if (!nbf_cmp) return Unauthenticated("the token's nbf is not a number");
-    if (*nbf_cmp > 0) return Unauthenticated("the token is not yet valid (nbf)");
+    MERIDIAN_ASSIGN_OR_RETURN(t.nbf, ParseNumericDate(*nbf, "nbf"));
   }
-  return Status::Ok();
+  if (const json::value* iat = claims.if_contains("iat")) {
+    MERIDIAN_ASSIGN_OR_RETURN(t.iat, ParseNumericDate(*iat, "iat"));
+  }
+  // The parsed times are at most kMaxNumericDate, so only `now` and `leeway` could overflow here.
+  if (t.exp <= now_seconds - leeway_seconds) {
+    return Unauthenticated("Lifetime validation failed, the token is expired.");
+  }
+  if (t.nbf && *t.nbf > now_seconds + leeway_seconds) {
+    return Unauthenticated("the token is not yet valid (nbf)");
+  }
+  return t;
 }
 
 }  // namespace meridian::crypto

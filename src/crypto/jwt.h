@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -122,11 +123,32 @@ class JwtVerifier {
   std::map<std::string, VerifyKey, std::less<>> keys_;
 };
 
-// OK when `claims` has a numeric "exp" later than now - leeway and, if "nbf" is present, it is a
-// number no later than now + leeway (RFC 7519 sections 4.1.4 and 4.1.5; times in seconds since
-// the epoch). Unauthenticated otherwise: no exp, a non-numeric exp or nbf, expired, or not yet
-// valid.
-Status CheckTimeClaims(const boost::json::object& claims, int64_t now_seconds,
-                       int64_t leeway_seconds);
+// The latest NumericDate accepted: 9999-12-31T23:59:59Z. Far beyond any real token, and small
+// enough that adding a leeway or converting to milliseconds cannot overflow int64.
+inline constexpr int64_t kMaxNumericDate = 253'402'300'799;
+
+// The NumericDate (RFC 7519 section 2) in `value`, in whole seconds since the epoch: a JSON number
+// that is a non-negative integer no greater than kMaxNumericDate, however Boost.JSON holds it
+// (int64, uint64, or a double with no fractional part such as 1.7e9). The one parser of token
+// times: every exp, nbf and iat goes through it. Unauthenticated, naming `claim`, for anything
+// else: a string, boolean, null, array or object; a negative, fractional, infinite or NaN number;
+// a number beyond kMaxNumericDate (1e300, 2^63, ...). RFC 7519 allows fractional seconds, but no
+// issuer this code verifies writes them, so they are refused rather than rounded. Never throws.
+Result<int64_t> ParseNumericDate(const boost::json::value& value, std::string_view claim);
+
+// The time claims of a token that CheckTimeClaims accepted.
+struct TimeClaims {
+  int64_t exp = 0;
+  std::optional<int64_t> nbf;
+  std::optional<int64_t> iat;
+};
+
+// The time claims of `claims` when the token is valid at `now_seconds` (RFC 7519 sections 4.1.4
+// to 4.1.6): "exp" is present and later than now - leeway; "nbf", if present, is no later than
+// now + leeway; "iat", if present, is well formed (it is not compared with now). Each through
+// ParseNumericDate. Unauthenticated otherwise, with a message naming the claim: no exp, a
+// malformed exp, nbf or iat, expired, or not yet valid. Never throws.
+Result<TimeClaims> CheckTimeClaims(const boost::json::object& claims, int64_t now_seconds,
+                                   int64_t leeway_seconds);
 
 }  // namespace meridian::crypto

@@ -118,6 +118,24 @@ class EndToEnd(unittest.TestCase):
         by_domain = self.s.get(self.url + "/%s/v2.0/.well-known/openid-configuration" % self.doc["initialDomain"])
         self.assertEqual(by_domain.json()["issuer"], d["issuer"])
 
+    def test_discovery_says_only_what_is_served(self):
+        d = self.s.get(self.doc["openidConfiguration"].replace("https://localhost", "https://127.0.0.1")).json()
+        self.assertEqual(d["grant_types_supported"], ["client_credentials"])
+        self.assertEqual(d["subject_types_supported"], ["public"])
+        self.assertNotIn("openid", d["scopes_supported"])
+        self.assertIn(self.doc["graphScope"], d["scopes_supported"])
+        claims = json.loads(base64.urlsafe_b64decode(self.tok.split(".")[1] + "=="))
+        self.assertEqual(set(d["claims_supported"]), set(claims))
+        # The authorization endpoint stays for MSAL's sake, and serves no response type, as
+        # response_types_supported says.
+        self.assertEqual(d["response_types_supported"], [])
+        authorize = d["authorization_endpoint"].replace("https://localhost", "https://127.0.0.1")
+        for response_type in ("code", "token", "id_token", "code id_token"):
+            r = self.s.get(authorize, params={"response_type": response_type,
+                                              "client_id": self.doc["bootstrapApplication"]["appId"]})
+            self.assertEqual(r.status_code, 400, r.text)
+            self.assertEqual(r.json()["error"], "unsupported_response_type")
+
     def test_gate_rejects_missing_forged_and_foreign_tokens(self):
         r = self.s.get(self.url + "/v1.0/users")
         self.assert_graph_error(r, 401, "InvalidAuthenticationToken")
