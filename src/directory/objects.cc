@@ -219,6 +219,35 @@ Status CheckRecordSize(const json::object& data) {
   return Status::Ok();
 }
 
+std::set<std::string> Addresses(std::string_view type, const json::object& data) {
+  std::set<std::string> out;
+  auto add = [&](std::string_view s) {
+    if (!s.empty()) out.insert(AsciiLower(s));
+  };
+  if (type == "user") {
+    if (auto* upn = data.if_contains("userPrincipalName"); upn && upn->is_string()) {
+      add(upn->get_string());
+    }
+  } else if (type != "group") {
+    return out;
+  }
+  if (auto* mail = data.if_contains("mail"); mail && mail->is_string()) add(mail->get_string());
+  if (auto* proxies = data.if_contains("proxyAddresses"); proxies && proxies->is_array()) {
+    for (const json::value& e : proxies->get_array()) {
+      if (!e.is_string()) continue;
+      std::string_view s = e.get_string();
+      // "SMTP:primary@x", "smtp:alias@x"; a colon before any '@' starts a prefix.
+      size_t colon = s.find(':');
+      if (colon != std::string_view::npos && s.substr(0, colon).find('@') == s.npos) {
+        if (!EqualsIgnoreCase(s.substr(0, colon), "smtp")) continue;
+        s.remove_prefix(colon + 1);
+      }
+      add(s);
+    }
+  }
+  return out;
+}
+
 Status ApplyBody(const TypeSchema& type, const json::object& body, bool create,
                  json::object* data) {
   if (size_t size = json::serialize(body).size(); size > kMaxRecordBytes) {

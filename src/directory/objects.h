@@ -2,7 +2,8 @@
 // any depth), read-only ones, wrong JSON types, bad enumeration values, values and collections
 // over their bounds, duplicate ids within a collection, oversized records and missing required
 // properties are refused with Graph's messages. Type-specific rules (UPN domains, passwords, group
-// kinds) live in directory.cc, where the tenant's state is at hand.
+// kinds) live in directory.cc, where the tenant's state is at hand. Also: the set of mail
+// addresses an object claims, for their uniqueness per tenant.
 //
 // Everything here is a pure function of its arguments: safe to call from any thread.
 #pragma once
@@ -47,6 +48,14 @@ Result<boost::json::value> ValidateValue(const Property& property, const boost::
 // kMaxRecordBytes. For the directory to call on the final record of every write, since some
 // writes (credentials, server-set properties) do not go through ApplyBody.
 Status CheckRecordSize(const boost::json::object& data);
+
+// The SMTP addresses an object of `type` claims, lower-cased, for the per-tenant uniqueness of
+// mail and proxy addresses across users and groups: a user's userPrincipalName, mail and
+// proxyAddresses; a group's mail and proxyAddresses. A proxy address loses its "smtp:" prefix (any
+// case); one of another kind ("SIP:", "X500:", ...) is not an SMTP address and is left out.
+// otherMails are not claimed: they are the user's addresses elsewhere, not the tenant's. Empty for
+// other types.
+std::set<std::string> Addresses(std::string_view type, const boost::json::object& data);
 
 // Fails when a property marked kRequired is missing from `data`.
 Status CheckRequired(const TypeSchema& type, const boost::json::object& data);

@@ -479,5 +479,23 @@ TEST(ObjectsTest, EveryWritableComplexPropertyDeclaresItsMembers) {
   EXPECT_FALSE(ValidateValue(bare, json::object{}).ok());
 }
 
+TEST(ObjectsTest, AddressesAreTheFoldedSmtpAddressesAnObjectClaims) {
+  json::object user = Parse(R"({"userPrincipalName": "Adele@Contoso.com",
+      "mail": "adele.vance@contoso.com",
+      "proxyAddresses": ["SMTP:Adele.Vance@contoso.com", "smtp:av@Contoso.com",
+                         "SIP:adele@contoso.com", "X500:/o=Contoso/cn=adele", "plain@contoso.com"],
+      "otherMails": ["adele@gmail.example"]})");
+  EXPECT_EQ(Addresses("user", user),
+            (std::set<std::string>{"adele@contoso.com", "adele.vance@contoso.com", "av@contoso.com",
+                                   "plain@contoso.com"}));
+  json::object group = Parse(R"({"mail": "Team@contoso.com", "userPrincipalName": "x@y.com",
+      "proxyAddresses": ["SMTP:team@contoso.com", "smtp:team-alias@contoso.com"]})");
+  EXPECT_EQ(Addresses("group", group),
+            (std::set<std::string>{"team@contoso.com", "team-alias@contoso.com"}))
+      << "a group has no userPrincipalName to claim";
+  EXPECT_TRUE(Addresses("group", Parse(R"({"mailNickname": "g"})")).empty());
+  EXPECT_TRUE(Addresses("application", Parse(R"({"mail": "a@b.com"})")).empty());
+}
+
 }  // namespace
 }  // namespace meridian::directory
