@@ -76,10 +76,16 @@ std::vector<Region> CloudRegions(std::string_view cloud) {
   return {};
 }
 
+bool IsCountryCode(std::string_view country) {
+  std::string code(country);
+  for (char& c : code) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+  return code.size() == 2 && InList(kIso3166, code);
+}
+
 Result<Region> RegionForCountry(std::string_view country, std::string_view cloud) {
   std::string code(country);
   for (char& c : code) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
-  if (code.size() != 2 || !InList(kIso3166, code)) {
+  if (!IsCountryCode(code)) {
     return InvalidArgument("'" + std::string(country) +
                            "' is not an ISO 3166-1 alpha-2 country code");
   }

@@ -18,6 +18,9 @@ std::string_view RegionCode(Region r);
 std::string_view RegionDisplayName(Region r);  // "North America", "EMEA", ...
 Result<Region> ParseRegionCode(std::string_view code);
 
+// True for an ISO 3166-1 alpha-2 country code, in any case.
+bool IsCountryCode(std::string_view code);
+
 // Maps an ISO 3166-1 alpha-2 country code (case-insensitive) to its region, as Entra does:
 // North America, EMEA, Australia and Japan have regional models, China is a sovereign cloud, and
 // every other country goes to Worldwide. InvalidArgument for a code that is not ISO 3166-1.

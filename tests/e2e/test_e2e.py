@@ -266,6 +266,16 @@ class EndToEnd(unittest.TestCase):
         bad = self.s.post(self.url + "/v1.0/applications", json={"displayName": "Bad",
                           "web": {"redirectUris": ["http://evil.example/cb"]}}, headers=self.h)
         self.assert_graph_error(bad, 400)
+        # Complex properties are checked member by member, and a record is bounded (128 KiB).
+        apps = self.url + "/v1.0/applications"
+        self.assert_graph_error(self.s.post(apps, json={"displayName": "X", "api": {"shoeSize": 9}},
+                                            headers=self.h), 400, "Request_BadRequest")
+        scopes = [{"id": "00000000-0000-4000-8000-%012d" % i, "adminConsentDescription": "x" * 1000}
+                  for i in range(3500)]
+        big = self.s.post(apps, json={"displayName": "Big", "api": {"oauth2PermissionScopes": scopes}},
+                          headers=self.h)
+        self.assert_graph_error(big, 400, "Request_BadRequest")
+        self.assertIn("131072 bytes", big.json()["error"]["message"])
         sp = self.s.post(self.url + "/v1.0/servicePrincipals", json={"appId": app["appId"]}, headers=self.h)
         self.assertEqual(sp.status_code, 201, sp.text)
         pw = self.s.post(self.url + "/v1.0/applications/%s/addPassword" % app["id"],
