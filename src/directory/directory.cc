@@ -573,23 +573,16 @@ Status CheckUpnDomain(const store::ReadView& view, const TenantKeys& keys, std::
   return Status::Ok();
 }
 
-void SetPut(proto::Op* op, std::string_view type, const Object& o, bool create,
-            std::string activity) {
+// Fills `op` with the put of `o`, once its Graph properties are within the record bound.
+Status SetPut(proto::Op* op, std::string_view type, const Object& o, bool create,
+              std::string activity) {
+  MERIDIAN_RETURN_IF_ERROR(CheckRecordSize(o.data));
   auto* put = op->mutable_put_object();
   put->set_type(std::string(type));
   put->set_id(o.id);
   put->set_create(create);
   put->set_record_json(EncodeRecord(o));
   put->set_activity(std::move(activity));
-}
-
-Status CheckApplicationUris(const json::object& data) {
-  for (const char* kind : {"web", "spa", "publicClient"}) {
-    if (auto* k = data.if_contains(kind); k && k->as_object().contains("redirectUris")) {
-      MERIDIAN_RETURN_IF_ERROR(CheckRedirectUris(k->as_object().at("redirectUris"),
-                                                 std::string_view(kind) == "publicClient"));
-    }
-  }
   return Status::Ok();
 }
 
@@ -715,7 +708,6 @@ Result<WriteResult> Directory::Create(const SecurityContext& ctx, const TypeSche
       o.data.emplace("identifierUris", json::array{});
       o.data["passwordCredentials"] = json::array{};
       o.data["createdDateTime"] = created;
-      MERIDIAN_RETURN_IF_ERROR(CheckApplicationUris(o.data));
     } else if (type.type == "servicePrincipal") {
       MERIDIAN_RETURN_IF_ERROR(CheckRequired(type, o.data));
       std::string app = AsciiLower(Str(o.data, "appId"));
@@ -788,7 +780,7 @@ Result<WriteResult> Directory::Create(const SecurityContext& ctx, const TypeSche
       o.data["roleDefinitionId"] = role;
     }
     o.data["id"] = id;
-    SetPut(op, type.type, o, true, "Add " + std::string(type.name()));
+    MERIDIAN_RETURN_IF_ERROR(SetPut(op, type.type, o, true, "Add " + std::string(type.name())));
     written = std::move(o);
     return Status::Ok();
   });
@@ -836,14 +828,12 @@ Result<WriteResult> Directory::Update(const SecurityContext& ctx, const TypeSche
         }
         o.data.erase("passwordProfile");
       }
-    } else if (type.type == "application") {
-      MERIDIAN_RETURN_IF_ERROR(CheckApplicationUris(o.data));
     }
     if (was_enabled && !Bool(o.data, "accountEnabled", true) &&
         target.roles.count(std::string(authz::kGlobalAdministrator))) {
       MERIDIAN_RETURN_IF_ERROR(EnsureGlobalAdministratorRemains(view, keys, {.principal = id}));
     }
-    SetPut(op, type.type, o, false, intent.activity);
+    MERIDIAN_RETURN_IF_ERROR(SetPut(op, type.type, o, false, intent.activity));
     written = std::move(o);
     return Status::Ok();
   });
@@ -951,7 +941,7 @@ Result<json::object> Directory::AddPassword(const SecurityContext& ctx, std::str
     auto& hashes = o.secret["clientSecrets"];
     if (!hashes.is_object()) hashes = json::object{};
     hashes.as_object()[key_id] = crypto::HashClientSecret(secret);
-    SetPut(op, "application", o, false, kSecretsActivity);
+    MERIDIAN_RETURN_IF_ERROR(SetPut(op, "application", o, false, kSecretsActivity));
     return Status::Ok();
   });
   MERIDIAN_RETURN_IF_ERROR(lsn.status());
@@ -982,7 +972,7 @@ Status Directory::RemovePassword(const SecurityContext& ctx, std::string_view ap
     if (auto* h = o.secret.if_contains("clientSecrets"); h && h->is_object()) {
       h->as_object().erase(AsciiLower(key_id));
     }
-    SetPut(op, "application", o, false, kSecretsActivity);
+    MERIDIAN_RETURN_IF_ERROR(SetPut(op, "application", o, false, kSecretsActivity));
     return Status::Ok();
   }).status();
 }

@@ -242,6 +242,26 @@ TEST_F(DirectoryTest, WritesAreAuditedAndSurviveReopen) {
   EXPECT_EQ(*d_->Count(*admin_, Users()), 2);
 }
 
+TEST_F(DirectoryTest, AddressesAreUniqueAcrossUsersAndGroups) {
+  std::string domain = tenant_.tenant.domains[0];
+  // A Microsoft 365 group may not take an administrator's address as its mail.
+  auto m365 = d_->Create(*admin_, Groups(),
+                         {{"displayName", "Admins"}, {"mailEnabled", true}, {"mailNickname", "admin"},
+                          {"securityEnabled", false}, {"groupTypes", json::array{"Unified"}}});
+  EXPECT_EQ(m365.status().code(), Code::kAlreadyExists) << m365.status().ToString();
+  std::string u = MakeUser("adele", "Adele");
+  EXPECT_EQ(d_->Update(*admin_, Users(), u, {{"mail", "ADMIN@" + domain}}, std::nullopt)
+                .status()
+                .code(),
+            Code::kAlreadyExists);
+  ASSERT_TRUE(d_->Update(*admin_, Users(), u, {{"mail", "adele.v@" + domain}}, std::nullopt).ok());
+  auto other = d_->Create(*admin_, Users(), NewUser("adele.v", "Other Adele"));
+  EXPECT_EQ(other.status().code(), Code::kAlreadyExists);
+  // Freed when the holder lets go.
+  ASSERT_TRUE(d_->Delete(*admin_, Users(), u, std::nullopt).ok());
+  EXPECT_TRUE(d_->Create(*admin_, Users(), NewUser("adele.v", "Other Adele")).ok());
+}
+
 TEST_F(DirectoryTest, AnInterruptedTenantCreationIsUndoneAtStart) {
   for (std::string point : {"create-tenant:reserved", "create-tenant:created"}) {
     SCOPED_TRACE(point);

@@ -317,16 +317,5 @@ Status CheckPasswordComplexity(std::string_view pw) {
   return Status::Ok();
 }
 
-Status CheckRedirectUris(const json::value& uris, bool allow_custom_scheme) {
-  if (!uris.is_array()) return Bad("redirectUris must be an array of strings.");
-  if (uris.get_array().size() > 256) return Bad("At most 256 redirect URIs are allowed.");
-  for (const auto& u : uris.get_array()) {
-    if (!u.is_string()) return Bad("redirectUris must be an array of strings.");
-    MERIDIAN_RETURN_IF_ERROR(allow_custom_scheme
-                                 ? CheckPublicClientRedirectUri("redirectUris", u.get_string())
-                                 : CheckRedirectUri("redirectUris", u.get_string()));
-  }
-  return Status::Ok();
-}
 
 }  // namespace meridian::directory

@@ -63,8 +63,4 @@ Status CheckRequired(const TypeSchema& type, const boost::json::object& data);
 // Password policy of cloud accounts: 8 to 256 characters, three of the four character classes.
 Status CheckPasswordComplexity(std::string_view password);
 
-// Redirect URIs: absolute, https (or http on a loopback host); `allow_custom_scheme` for public
-// clients (mobile and desktop apps).
-Status CheckRedirectUris(const boost::json::value& uris, bool allow_custom_scheme);
-
 }  // namespace meridian::directory

@@ -28,7 +28,7 @@ namespace json = boost::json;
 
 // Golden digests: SHA-256 (hex) of every key/value pair of the partition in key order, each pair
 // as <key length:8 bytes big-endian> key <value length:8 bytes big-endian> value.
-constexpr char kTenantGolden[] = "b6cb2e1fc8f156b53070954c1294cc09defba1c41c3ca7adcf3e273adcc14dd8";
+constexpr char kTenantGolden[] = "873dac91a5e259ade7258c14baf917625f5e0f515705fb73b84dad91edc3e17b";
 constexpr char kGlobalGolden[] = "c0403dce770fdf8ee6fdbdd1d219a015a3645872e20aa34459e3ea79c05dd902";
 
 constexpr char kTenant[] = "0b5e7d1c-2a3f-4c6e-9d8b-7f1a2c3e4d5f";

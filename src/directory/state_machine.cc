@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/encoding.h"
+#include "directory/objects.h"
 #include "directory/schema.h"
 #include "odata/plan.h"
 #include "store/keys.h"
@@ -204,6 +205,24 @@ class Applier {
         ctx_->Put(keys_.Index(p.type(), prop.name, v, p.id()), "");
       }
     }
+    // SMTP addresses (a user's UPN and mail, a group's mail, proxyAddresses) are unique across
+    // the tenant, whatever the type that claims them.
+    {
+      std::set<std::string> before = old ? Addresses(p.type(), old_data) : std::set<std::string>();
+      std::set<std::string> after = Addresses(p.type(), data);
+      for (const std::string& a : before) {
+        if (!after.count(a)) ctx_->Delete(keys_.Unique("*", "address", a));
+      }
+      for (const std::string& a : after) {
+        if (before.count(a)) continue;
+        std::string ukey = keys_.Unique("*", "address", a);
+        MERIDIAN_ASSIGN_OR_RETURN(auto owner, ctx_->Get(ukey));
+        if (owner && *owner != p.id()) {
+          return AlreadyExists("Another object already uses the address " + a + ".");
+        }
+        ctx_->Put(ukey, p.id());
+      }
+    }
     // What changed, for the audit record: Graph properties only, so no secret is ever named.
     for (const auto& [k, v] : data) {
       auto* was = old_data.if_contains(k);
@@ -242,6 +261,9 @@ class Applier {
         ctx_->Delete(keys_.Index(type, prop.name, v, id));
         if (prop.unique()) ctx_->Delete(keys_.Unique(type, prop.name, v));
       }
+    }
+    for (const std::string& a : Addresses(type, data)) {
+      ctx_->Delete(keys_.Unique("*", "address", a));
     }
     ctx_->Delete(key);
     ctx_->Delete(keys_.Kind(id));

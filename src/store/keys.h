@@ -6,7 +6,8 @@
 //   "org"                                   organization record
 //   "o/" type "/" id                        object record (JSON)
 //   "x/" type "/" prop "/" value* id        index entry (value escaped, see EncodeIndexValue)
-//   "u/" type "/" prop "/" value*           unique-value claim -> id
+//   "u/" type "/" prop "/" value*           unique-value claim -> id ("u/*/address/..." for
+//                                           SMTP addresses, unique across types)
 //   "l/" relation "/" source "/" target     link (group members, owners)
 //   "r/" relation "/" target "/" source     reverse link (memberOf)
 //   "m/" principal "/" group                 principal is a member of role-assignable group
