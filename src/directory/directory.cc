@@ -573,15 +573,20 @@ Status CheckUpnDomain(const store::ReadView& view, const TenantKeys& keys, std::
   return Status::Ok();
 }
 
-// Fills `op` with the put of `o`, once its Graph properties are within the record bound.
-Status SetPut(proto::Op* op, std::string_view type, const Object& o, bool create,
+// Fills `op` with the put of `o`, once its Graph properties are within the record bound: the
+// whole record for a create, what changed since `before` for an update.
+Status SetPut(proto::Op* op, std::string_view type, const Object& o, const Object* before,
               std::string activity) {
   MERIDIAN_RETURN_IF_ERROR(CheckRecordSize(o.data));
   auto* put = op->mutable_put_object();
   put->set_type(std::string(type));
   put->set_id(o.id);
-  put->set_create(create);
-  put->set_record_json(EncodeRecord(o));
+  put->set_create(before == nullptr);
+  if (before) {
+    put->set_patch_json(json::serialize(MakePatch(*before, o)));
+  } else {
+    put->set_record_json(EncodeRecord(o));
+  }
   put->set_activity(std::move(activity));
   return Status::Ok();
 }
@@ -780,7 +785,7 @@ Result<WriteResult> Directory::Create(const SecurityContext& ctx, const TypeSche
       o.data["roleDefinitionId"] = role;
     }
     o.data["id"] = id;
-    MERIDIAN_RETURN_IF_ERROR(SetPut(op, type.type, o, true, "Add " + std::string(type.name())));
+    MERIDIAN_RETURN_IF_ERROR(SetPut(op, type.type, o, nullptr, "Add " + std::string(type.name())));
     written = std::move(o);
     return Status::Ok();
   });
@@ -809,6 +814,7 @@ Result<WriteResult> Directory::Update(const SecurityContext& ctx, const TypeSche
   auto lsn = Submit(ctx, intent, [&](const store::ReadView& view, const authz::Target& target,
                                      proto::Op* op) -> Status {
     MERIDIAN_ASSIGN_OR_RETURN(Object o, ReadObject(view, keys, type.type, id));
+    const Object before = o;
     MERIDIAN_RETURN_IF_ERROR(CheckIfMatch(o, if_match));
     if (type.type == "roleDefinition" && Bool(o.data, "isBuiltIn", true)) {
       return InvalidArgument("Built-in role definitions cannot be changed.", "Request_BadRequest");
@@ -833,7 +839,7 @@ Result<WriteResult> Directory::Update(const SecurityContext& ctx, const TypeSche
         target.roles.count(std::string(authz::kGlobalAdministrator))) {
       MERIDIAN_RETURN_IF_ERROR(EnsureGlobalAdministratorRemains(view, keys, {.principal = id}));
     }
-    MERIDIAN_RETURN_IF_ERROR(SetPut(op, type.type, o, false, intent.activity));
+    MERIDIAN_RETURN_IF_ERROR(SetPut(op, type.type, o, &before, intent.activity));
     written = std::move(o);
     return Status::Ok();
   });
@@ -907,6 +913,7 @@ Result<json::object> Directory::AddPassword(const SecurityContext& ctx, std::str
   auto lsn = Submit(ctx, intent, [&](const store::ReadView& view, const authz::Target&,
                                      proto::Op* op) -> Status {
     MERIDIAN_ASSIGN_OR_RETURN(Object o, ReadObject(view, keys, "application", found.id));
+    const Object before = o;
     std::string display_name;
     int64_t end = op->time_ms() + kClientSecretLifetimeMs;
     if (auto* pc = body.if_contains("passwordCredential")) {
@@ -941,7 +948,7 @@ Result<json::object> Directory::AddPassword(const SecurityContext& ctx, std::str
     auto& hashes = o.secret["clientSecrets"];
     if (!hashes.is_object()) hashes = json::object{};
     hashes.as_object()[key_id] = crypto::HashClientSecret(secret);
-    MERIDIAN_RETURN_IF_ERROR(SetPut(op, "application", o, false, kSecretsActivity));
+    MERIDIAN_RETURN_IF_ERROR(SetPut(op, "application", o, &before, kSecretsActivity));
     return Status::Ok();
   });
   MERIDIAN_RETURN_IF_ERROR(lsn.status());
@@ -958,6 +965,7 @@ Status Directory::RemovePassword(const SecurityContext& ctx, std::string_view ap
   return Submit(ctx, intent, [&](const store::ReadView& view, const authz::Target&,
                                  proto::Op* op) -> Status {
     MERIDIAN_ASSIGN_OR_RETURN(Object o, ReadObject(view, keys, "application", found.id));
+    const Object before = o;
     auto& creds = o.data["passwordCredentials"];
     json::array kept;
     bool removed = false;
@@ -972,7 +980,7 @@ Status Directory::RemovePassword(const SecurityContext& ctx, std::string_view ap
     if (auto* h = o.secret.if_contains("clientSecrets"); h && h->is_object()) {
       h->as_object().erase(AsciiLower(key_id));
     }
-    MERIDIAN_RETURN_IF_ERROR(SetPut(op, "application", o, false, kSecretsActivity));
+    MERIDIAN_RETURN_IF_ERROR(SetPut(op, "application", o, &before, kSecretsActivity));
     return Status::Ok();
   }).status();
 }

@@ -31,6 +31,41 @@ std::string EncodeRecord(const Object& o) {
   return json::serialize(record);
 }
 
+namespace {
+
+json::object Diff(const json::object& before, const json::object& after) {
+  json::object out;
+  for (const auto& [k, v] : after) {
+    auto* was = before.if_contains(k);
+    if (!was || *was != v) out[k] = v;
+  }
+  for (const auto& [k, v] : before) {
+    if (!after.contains(k)) out[k] = nullptr;
+  }
+  return out;
+}
+
+}  // namespace
+
+json::object MakePatch(const Object& before, const Object& after) {
+  return json::object{{"d", Diff(before.data, after.data)}, {"s", Diff(before.secret, after.secret)}};
+}
+
+Status ApplyPatch(const json::object& patch, json::object* record) {
+  for (const char* part : {"d", "s"}) {
+    auto* changes = patch.if_contains(part);
+    if (!changes) continue;
+    if (!changes->is_object()) return InvalidArgument("a patch's members must be objects");
+    json::value& target = (*record)[part];
+    if (!target.is_object()) target = json::object{};
+    for (const auto& [k, v] : changes->get_object()) {
+      if (v.is_null()) target.get_object().erase(k);
+      else target.get_object()[k] = v;
+    }
+  }
+  return Status::Ok();
+}
+
 Status ObjectNotFound(std::string_view id) {
   return NotFound("Resource '" + std::string(id) +
                   "' does not exist or one of its queried reference-property objects are not "

@@ -34,6 +34,13 @@ Result<boost::json::object> ParseObject(std::string_view raw, std::string_view w
 Result<Object> DecodeObject(std::string_view type, std::string_view raw);
 std::string EncodeRecord(const Object& o);
 
+// What turns `before` into `after`: {"d": {...}, "s": {...}} with the members that differ, and
+// null for each member removed. ApplyPatch(before record, patch) gives `after`'s record.
+boost::json::object MakePatch(const Object& before, const Object& after);
+// Applies a MakePatch patch to a stored record (its "d" and "s" members). InvalidArgument when
+// the patch is not of that shape.
+Status ApplyPatch(const boost::json::object& patch, boost::json::object* record);
+
 // Graph's NotFound for an id.
 Status ObjectNotFound(std::string_view id);
 

@@ -6,6 +6,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "directory/objects.h"
+#include "directory/records.h"
 #include "directory/schema.h"
 #include "odata/plan.h"
 #include "store/keys.h"
@@ -167,17 +168,25 @@ class Applier {
   Status Put(const proto::PutObject& p, std::string* name, json::array* modified) {
     const TypeSchema* schema = FindType(p.type());
     if (!schema) return InvalidArgument("unknown object type " + p.type());
-    boost::system::error_code ec;
-    json::value parsed = json::parse(p.record_json(), ec);
-    if (ec || !parsed.is_object()) return InvalidArgument("record is not a JSON object");
-    json::object record = std::move(parsed.get_object());
-    record["v"] = op_.lsn();
-    const json::object& data = Data(record);
-
     std::string key = keys_.Object(p.type(), p.id());
     MERIDIAN_ASSIGN_OR_RETURN(auto old, ReadRecord(*ctx_, key));
     if (p.create() && old) return AlreadyExists("an object with id " + p.id() + " already exists");
     if (!p.create() && !old) return NotFound("object " + p.id() + " does not exist");
+    boost::system::error_code ec;
+    json::object record;
+    if (!p.patch_json().empty()) {
+      if (!old) return InvalidArgument("a patch needs an existing object");
+      json::value patch = json::parse(p.patch_json(), ec);
+      if (ec || !patch.is_object()) return InvalidArgument("patch is not a JSON object");
+      record = *old;
+      MERIDIAN_RETURN_IF_ERROR(ApplyPatch(patch.get_object(), &record));
+    } else {
+      json::value parsed = json::parse(p.record_json(), ec);
+      if (ec || !parsed.is_object()) return InvalidArgument("record is not a JSON object");
+      record = std::move(parsed.get_object());
+    }
+    record["v"] = op_.lsn();
+    const json::object& data = Data(record);
     static const json::object kEmpty;
     const json::object& old_data = old ? Data(*old) : kEmpty;
 

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <map>
 
+#include "directory/records.h"
 #include "store/keys.h"
 
 namespace meridian::directory {
@@ -84,6 +85,43 @@ TEST(TenantMachine, UniqueValuesAreEnforcedAtApply) {
                                {{"userPrincipalName", "A@X"}}, true),
                        &ctx);
   EXPECT_EQ(dup.code(), Code::kAlreadyExists);
+}
+
+// An update is logged as what changed, and applying it gives the same record as the whole.
+TEST(TenantMachine, AnUpdateIsLoggedAsItsPatch) {
+  RecordingContext ctx;
+  TenantMachine m;
+  std::string id = "00000000-0000-4000-8000-000000000002";
+  std::string bio(10000, 'x');
+  json::object data{{"userPrincipalName", "a@x"}, {"displayName", "A"}, {"aboutMe", bio}};
+  ASSERT_TRUE(m.Apply(PutUser(1, id, data, true), &ctx).ok());
+
+  Object before{"user", id, 1, data, {{"passwordHash", "h1"}}};
+  before.data["id"] = id;
+  Object after = before;
+  after.data["displayName"] = "B";
+  after.data.erase("aboutMe");
+  after.secret["passwordHash"] = "h2";
+  json::object patch = MakePatch(before, after);
+  std::string patch_json = json::serialize(patch);
+  EXPECT_LT(patch_json.size(), 100u) << patch_json;
+  EXPECT_EQ(patch_json.find(bio), std::string::npos);
+
+  proto::Op op;
+  op.set_lsn(2);
+  op.set_tenant_id("t1");
+  auto* p = op.mutable_put_object();
+  p->set_type("user");
+  p->set_id(id);
+  p->set_patch_json(patch_json);
+  ASSERT_TRUE(m.Apply(op, &ctx).ok());
+  auto stored = DecodeObject("user", ctx.kv.at(store::TenantKeys("t1").Object("user", id)));
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->data.at("displayName").as_string(), "B");
+  EXPECT_FALSE(stored->data.contains("aboutMe"));
+  EXPECT_EQ(stored->data.at("userPrincipalName").as_string(), "a@x");
+  EXPECT_EQ(stored->secret.at("passwordHash").as_string(), "h2");
+  EXPECT_EQ(stored->version, 2u);
 }
 
 }  // namespace
