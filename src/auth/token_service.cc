@@ -44,7 +44,7 @@ json::array JsonArray(std::span<const std::string_view> items) {
 
 }  // namespace
 
-TokenService::TokenService(directory::Directory* directory, TokenServiceOptions options)
+TokenService::TokenService(directory::ClientDirectory* directory, TokenServiceOptions options)
     : directory_(directory), options_(std::move(options)) {}
 
 Status TokenService::Start() {
@@ -228,7 +228,7 @@ Result<json::object> TokenService::Discovery(std::string_view tenant) const {
       {"scopes_supported", std::move(scopes)},
       {"claims_supported", JsonArray(kAccessTokenClaims)},
       {"tenant_region_scope", t.region},
-      {"cloud_instance_name", directory_->options().cloud},
+      {"cloud_instance_name", directory_->cloud()},
   };
 }
 

@@ -16,7 +16,7 @@
 #include "common/bounded_cache.h"
 #include "common/status.h"
 #include "crypto/jwt.h"
-#include "directory/directory.h"
+#include "directory/api.h"
 
 namespace meridian::auth {
 
@@ -41,7 +41,7 @@ struct OAuthError {
 
 class TokenService {
  public:
-  TokenService(directory::Directory* directory, TokenServiceOptions options);
+  TokenService(directory::ClientDirectory* directory, TokenServiceOptions options);
 
   // Loads the signing keys, generating and storing the first one on a new deployment.
   Status Start();
@@ -76,7 +76,7 @@ class TokenService {
  private:
   const crypto::SigningKey& CurrentKey() const;
 
-  directory::Directory* directory_;
+  directory::ClientDirectory* directory_;
   TokenServiceOptions options_;
   mutable std::shared_mutex mu_;
   std::vector<std::unique_ptr<crypto::SigningKey>> keys_;  // oldest first; the last one signs

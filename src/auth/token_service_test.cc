@@ -10,8 +10,10 @@
 
 #include "common/encoding.h"
 #include "crypto/sha.h"
+#include "directory/directory.h"
 #include "directory/schema.h"
 #include "directory/testing/contexts.h"
+#include "directory/testing/fakes.h"
 
 namespace meridian::auth {
 namespace {
@@ -496,6 +498,25 @@ TEST_F(TokenServiceTest, DiscoveryAdvertisesExactlyWhatTheTokenEndpointServes) {
             "https://localhost:8443/" + tenant_.tenant.id + "/oauth2/v2.0/authorize");
   EXPECT_EQ(d->at("token_endpoint").as_string(),
             "https://localhost:8443/" + tenant_.tenant.id + "/oauth2/v2.0/token");
+}
+
+// Against a fake directory: a signing key that cannot be read stops the start-up; the service
+// never mints a replacement (which would invalidate every token already issued).
+TEST(TokenServiceStart, AnUnreadableSigningKeyStopsTheStartAndMintsNothing) {
+  ManualClock clock;
+  auto random = NewSeededRandom(3);
+  testing::FakeClientDirectory directory(&clock, random.get());
+  directory.keys_failure = Internal("a stored token-signing key cannot be decoded");
+  TokenService service(&directory, TokenServiceOptions{"https://localhost:8443"});
+  Status s = service.Start();
+  EXPECT_EQ(s.code(), Code::kInternal) << s.ToString();
+  EXPECT_TRUE(directory.keys.empty());
+  EXPECT_FALSE(service.CheckHealth().ok());
+  // A deployment with no key at all gets its first one.
+  directory.keys_failure.reset();
+  ASSERT_TRUE(service.Start().ok());
+  EXPECT_EQ(directory.keys.size(), 1u);
+  EXPECT_TRUE(service.CheckHealth().ok());
 }
 
 }  // namespace

@@ -1116,7 +1116,7 @@ Result<std::set<std::string>> Directory::RolesOf(const SecurityContext& ctx,
                             true);
 }
 
-Result<Directory::Client> Directory::AuthenticateClient(const SecurityContext& ctx,
+Result<Client> Directory::AuthenticateClient(const SecurityContext& ctx,
                                                         std::string_view app_id,
                                                         std::string_view secret) const {
   auto fail = [] {

@@ -11,6 +11,7 @@
 // Thread-safe: reads run concurrently; writes are serialized per partition.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <functional>
 #include <map>
 #include <memory>
@@ -20,16 +21,15 @@
 #include <string>
 #include <vector>
 
-#include <boost/json/object.hpp>
-
+#include "authz/authz.h"
 #include "common/bounded_cache.h"
 #include "common/clock.h"
 #include "common/random.h"
-#include "authz/authz.h"
 #include "common/status.h"
-#include "directory/records.h"
+#include "directory/api.h"
 #include "directory/global_directory.h"
 #include "directory/provisioning.h"
+#include "directory/records.h"
 #include "directory/regions.h"
 #include "directory/schema.h"
 #include "directory/security_context.h"
@@ -54,54 +54,17 @@ struct DirectoryOptions {
   std::function<Status(std::string_view point)> fault_point;
 };
 
-// One index range to scan; the planner's output in store terms.
-struct IndexRange {
-  std::string prop;  // indexed property (collections index each element)
-  enum class Kind { kEq, kPrefix, kInterval } kind = Kind::kEq;
-  std::string low, high;  // folded values (see IndexValue)
-  bool has_low = false, has_high = false, low_inclusive = true, high_inclusive = true;
-};
-
-struct ListQuery {
-  // The full filter, evaluated on every candidate; null means "everything".
-  std::function<bool(const boost::json::object&)> filter;
-  // Index ranges whose union contains every match; empty means "no index serves the filter".
-  std::vector<IndexRange> branches;
-  bool has_filter = false;
-  std::string orderby;  // an indexed property, or empty for id order
-  bool descending = false;
-  int top = 100;
-  std::string skiptoken;    // opaque, from a previous page
-  std::string fingerprint;  // identifies the query, so a skip token cannot be reused elsewhere
-  bool count = false;
-};
-
-struct Page {
-  std::vector<Object> items;
-  std::string next_skiptoken;  // empty on the last page
-  std::optional<int64_t> count;
-};
-
-struct WriteResult {
-  Object object;
-  uint64_t lsn = 0;
-  std::string partition;
-};
-
-enum class LinkDirection { kOutgoing, kIncoming };  // members/owners of X, or X's memberOf
-
-class Directory {
+class Directory final : public TenantDirectory, public ClientDirectory {
  public:
   ~Directory();
   static Result<std::unique_ptr<Directory>> Open(DirectoryOptions options);
 
   const DirectoryOptions& options() const { return options_; }
-  Clock* clock() const { return clock_; }
-  Random* random() const { return random_; }
+  Clock* clock() const override { return clock_; }
+  Random* random() const override { return random_; }
+  const std::string& cloud() const override { return options_.cloud; }
 
   // ---- Global tenant directory (routing metadata) ----
-  // By tenant id or any verified domain. NotFound when unknown.
-  Result<TenantInfo> ResolveTenant(std::string_view id_or_domain) const;
   // Active tenants. Scans the global directory: for start-up, not for request paths.
   Result<int64_t> TenantCount() const;
   // Creates a tenant with its first administrator and a bootstrap application holding the Global
@@ -114,74 +77,59 @@ class Directory {
   // operator's. For a tenant whose administrators are all gone.
   Result<RestoredAdministrator> RestoreAdministrator(std::string_view tenant);
 
-  // Token-signing keys (PEM), oldest first; AddSigningKey logs a new one. Internal when a stored
-  // key cannot be decoded: it is never skipped.
-  Result<std::vector<proto::SigningKey>> SigningKeys() const;
-  Status AddSigningKey(const proto::SigningKey& key);
-
   // Reads every partition once: Ok when all answer. For readiness probes.
   Status CheckHealth() const;
 
-  // ---- Tenant data; the tenant is ctx.tenant_id() ----
-  // Authorizes a read (kRead, kReadAudit) of objects of `type` by the caller, from its roles in
-  // the latest state. Writes are authorized by the write methods themselves.
+  // ---- TenantDirectory; the tenant is ctx.tenant_id() ----
   Status AuthorizeRead(const SecurityContext& ctx, authz::Action action,
-                       std::string_view type) const;
-  Result<Object> Get(const SecurityContext& ctx, const TypeSchema& type, std::string_view id) const;
-  // Users may also be addressed by userPrincipalName, applications/service principals by appId.
+                       std::string_view type) const override;
+  Result<Object> Get(const SecurityContext& ctx, const TypeSchema& type,
+                     std::string_view id) const override;
   Result<Object> Lookup(const SecurityContext& ctx, const TypeSchema& type,
-                        std::string_view id_or_key) const;
-  // Any object by id, whatever its type.
-  Result<Object> GetDirectoryObject(const SecurityContext& ctx, std::string_view id) const;
-  Result<Page> List(const SecurityContext& ctx, const TypeSchema& type, const ListQuery& q) const;
-  Result<int64_t> Count(const SecurityContext& ctx, const TypeSchema& type) const;
-  Result<boost::json::object> Organization(const SecurityContext& ctx) const;
+                        std::string_view id_or_key) const override;
+  Result<Object> GetDirectoryObject(const SecurityContext& ctx, std::string_view id) const override;
+  Result<Page> List(const SecurityContext& ctx, const TypeSchema& type,
+                    const ListQuery& q) const override;
+  Result<int64_t> Count(const SecurityContext& ctx, const TypeSchema& type) const override;
+  Result<boost::json::object> Organization(const SecurityContext& ctx) const override;
 
   Result<WriteResult> Create(const SecurityContext& ctx, const TypeSchema& type,
-                             const boost::json::object& body);
-  // PATCH semantics; `if_match` is an ETag the object must still have (412 otherwise).
+                             const boost::json::object& body) override;
   Result<WriteResult> Update(const SecurityContext& ctx, const TypeSchema& type,
                              std::string_view id, const boost::json::object& patch,
-                             std::optional<std::string_view> if_match);
+                             std::optional<std::string_view> if_match) override;
   Result<uint64_t> Delete(const SecurityContext& ctx, const TypeSchema& type, std::string_view id,
-                          std::optional<std::string_view> if_match);
+                          std::optional<std::string_view> if_match) override;
 
-  // Application credentials (Graph's addPassword / removePassword). The secret text is returned
-  // once in the result's "secretText" and only its hash is kept.
   Result<boost::json::object> AddPassword(const SecurityContext& ctx, std::string_view app_id,
-                                          const boost::json::object& body);
+                                          const boost::json::object& body) override;
   Status RemovePassword(const SecurityContext& ctx, std::string_view app_id,
-                        std::string_view key_id);
+                        std::string_view key_id) override;
 
-  // Group membership and ownership.
   Result<uint64_t> AddLink(const SecurityContext& ctx, std::string_view relation,
                            const TypeSchema& source_type, std::string_view source_id,
-                           std::string_view target_id);
+                           std::string_view target_id) override;
   Result<uint64_t> RemoveLink(const SecurityContext& ctx, std::string_view relation,
                               const TypeSchema& source_type, std::string_view source_id,
-                              std::string_view target_id);
-  // Direct links (members, owners, memberOf) or, when `transitive`, the closure through nested
-  // groups (transitiveMembers, transitiveMemberOf); answered from the link indexes.
+                              std::string_view target_id) override;
   Result<Page> ListLinks(const SecurityContext& ctx, std::string_view relation,
-                         LinkDirection direction, std::string_view id, bool transitive,
-                         int top, std::string_view skiptoken) const;
+                         LinkDirection direction, std::string_view id, bool transitive, int top,
+                         std::string_view skiptoken) const override;
 
   // Template ids of the enabled roles the principal holds, directly or through role-assignable
   // groups (see directory/roles.h).
   Result<std::set<std::string>> RolesOf(const SecurityContext& ctx,
                                         std::string_view principal_id) const;
 
-  // Verifies a client secret of the application `app_id` for the token service. Returns the
-  // application and its service principal; Unauthenticated on any mismatch.
-  struct Client {
-    Object application;
-    Object service_principal;
-  };
-  Result<Client> AuthenticateClient(const SecurityContext& ctx, std::string_view app_id,
-                                    std::string_view secret) const;
+  Result<Page> ListAudit(const SecurityContext& ctx, int top,
+                         std::string_view skiptoken) const override;
 
-  // Audit records of the tenant, newest first.
-  Result<Page> ListAudit(const SecurityContext& ctx, int top, std::string_view skiptoken) const;
+  // ---- ClientDirectory ----
+  Result<TenantInfo> ResolveTenant(std::string_view id_or_domain) const override;
+  Result<Client> AuthenticateClient(const SecurityContext& ctx, std::string_view app_id,
+                                    std::string_view secret) const override;
+  Result<std::vector<proto::SigningKey>> SigningKeys() const override;
+  Status AddSigningKey(const proto::SigningKey& key) override;
 
   // Partition ids and their last LSNs, for /metrics.
   std::vector<std::pair<std::string, uint64_t>> PartitionLsns() const;
@@ -197,8 +145,7 @@ class Directory {
     std::string activity;
     bool role_assignable_group = false;  // a create of a role-assignable group
   };
-  using Builder =
-      std::function<Status(const store::ReadView&, const authz::Target&, proto::Op*)>;
+  using Builder = std::function<Status(const store::ReadView&, const authz::Target&, proto::Op*)>;
   // Authorizes `intent` and runs `build` under the partition's write lock, then commits the op.
   Result<uint64_t> Submit(const SecurityContext& ctx, const Intent& intent, const Builder& build);
   std::unique_ptr<store::ReadView> TenantRead(store::Partition* p, const SecurityContext& ctx,

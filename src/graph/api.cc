@@ -29,7 +29,7 @@ const std::vector<std::string_view> kDefaultUserSelect = {
 
 class Handler {
  public:
-  Handler(directory::Directory* d, const auth::TokenService* t, const http::Request& req,
+  Handler(directory::TenantDirectory* d, const auth::TokenService* t, const http::Request& req,
           http::Response& res)
       : d_(d), tokens_(t), req_(req), res_(res) {}
 
@@ -39,7 +39,8 @@ class Handler {
     if (!header) {
       return Status(Code::kUnauthenticated, "Access token is empty.", "InvalidAuthenticationToken");
     }
-    MERIDIAN_ASSIGN_OR_RETURN(SecurityContext ctx, tokens_->Authenticate(*header));
+    MERIDIAN_ASSIGN_OR_RETURN(SecurityContext verified, tokens_->Authenticate(*header));
+    SecurityContext ctx = verified.WithCorrelationId(res_.request_id);
     const TypeSchema* principal_type = directory::FindType(
         ctx.kind() == SecurityContext::Kind::kServicePrincipal ? "servicePrincipal" : "user");
     auto principal = d_->Get(ctx, *principal_type, ctx.principal_id());
@@ -56,7 +57,7 @@ class Handler {
       return Status(Code::kUnauthenticated, "The principal of the access token is disabled.",
                     "InvalidAuthenticationToken");
     }
-    ctx_.emplace(ctx.WithCorrelationId(res_.request_id));
+    ctx_.emplace(std::move(ctx));
     return Status::Ok();
   }
 
@@ -348,7 +349,7 @@ class Handler {
     return std::string(u.buffer());
   }
 
-  directory::Directory* d_;
+  directory::TenantDirectory* d_;
   const auth::TokenService* tokens_;
   const http::Request& req_;
   http::Response& res_;
@@ -357,7 +358,7 @@ class Handler {
 
 }  // namespace
 
-GraphApi::GraphApi(directory::Directory* directory, const auth::TokenService* tokens)
+GraphApi::GraphApi(directory::TenantDirectory* directory, const auth::TokenService* tokens)
     : directory_(directory), tokens_(tokens) {}
 
 void GraphApi::Register(http::Router* router) {

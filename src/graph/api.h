@@ -8,18 +8,18 @@
 #pragma once
 
 #include "auth/token_service.h"
-#include "directory/directory.h"
+#include "directory/api.h"
 #include "http/router.h"
 
 namespace meridian::graph {
 
 class GraphApi {
  public:
-  GraphApi(directory::Directory* directory, const auth::TokenService* tokens);
+  GraphApi(directory::TenantDirectory* directory, const auth::TokenService* tokens);
   void Register(http::Router* router);
 
  private:
-  directory::Directory* directory_;
+  directory::TenantDirectory* directory_;
   const auth::TokenService* tokens_;
 };
 

@@ -1,0 +1,148 @@
+// The directory as its clients see it: TenantDirectory is what the Graph API uses (a tenant's
+// objects, always inside the tenant of a SecurityContext), ClientDirectory what the token service
+// uses (tenant routing, client authentication, signing keys, time and randomness). Directory
+// implements both; tests give graph/ and auth/ fakes of them (directory/testing/fakes.h).
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "authz/authz.h"
+#include "common/clock.h"
+#include "common/random.h"
+#include "common/status.h"
+#include "directory/global_directory.h"
+#include "directory/records.h"
+#include "directory/schema.h"
+#include "directory/security_context.h"
+#include "meridian/op.pb.h"
+
+namespace meridian::directory {
+
+// One index range to scan; the planner's output in store terms.
+struct IndexRange {
+  std::string prop;  // indexed property (collections index each element)
+  enum class Kind { kEq, kPrefix, kInterval } kind = Kind::kEq;
+  std::string low, high;  // folded values (see IndexValue)
+  bool has_low = false, has_high = false, low_inclusive = true, high_inclusive = true;
+};
+
+struct ListQuery {
+  // The full filter, evaluated on every candidate; null means "everything".
+  std::function<bool(const boost::json::object&)> filter;
+  // Index ranges whose union contains every match; empty means "no index serves the filter".
+  std::vector<IndexRange> branches;
+  bool has_filter = false;
+  std::string orderby;  // an indexed property, or empty for id order
+  bool descending = false;
+  int top = 100;
+  std::string skiptoken;    // opaque, from a previous page
+  std::string fingerprint;  // identifies the query, so a skip token cannot be reused elsewhere
+  bool count = false;
+};
+
+struct Page {
+  std::vector<Object> items;
+  std::string next_skiptoken;  // empty on the last page
+  std::optional<int64_t> count;
+};
+
+struct WriteResult {
+  Object object;
+  uint64_t lsn = 0;
+  std::string partition;
+};
+
+enum class LinkDirection { kOutgoing, kIncoming };  // members/owners of X, or X's memberOf
+
+// Thread-safe implementations only.
+class TenantDirectory {
+ public:
+  virtual ~TenantDirectory() = default;
+
+  // Authorizes a read (kRead, kReadAudit) of objects of `type` by the caller, from its roles in
+  // the latest state. Writes are authorized by the write methods themselves.
+  virtual Status AuthorizeRead(const SecurityContext& ctx, authz::Action action,
+                               std::string_view type) const = 0;
+  virtual Result<Object> Get(const SecurityContext& ctx, const TypeSchema& type,
+                             std::string_view id) const = 0;
+  // Users may also be addressed by userPrincipalName, applications/service principals by appId.
+  virtual Result<Object> Lookup(const SecurityContext& ctx, const TypeSchema& type,
+                                std::string_view id_or_key) const = 0;
+  // Any object by id, whatever its type.
+  virtual Result<Object> GetDirectoryObject(const SecurityContext& ctx,
+                                            std::string_view id) const = 0;
+  virtual Result<Page> List(const SecurityContext& ctx, const TypeSchema& type,
+                            const ListQuery& q) const = 0;
+  virtual Result<int64_t> Count(const SecurityContext& ctx, const TypeSchema& type) const = 0;
+  virtual Result<boost::json::object> Organization(const SecurityContext& ctx) const = 0;
+
+  virtual Result<WriteResult> Create(const SecurityContext& ctx, const TypeSchema& type,
+                                     const boost::json::object& body) = 0;
+  // PATCH semantics; `if_match` is an ETag the object must still have (412 otherwise).
+  virtual Result<WriteResult> Update(const SecurityContext& ctx, const TypeSchema& type,
+                                     std::string_view id, const boost::json::object& patch,
+                                     std::optional<std::string_view> if_match) = 0;
+  virtual Result<uint64_t> Delete(const SecurityContext& ctx, const TypeSchema& type,
+                                  std::string_view id,
+                                  std::optional<std::string_view> if_match) = 0;
+
+  // Application credentials (Graph's addPassword / removePassword). The secret text is returned
+  // once in the result's "secretText" and only its hash is kept.
+  virtual Result<boost::json::object> AddPassword(const SecurityContext& ctx,
+                                                  std::string_view app_id,
+                                                  const boost::json::object& body) = 0;
+  virtual Status RemovePassword(const SecurityContext& ctx, std::string_view app_id,
+                                std::string_view key_id) = 0;
+
+  // Group membership and ownership.
+  virtual Result<uint64_t> AddLink(const SecurityContext& ctx, std::string_view relation,
+                                   const TypeSchema& source_type, std::string_view source_id,
+                                   std::string_view target_id) = 0;
+  virtual Result<uint64_t> RemoveLink(const SecurityContext& ctx, std::string_view relation,
+                                      const TypeSchema& source_type, std::string_view source_id,
+                                      std::string_view target_id) = 0;
+  // Direct links (members, owners, memberOf) or, when `transitive`, the closure through nested
+  // groups (transitiveMembers, transitiveMemberOf); answered from the link indexes.
+  virtual Result<Page> ListLinks(const SecurityContext& ctx, std::string_view relation,
+                                 LinkDirection direction, std::string_view id, bool transitive,
+                                 int top, std::string_view skiptoken) const = 0;
+
+  // Audit records of the tenant, newest first.
+  virtual Result<Page> ListAudit(const SecurityContext& ctx, int top,
+                                 std::string_view skiptoken) const = 0;
+};
+
+// The application and service principal a client authenticated as.
+struct Client {
+  Object application;
+  Object service_principal;
+};
+
+// Thread-safe implementations only.
+class ClientDirectory {
+ public:
+  virtual ~ClientDirectory() = default;
+
+  virtual Clock* clock() const = 0;
+  virtual Random* random() const = 0;
+  // The cloud this deployment serves ("global", "usgov", "china").
+  virtual const std::string& cloud() const = 0;
+  // By tenant id or any verified domain. NotFound when unknown.
+  virtual Result<TenantInfo> ResolveTenant(std::string_view id_or_domain) const = 0;
+  // Token-signing keys (PEM), oldest first; AddSigningKey logs a new one. Internal when a stored
+  // key cannot be decoded: it is never skipped.
+  virtual Result<std::vector<proto::SigningKey>> SigningKeys() const = 0;
+  virtual Status AddSigningKey(const proto::SigningKey& key) = 0;
+  // Verifies a client secret of the application `app_id` for the token service. Returns the
+  // application and its service principal; Unauthenticated on any mismatch.
+  virtual Result<Client> AuthenticateClient(const SecurityContext& ctx, std::string_view app_id,
+                                            std::string_view secret) const = 0;
+};
+
+}  // namespace meridian::directory
