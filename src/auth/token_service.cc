@@ -102,6 +102,9 @@ TokenService::TokenResult TokenService::Token(
                  "The grant type '" + std::string(*grant) + "' is not supported.");
   }
   auto resolved = directory_->ResolveTenant(tenant);
+  if (!resolved.ok() && resolved.status().code() != Code::kNotFound) {
+    return Error(500, "server_error", resolved.status().message());
+  }
   if (!resolved.ok()) {
     return Error(400, "invalid_request",
                  "Tenant '" + std::string(tenant) + "' not found. Check the tenant identifier "

@@ -771,12 +771,18 @@ Result<WriteResult> Directory::Create(const SecurityContext& ctx, const TypeSche
       std::string prefix = keys.IndexPrefix("roleAssignment", "principalId") +
                            store::EncodeIndexValue(principal);
       bool duplicate = false;
+      Status err;
       MERIDIAN_RETURN_IF_ERROR(view.Scan(prefix, store::PrefixEnd(prefix), false,
                                          [&](std::string_view k, std::string_view) {
         auto existing = ReadObject(view, keys, "roleAssignment", k.substr(prefix.size()));
-        if (existing.ok() && Str(existing->data, "roleDefinitionId") == role) duplicate = true;
+        if (!existing.ok()) {
+          err = existing.status();
+          return false;
+        }
+        duplicate = Str(existing->data, "roleDefinitionId") == role;
         return !duplicate;
       }));
+      MERIDIAN_RETURN_IF_ERROR(err);
       if (duplicate) {
         return AlreadyExists("A conflicting object with one or more of the specified property "
                              "values is present in the directory.");
@@ -1158,6 +1164,7 @@ Result<Client> Directory::AuthenticateClient(const SecurityContext& ctx,
   }
   if (!ok) return fail();
   auto sp = Lookup(ctx, *FindType("servicePrincipal"), app_id);
+  if (!sp.ok() && sp.status().code() != Code::kNotFound) return sp.status();
   if (!sp.ok()) {
     return Status(Code::kUnauthenticated,
                   "The application has no service principal in this tenant.",

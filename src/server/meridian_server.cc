@@ -89,6 +89,16 @@ Result<std::vector<std::pair<std::string, std::string>>> ParseForm(std::string_v
 
 void OAuthJson(http::Response& res, const auth::OAuthError& e, const std::string& request_id,
                Clock* clock) {
+  if (e.http_status >= 500) {
+    // Logged with its request id; the client sees no internal detail.
+    spdlog::error("request {}: token endpoint: {}", request_id, e.description);
+    res.SetJson(e.http_status,
+                json::serialize(json::object{{"error", e.error},
+                                             {"error_description", "An internal error occurred."},
+                                             {"trace_id", request_id},
+                                             {"correlation_id", request_id}}));
+    return;
+  }
   json::object body{{"error", e.error},
                     {"error_description", e.description},
                     {"timestamp", FormatIso8601(clock->NowMillis())},
