@@ -206,6 +206,7 @@ Status Directory::CheckHealth() const {
   MERIDIAN_RETURN_IF_ERROR(global_->CheckHealth());
   for (const auto& [id, p] : partitions_) {
     Status s = p->Latest()->Get(probe).status();
+    if (s.ok()) s = p->Writable();
     if (!s.ok()) return Status(Code::kUnavailable, "partition " + id + ": " + s.message());
   }
   return Status::Ok();

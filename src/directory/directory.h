@@ -77,7 +77,7 @@ class Directory final : public TenantDirectory, public ClientDirectory {
   // operator's. For a tenant whose administrators are all gone.
   Result<RestoredAdministrator> RestoreAdministrator(std::string_view tenant);
 
-  // Reads every partition once: Ok when all answer. For readiness probes.
+  // Reads every partition once: Ok when all answer and take writes. For readiness probes.
   Status CheckHealth() const;
 
   // ---- TenantDirectory; the tenant is ctx.tenant_id() ----

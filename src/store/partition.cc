@@ -255,6 +255,11 @@ Status Partition::ReadLog(uint64_t from_lsn,
 
 uint64_t Partition::last_lsn() const { return last_lsn_.load(std::memory_order_acquire); }
 
+Status Partition::Writable() const {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  return CheckWritable();
+}
+
 std::unique_ptr<ReadView> Partition::Latest() const {
   return std::make_unique<DbView>(db_.get(), nullptr);
 }

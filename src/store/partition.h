@@ -126,6 +126,10 @@ class Partition {
 
   uint64_t last_lsn() const;
 
+  // Ok while the partition takes writes; the error that stopped them otherwise (for readiness).
+  // Takes the write lock, so it waits for a commit in progress.
+  Status Writable() const;
+
   // A consistent point-in-time view of the committed state, for reads of several keys.
   std::unique_ptr<ReadView> Snapshot() const;
   // A view of the latest committed state without a snapshot: cheaper, for single-key reads
@@ -142,7 +146,7 @@ class Partition {
   std::unique_ptr<rocksdb::DB> db_;
   StateMachine* const machine_;
   const bool sync_;
-  std::mutex write_mu_;
+  mutable std::mutex write_mu_;
   std::atomic<uint64_t> last_lsn_;
   // The failure of the RocksDB write that stopped this partition's writes; guarded by write_mu_.
   Status write_failure_;

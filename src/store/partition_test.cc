@@ -256,6 +256,7 @@ TEST_P(PartitionFaultTest, WriteIsRefusedAndAbsentAfterReopen) {
     proto::Op next;
     next.set_lsn(4);
     EXPECT_EQ(p->ApplyLogged(next).code(), Code::kUnavailable);
+    EXPECT_EQ(p->Writable().code(), Code::kUnavailable) << "readiness sees it";
     EXPECT_EQ(p->last_lsn(), 3u);
     // Reads still work.
     auto v = p->Latest()->Get("Tk3");
