@@ -173,14 +173,16 @@ Status MeridianServer::Impl::Init() {
   // The public URL names the port, so it is known only once the listener is bound; routes read
   // it at request time.
   MERIDIAN_ASSIGN_OR_RETURN(http, http::Server::Start(hopts, [this](const http::Request& req,
-                                                                    http::Response& res) {
+                                                                    http::Response& res,
+                                                                    http::Done done) {
     // Routes are registered after the listener is bound (the public URL names its port);
     // until then every request gets 503. `ready` orders the registration before any dispatch.
     if (!ready.load(std::memory_order_acquire)) {
       res.SetJson(503, R"({"status":"starting"})");
-      return;
+      return done();
     }
     res.route_label = router.Dispatch(req, res);
+    done();
   }));
   if (options.public_url.empty()) {
     options.public_url = "https://localhost:" + std::to_string(http->port());
