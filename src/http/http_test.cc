@@ -823,6 +823,20 @@ TEST_F(ServerTest, StartFailures) {
   options.bind_address = "not-an-address";
   s = Server::Start(options, noop);
   EXPECT_EQ(s.status().code(), Code::kInvalidArgument);
+  options.bind_address = "127.0.0.1";
+
+  for (int ServerOptions::*timeout :
+       {&ServerOptions::idle_timeout_seconds, &ServerOptions::handshake_timeout_seconds,
+        &ServerOptions::header_timeout_seconds, &ServerOptions::body_timeout_seconds}) {
+    ServerOptions bad = options;
+    bad.*timeout = 0;
+    EXPECT_EQ(Server::Start(bad, noop).status().code(), Code::kInvalidArgument);
+  }
+  ServerOptions bad = options;
+  bad.max_connections_per_address = 0;
+  EXPECT_EQ(Server::Start(bad, noop).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(Server::Start(options, nullptr).status().code(), Code::kInvalidArgument);
+  options.bind_address = "not-an-address";
 
   auto server = StartServer();
   ASSERT_TRUE(server);
