@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Meridian load benchmark: one server (pinned to CPU 0, one thread) driven by wrk (pinned to
-# CPU 1) over TLS with keep-alive on loopback. Prints requests/s and p50/p99 latency for GET one
-# user, list users with a filter, create user and client-credentials token issuance on a tenant
-# of USERS users; then the same reads with TENANTS tenants on the node; then the machine's
-# `openssl speed rsa2048` sign rate for comparison.
+# Meridian load benchmark: one server (pinned to CPU 0: one I/O thread and its request workers)
+# driven by wrk (pinned to CPU 1) over TLS with keep-alive on loopback. Prints requests/s and
+# p50/p99 latency for GET one user, list users with a filter, create user and client-credentials
+# token issuance on a tenant of USERS users; then the same reads with TENANTS tenants on the
+# node; then the machine's `openssl speed rsa2048` sign rate for comparison.
 #
 #   bench/run.sh                      # USERS=100000 TENANTS=10000 DURATION=10 CONNECTIONS=32
 #   USERS=10000 TENANTS=1000 DURATION=5 bench/run.sh   # a quick run
@@ -61,7 +61,7 @@ $POP --data-dir "$WORK/one" --tenants 1 --users "$USERS" >"$WORK/one.json"
 $POP --data-dir "$WORK/many" --tenants "$TENANTS" --users "$USERS" >"$WORK/many.json"
 
 echo
-echo "server: 1 thread on CPU 0; wrk -t1 -c$CONNECTIONS -d${DURATION}s on CPU 1; TLS, keep-alive"
+echo "server: 1 I/O thread and its request workers on CPU 0; wrk -t1 -c$CONNECTIONS -d${DURATION}s on CPU 1; TLS, keep-alive"
 echo
 echo "| operation | result |"
 echo "| --- | --- |"

@@ -13,8 +13,8 @@
 namespace meridian::http {
 
 // One HTTP request, fully read. The server fills it in and hands it to a handler as a const
-// reference; it is only valid for the duration of that call (the server reuses its storage for
-// the next request on the connection). A plain value otherwise: not synchronized.
+// reference; it is valid until the handler's Done is called (the server then reuses its
+// storage for the next request on the connection). A plain value otherwise: not synchronized.
 struct Request {
   std::string method;  // as sent, case-sensitive ("GET", "POST", ...)
   std::string target;  // the raw request-target: "/v1.0/users?%24top=5"

@@ -171,6 +171,23 @@ void Metrics::ObserveRequest(std::string_view route, std::string_view method, in
   s.Count(status, 1);
 }
 
+void Metrics::ObserveConnection(ConnectionEvent event) {
+  switch (event) {
+    case ConnectionEvent::kOpened:
+      connections_open_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case ConnectionEvent::kClosed:
+      connections_open_.fetch_sub(1, std::memory_order_relaxed);
+      break;
+    case ConnectionEvent::kRefusedTotal:
+      refused_total_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case ConnectionEvent::kRefusedPerAddress:
+      refused_per_address_.fetch_add(1, std::memory_order_relaxed);
+      break;
+  }
+}
+
 void Metrics::AddGauge(std::string name, std::string help, GaugeFn fn) {
   auto g = std::make_shared<Gauge>(Gauge{std::move(name), std::move(help), std::move(fn)});
   std::lock_guard<std::mutex> lock(gauges_mu_);
@@ -237,6 +254,18 @@ std::string Metrics::RenderPrometheus() const {
     AppendUint(&out, s.count);
     out += '\n';
   }
+
+  AppendHeader(&out, "meridian_http_connections_open", "HTTPS connections open now.", "gauge");
+  out += "meridian_http_connections_open ";
+  AppendDouble(&out, static_cast<double>(connections_open_.load(std::memory_order_relaxed)));
+  out += '\n';
+  AppendHeader(&out, "meridian_http_connections_refused_total",
+               "Connections closed at accept because a connection cap was reached.", "counter");
+  out += "meridian_http_connections_refused_total{reason=\"total\"} ";
+  AppendUint(&out, refused_total_.load(std::memory_order_relaxed));
+  out += "\nmeridian_http_connections_refused_total{reason=\"per_address\"} ";
+  AppendUint(&out, refused_per_address_.load(std::memory_order_relaxed));
+  out += '\n';
 
   std::vector<std::shared_ptr<const Gauge>> gauges;
   {

@@ -2,6 +2,8 @@
 // Prometheus text exposition format 0.0.4 for GET /metrics.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <iterator>
 #include <memory>
@@ -38,6 +40,11 @@ class Metrics {
   // `method` one of a small set, as every distinct value makes new series.
   void ObserveRequest(std::string_view route, std::string_view method, int status, double seconds);
 
+  // What happened to a connection, for meridian_http_connections_open (a gauge: opened minus
+  // closed) and meridian_http_connections_refused_total{reason="total"|"per_address"}.
+  enum class ConnectionEvent { kOpened, kClosed, kRefusedTotal, kRefusedPerAddress };
+  void ObserveConnection(ConnectionEvent event);
+
   // Registers a gauge family `name` (a valid Prometheus metric name, registered once) whose
   // series are read from `fn` at every scrape.
   void AddGauge(std::string name, std::string help, GaugeFn fn);
@@ -49,6 +56,9 @@ class Metrics {
   struct Shard;
   struct Gauge;
   std::unique_ptr<Shard[]> shards_;
+  std::atomic<int64_t> connections_open_{0};
+  std::atomic<uint64_t> refused_total_{0};
+  std::atomic<uint64_t> refused_per_address_{0};
   mutable std::mutex gauges_mu_;
   std::vector<std::shared_ptr<const Gauge>> gauges_;
 };

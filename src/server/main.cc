@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "http/client.h"
+#include "http/server.h"
 #include "server/meridian_server.h"
 
 namespace json = boost::json;
@@ -35,6 +36,14 @@ int Serve(const server::ServeOptions& options) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
+
+  // Every connection is a descriptor; the HTTPS server derives its connection cap from this.
+  auto files = http::RaiseOpenFileLimit();
+  if (files.ok()) {
+    spdlog::info("open file limit: {}", *files);
+  } else {
+    spdlog::warn("{}", files.status().ToString());
+  }
 
   auto s = server::MeridianServer::Start(options);
   if (!s.ok()) {

@@ -10,6 +10,7 @@
 
 #include "auth/token_service.h"
 #include "common/encoding.h"
+#include "common/fair_executor.h"
 #include "common/random.h"
 #include "crypto/sha.h"
 #include "crypto/tls_cert.h"
@@ -108,6 +109,132 @@ void OAuthJson(http::Response& res, const auth::OAuthError& e, const std::string
   if (e.http_status == 401) res.headers.emplace_back("WWW-Authenticate", "Basic realm=\"meridian\"");
 }
 
+// ---- Request scheduling: which requests run where.
+//
+// The HTTPS server calls its handler on its I/O threads. Health, readiness and metrics are
+// answered there at once, so that probes never wait behind work; every other request is handed
+// to a FairExecutor keyed by tenant, so that a slow request (a PBKDF2 hash, a synced write)
+// stalls neither the I/O threads nor other tenants. A refused request gets 429 (its tenant's
+// queue is full) or 503 (all queues are full, or the server is stopping) with Retry-After.
+class RequestScheduler {
+ public:
+  using Dispatch = std::function<void(const http::Request&, http::Response&)>;
+
+  // Starts the workers (FairExecutor defaults) that will run `dispatch`, and registers their
+  // gauges in `metrics`.
+  Status Start(http::Metrics* metrics, Dispatch dispatch) {
+    dispatch_ = std::move(dispatch);
+    MERIDIAN_ASSIGN_OR_RETURN(executor_, FairExecutor::Start(FairExecutorOptions{}));
+    metrics->AddGauge("meridian_executor_jobs", "Requests waiting for or running on a worker.",
+                      [ex = executor_.get()] {
+                        FairExecutor::Stats st = ex->stats();
+                        return std::vector<std::pair<std::string, double>>{
+                            {"state=\"queued\"", static_cast<double>(st.queued)},
+                            {"state=\"running\"", static_cast<double>(st.running)}};
+                      });
+    return Status::Ok();
+  }
+
+  // Drops the requests still queued (each is answered 503) and waits for the running ones.
+  void Stop() {
+    if (executor_) executor_->Stop(FairExecutor::StopMode::kDrop);
+  }
+
+  // Serves one request, inline or on a worker; always ends in `done`.
+  void Serve(const http::Request& req, http::Response& res, http::Done done) {
+    if (req.path == "/healthz" || req.path == "/readyz" || req.path == "/metrics") {
+      dispatch_(req, res);
+      return done();
+    }
+    // Shared by the copies the executor may make of the job; answers 503 if the job is
+    // destroyed without running (Stop drops it).
+    struct Job {
+      Job(const http::Request& q, http::Response& r, http::Done d, const Dispatch& f)
+          : req(q), res(r), done(std::move(d)), dispatch(f) {}
+      const http::Request& req;
+      http::Response& res;
+      http::Done done;
+      const Dispatch& dispatch;
+      std::atomic<bool> answered{false};  // set by whoever answers: the worker or a refusal
+      ~Job() {
+        if (answered) return;
+        graph::SetError(Status(Code::kUnavailable, "The server is stopping."), req, &res);
+        res.headers.emplace_back("Retry-After", "1");
+        done();
+      }
+    };
+    auto job = std::make_shared<Job>(req, res, done, dispatch_);
+    Status s = executor_->Submit(SchedulingKey(req), [job] {
+      job->answered = true;
+      try {
+        job->dispatch(job->req, job->res);
+      } catch (const std::exception& e) {
+        spdlog::error("request {} ({} {}): the handler threw: {}", job->res.request_id,
+                      job->req.method, job->req.path, e.what());
+        job->res.headers.clear();
+        job->res.headers.emplace_back("request-id", job->res.request_id);
+        graph::SetError(Internal(e.what()), job->req, &job->res);
+      }
+      job->done();
+    });
+    if (!s.ok()) {
+      job->answered = true;
+      graph::SetError(s.code() == Code::kResourceExhausted
+                          ? Status(s.code(), "Too many requests for this tenant are waiting.")
+                          : Status(Code::kUnavailable, "Too many requests are waiting."),
+                      req, &res);
+      res.headers.emplace_back("Retry-After", "1");
+      done();
+    }
+  }
+
+  // The key a request is scheduled under: its tenant as the request names it (the path of the
+  // /{tenant}/... endpoints; the `tid` claim of a /v1.0 request's bearer token, read WITHOUT
+  // verification), else the client's address. Only a scheduling key, never a security
+  // decision: a client that lies about its tenant only changes whose queue it waits in, and
+  // the total cap still holds.
+  static std::string SchedulingKey(const http::Request& req) {
+    constexpr size_t kMaxTenant = 128;
+    std::string_view path = req.path;
+    std::string_view first = path.substr(1, path.find('/', 1) - 1);
+    if (first == "v1.0") {
+      if (auto tid = UnverifiedTenantId(req); !tid.empty()) return "tenant:" + AsciiLower(tid);
+    } else if (path.size() > first.size() + 1 && !first.empty() && first.size() <= kMaxTenant &&
+               first != "operator") {
+      return "tenant:" + AsciiLower(first);
+    }
+    std::string_view addr = req.remote_address;  // "1.2.3.4:5678" or "[::1]:5678"
+    addr = addr.substr(0, addr.rfind(':'));
+    if (addr.size() >= 2 && addr.front() == '[') addr = addr.substr(1, addr.size() - 2);
+    return "address:" + std::string(addr);
+  }
+
+ private:
+  // The `tid` claim of the request's bearer token, without checking the token; "" when there
+  // is none.
+  static std::string UnverifiedTenantId(const http::Request& req) {
+    constexpr size_t kMaxPayload = 16 << 10;
+    auto h = req.Header("authorization");
+    if (!h || h->size() < 7 || !EqualsIgnoreCase(h->substr(0, 7), "bearer ")) return "";
+    std::string_view token = h->substr(7);
+    size_t dot1 = token.find('.');
+    size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
+    if (dot2 == std::string_view::npos || dot2 - dot1 - 1 > kMaxPayload) return "";
+    auto payload = Base64UrlDecode(token.substr(dot1 + 1, dot2 - dot1 - 1));
+    if (!payload) return "";
+    boost::system::error_code ec;
+    json::value claims = json::parse(*payload, ec);
+    const json::object* o = ec ? nullptr : claims.if_object();
+    const json::value* tid = o ? o->if_contains("tid") : nullptr;
+    if (!tid || !tid->is_string() || tid->get_string().size() > 64) return "";
+    return std::string(tid->get_string());
+  }
+
+  Dispatch dispatch_;
+  std::unique_ptr<FairExecutor> executor_;
+};
+
+
 }  // namespace
 
 struct MeridianServer::Impl {
@@ -120,6 +247,7 @@ struct MeridianServer::Impl {
   std::unique_ptr<graph::GraphApi> graph;
   http::Metrics metrics;
   http::Router router;
+  RequestScheduler scheduler;  // before http: handlers it runs hold http's connections
   std::unique_ptr<http::Server> http;
   std::atomic<bool> ready{false};
 
@@ -184,16 +312,22 @@ Status MeridianServer::Impl::Init() {
   hopts.metrics = &metrics;
   // The public URL names the port, so it is known only once the listener is bound; routes read
   // it at request time.
-  MERIDIAN_ASSIGN_OR_RETURN(http, http::Server::Start(hopts, [this](const http::Request& req,
-                                                                    http::Response& res) {
-    // Routes are registered after the listener is bound (the public URL names its port);
-    // until then every request gets 503. `ready` orders the registration before any dispatch.
-    if (!ready.load(std::memory_order_acquire)) {
-      res.SetJson(503, R"({"status":"starting"})");
-      return;
-    }
-    res.route_label = router.Dispatch(req, res);
-  }));
+  MERIDIAN_RETURN_IF_ERROR(
+      scheduler.Start(&metrics, [this](const http::Request& req, http::Response& res) {
+        // Routes are registered after the listener is bound (the public URL names its port);
+        // until then every request gets 503. `ready` orders the registration before any
+        // dispatch.
+        if (!ready.load(std::memory_order_acquire)) {
+          res.SetJson(503, R"({"status":"starting"})");
+          return;
+        }
+        res.route_label = router.Dispatch(req, res);
+      }));
+  MERIDIAN_ASSIGN_OR_RETURN(
+      http, http::Server::Start(hopts, [this](const http::Request& req, http::Response& res,
+                                              http::Done done) {
+        scheduler.Serve(req, res, std::move(done));
+      }));
   if (options.public_url.empty()) {
     options.public_url = "https://localhost:" + std::to_string(http->port());
   }
@@ -377,7 +511,9 @@ const std::string& MeridianServer::public_url() const { return impl_->options.pu
 const std::string& MeridianServer::first_tenant_file() const { return impl_->first_tenant_file; }
 
 void MeridianServer::Stop() {
-  if (impl_ && impl_->http) impl_->http->Stop();
+  if (!impl_) return;
+  impl_->scheduler.Stop();  // first: http's Stop waits for the requests the workers hold
+  if (impl_->http) impl_->http->Stop();
 }
 
 }  // namespace meridian::server
