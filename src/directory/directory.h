@@ -23,6 +23,7 @@
 
 #include "authz/authz.h"
 #include "common/bounded_cache.h"
+#include "common/cpu_gate.h"
 #include "common/clock.h"
 #include "common/random.h"
 #include "common/status.h"
@@ -49,6 +50,8 @@ struct DirectoryOptions {
   int64_t max_unindexed_scan = 5000;
   Clock* clock = nullptr;    // default: the system clock
   Random* random = nullptr;  // default: OpenSSL's CSPRNG
+  // Where password hashes run (bounded, fair across tenants); nullptr runs them inline.
+  CpuGate* cpu_gate = nullptr;
   // Tests only: called at named points of multi-step operations; a non-OK status stops the
   // operation there, as a crash would ("create-tenant:reserved", "create-tenant:created").
   std::function<Status(std::string_view point)> fault_point;

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "auth/token_service.h"
+#include "common/cpu_gate.h"
 #include "common/encoding.h"
 #include "common/fair_executor.h"
 #include "common/random.h"
@@ -242,6 +243,7 @@ struct MeridianServer::Impl {
   std::string first_tenant_file;
   std::string operator_key_hash;
   std::string cert_file;
+  CpuGate cpu_gate;  // password hashes: at most cores-1 at once, fair across tenants
   std::unique_ptr<directory::Directory> directory;
   std::unique_ptr<auth::TokenService> tokens;
   std::unique_ptr<graph::GraphApi> graph;
@@ -301,6 +303,7 @@ Status MeridianServer::Impl::Init() {
   dopts.partitions_per_region = options.partitions_per_region;
   dopts.password_iterations = options.password_iterations;
   dopts.sync = options.sync;
+  dopts.cpu_gate = &cpu_gate;
   MERIDIAN_ASSIGN_OR_RETURN(directory, directory::Directory::Open(dopts));
 
   http::ServerOptions hopts;
