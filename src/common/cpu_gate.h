@@ -1,66 +1,49 @@
-// CpuGate: bounds CPU-heavy work (password hashing: ~100 ms of one core each) so that it never
-// occupies every core, and shares the slots fairly across keys (tenants). A tenant creating
-// users as fast as it can then uses at most one slot, and at least one core stays free for
-// everything else, so its neighbours' requests keep their latency.
+// CpuGate: where CPU-heavy work (password hashing: ~100 ms of one core each) runs. It has
+// cores-1 threads of its own (at least one) under SCHED_IDLE, fair across keys (tenants) and one
+// job per key at a time: a tenant creating users as fast as it can takes at most one core, at
+// least one core stays free, and an interactive request preempts a hash at once, so the
+// neighbours' requests keep their latency. When interactive work saturates every core, hashes
+// slow to a trickle rather than slow everything.
 //
-// Thread-safe. Run() blocks its caller until a slot is free; the wait is bounded because the
+// Thread-safe. Run() blocks its caller until its job has run; the wait is bounded because the
 // queues are: past a cap, Run() refuses at once instead of queueing.
 #pragma once
 
-#include <condition_variable>
-#include <cstdint>
-#include <deque>
 #include <functional>
-#include <map>
-#include <mutex>
-#include <set>
-#include <string>
+#include <memory>
 #include <string_view>
 
+#include "common/fair_executor.h"
 #include "common/status.h"
 
 namespace meridian {
 
 struct CpuGateOptions {
-  // Work that may run at once; 0 means one less than the hardware threads, at least 1.
+  // Jobs that may run at once; 0 means one less than the hardware threads, at least 1.
   int slots = 0;
-  // Callers of one key waiting for a slot; one more is refused with kResourceExhausted (429).
+  // Jobs of one key waiting; one more is refused with kResourceExhausted (429).
   size_t max_waiting_per_key = 8;
-  // Callers of all keys waiting; one more is refused with kUnavailable (503).
+  // Jobs of all keys waiting; one more is refused with kUnavailable (503).
   size_t max_waiting_total = 128;
 };
 
 class CpuGate {
  public:
+  // Aborts when its threads cannot start (a process without threads cannot serve anyway).
   explicit CpuGate(CpuGateOptions options = {});
+  ~CpuGate();
   CpuGate(const CpuGate&) = delete;
   CpuGate& operator=(const CpuGate&) = delete;
 
-  // Runs `fn` on the calling thread once a slot is free. One key runs one `fn` at a time; when
-  // a slot frees, the keys with waiters take turns (round-robin), so a key with many waiters
-  // delays another key's single caller by about one run. kResourceExhausted or kUnavailable,
-  // without running `fn`, when a queue is full.
+  // Runs `fn` on one of the gate's threads and returns once it has run. The keys with waiting
+  // jobs take turns, so a key with many jobs delays another key's single job by about one job.
+  // kResourceExhausted or kUnavailable, without running `fn`, when a queue is full.
   Status Run(std::string_view key, const std::function<void()>& fn);
 
-  int slots() const { return slots_; }
+  int slots() const { return executor_->threads(); }
 
  private:
-  struct Key {
-    std::deque<uint64_t> waiting;  // tickets, oldest first
-    bool running = false;
-  };
-  void GrantLocked();  // hands free slots to waiting keys in turn; requires mu_
-
-  const CpuGateOptions options_;
-  const int slots_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int free_;
-  uint64_t next_ticket_ = 0;
-  size_t waiting_total_ = 0;
-  std::map<std::string, Key, std::less<>> keys_;
-  std::deque<std::string> turns_;  // keys with waiters, in the order they get a slot
-  std::set<uint64_t> granted_;
+  std::unique_ptr<FairExecutor> executor_;
 };
 
 }  // namespace meridian

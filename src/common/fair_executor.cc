@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <exception>
 
+#include <sched.h>
+
 namespace meridian {
 
 FairExecutor::FairExecutor(FairExecutorOptions options) : options_(std::move(options)) {}
@@ -65,6 +67,12 @@ Status FairExecutor::Submit(std::string_view key, std::function<void()> fn) {
 }
 
 void FairExecutor::Work() {
+  if (options_.background) {
+    // Per thread; lowering a thread's priority needs no privilege. Should it fail, the worker
+    // runs at normal priority, which is correct, only less kind to its neighbours.
+    sched_param param{};
+    (void)sched_setscheduler(0, SCHED_IDLE, &param);
+  }
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     cv_.wait(lock, [this] { return !ready_.empty() || (stopping_ && queued_ == 0); });

@@ -32,6 +32,10 @@ struct FairExecutorOptions {
   size_t max_queued_per_key = 256;
   // Jobs of all keys waiting to run; one more is refused with kUnavailable.
   size_t max_queued_total = 4096;
+  // Runs the workers under Linux's SCHED_IDLE policy: any other runnable thread preempts them
+  // at once, and they keep a small share of the CPU when it is saturated. For work that may wait
+  // (password hashes) so that it never delays interactive requests on a shared core.
+  bool background = false;
   // Called (on the worker) with the what() of an exception that escaped a job, which is a bug in
   // the job; nullptr writes it to stderr. The executor keeps running either way.
   std::function<void(std::string_view)> on_exception;
