@@ -63,6 +63,31 @@ std::string GeneratePassword(Random* random) {
 }
 
 
+// An enabled member user who must change `password_hash`'s password at first sign-in.
+Object AdministratorUser(std::string id, const std::string& upn, std::string_view display_name,
+                         std::string_view nickname, const std::string& created,
+                         std::string password_hash) {
+  Object user;
+  user.id = std::move(id);
+  user.data = {{"id", user.id},          {"userPrincipalName", upn},
+               {"displayName", display_name}, {"mailNickname", nickname},
+               {"accountEnabled", true}, {"userType", "Member"},
+               {"createdDateTime", created}};
+  user.secret = {{"passwordHash", std::move(password_hash)},
+                 {"forceChangePasswordNextSignIn", true}};
+  return user;
+}
+
+Object GlobalAdministratorAssignment(std::string id, const std::string& principal) {
+  Object ra;
+  ra.id = std::move(id);
+  ra.data = {{"id", ra.id},
+             {"principalId", principal},
+             {"roleDefinitionId", authz::kGlobalAdministrator},
+             {"directoryScopeId", "/"}};
+  return ra;
+}
+
 }  // namespace
 
 Provisioner::Provisioner(ProvisioningOptions options, Clock* clock, Random* random,
@@ -167,21 +192,12 @@ Result<NewTenant> Provisioner::CreateTenant(std::string_view display_name,
     add("roleDefinition", role);
   }
   // First administrator.
-  Object admin;
-  admin.id = random_->Uuid();
-  nt.admin_id = admin.id;
+  nt.admin_id = random_->Uuid();
   nt.admin_upn = "admin@" + domain;
   nt.admin_password = GeneratePassword(random_);
-  admin.data = {{"id", admin.id},
-                {"userPrincipalName", nt.admin_upn},
-                {"displayName", "Administrator"},
-                {"mailNickname", "admin"},
-                {"accountEnabled", true},
-                {"userType", "Member"},
-                {"createdDateTime", created}};
-  admin.secret = {{"passwordHash", crypto::HashPassword(nt.admin_password, random_->Bytes(16),
-                                                        options_.password_iterations)},
-                  {"forceChangePasswordNextSignIn", true}};
+  Object admin = AdministratorUser(
+      nt.admin_id, nt.admin_upn, "Administrator", "admin", created,
+      crypto::HashPassword(nt.admin_password, random_->Bytes(16), options_.password_iterations));
   add("user", admin);
   // Bootstrap application, its service principal and a client secret.
   Object app;
@@ -220,13 +236,7 @@ Result<NewTenant> Provisioner::CreateTenant(std::string_view display_name,
              {"appRoles", json::array{}}};
   add("servicePrincipal", sp);
   for (const std::string& principal : {admin.id, sp.id}) {
-    Object ra;
-    ra.id = random_->Uuid();
-    ra.data = {{"id", ra.id},
-               {"principalId", principal},
-               {"roleDefinitionId", authz::kGlobalAdministrator},
-               {"directoryScopeId", "/"}};
-    add("roleAssignment", ra);
+    add("roleAssignment", GlobalAdministratorAssignment(random_->Uuid(), principal));
   }
 
   // Three writes: reserve the id and domain (pending, not routable), create the tenant in its
@@ -269,22 +279,10 @@ Result<RestoredAdministrator> Provisioner::RestoreAdministrator(std::string_view
       if (!taken) break;
       if (i > 1000) return Internal("no free break-glass alias");
     }
-    Object user;
-    user.id = out.user_id;
-    user.data = {{"id", user.id},
-                 {"userPrincipalName", out.user_principal_name},
-                 {"displayName", "Break-glass administrator"},
-                 {"mailNickname", "break-glass"},
-                 {"accountEnabled", true},
-                 {"userType", "Member"},
-                 {"createdDateTime", FormatIso8601(op->time_ms())}};
-    user.secret = {{"passwordHash", hash}, {"forceChangePasswordNextSignIn", true}};
-    Object ra;
-    ra.id = assignment_id;
-    ra.data = {{"id", ra.id},
-               {"principalId", user.id},
-               {"roleDefinitionId", authz::kGlobalAdministrator},
-               {"directoryScopeId", "/"}};
+    Object user = AdministratorUser(out.user_id, out.user_principal_name,
+                                    "Break-glass administrator", "break-glass",
+                                    FormatIso8601(op->time_ms()), hash);
+    Object ra = GlobalAdministratorAssignment(assignment_id, user.id);
     auto* puts = op->mutable_put_objects();
     auto add = [&](const char* type, const Object& o, const char* activity) {
       auto* put = puts->add_objects();
