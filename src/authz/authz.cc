@@ -91,6 +91,10 @@ Status Decide(const Caller& caller, Action action, const Target& target) {
   } else if (!HoldsAny(caller, WritersOf(target.type))) {
     return Deny("the caller has no role that may " + what + ".");
   }
+  if (target.in_role_assignable_group &&
+      !HoldsAny(caller, {kGlobalAdministrator, kPrivilegedRoleAdministrator})) {
+    return Deny("the target is a member of a role-assignable group.");
+  }
   for (const std::string& role : target.roles) {
     if (!Reaches(caller, role)) {
       return Deny("the target holds a directory role (" + role +

@@ -63,6 +63,9 @@ struct Target {
   std::set<std::string> roles;
   // A group created with isAssignableToRole (or a create or change that would make one).
   bool role_assignable_group = false;
+  // A principal that is a member of a role-assignable group, whether the group holds a role yet
+  // or not: only Global and Privileged Role Administrators act on it.
+  bool in_role_assignable_group = false;
 };
 
 // Ok when `caller` may perform `action` on `target`; PermissionDenied (Graph code

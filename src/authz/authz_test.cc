@@ -68,6 +68,14 @@ TEST(AuthzTest, UserAdministratorNeverActsOnAWiderAdministrator) {
   }
 }
 
+TEST(AuthzTest, MembersOfRoleAssignableGroupsAreProtectedBeforeTheGroupHoldsARole) {
+  Target member = Of("user");
+  member.in_role_assignable_group = true;
+  EXPECT_FALSE(Allowed(User({kUA}), Action::kResetPassword, member));
+  EXPECT_FALSE(Allowed(User({kPRA}), Action::kResetPassword, member)) << "not a user writer";
+  EXPECT_TRUE(Allowed(User({kGA}), Action::kResetPassword, member));
+}
+
 TEST(AuthzTest, ApplicationAdministratorNeverActsOnAnAppHoldingARole) {
   for (Action a : {Action::kManageCredentials, Action::kUpdate, Action::kDelete,
                    Action::kManageOwners}) {

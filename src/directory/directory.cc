@@ -107,7 +107,7 @@ bool InRange(const IndexRange& r, const json::object& data) {
 // ranges before a scan resumes from it.
 struct SkipPosition {
   size_t branch = 0;
-  std::string key;  // relative to the tenant prefix; resume strictly after it; empty = start
+  std::string key;  // relative to the tenant prefix; the scan resumes at it; empty = start
 };
 
 std::string SkipTokenMac(std::string_view mac_key, std::string_view tenant,
@@ -265,7 +265,8 @@ Result<authz::Caller> CallerOf(const SecurityContext& ctx, const store::ReadView
   authz::Caller caller{CallerKind(ctx.kind()), {}};
   if (caller.kind == authz::Caller::Kind::kUser ||
       caller.kind == authz::Caller::Kind::kServicePrincipal) {
-    MERIDIAN_ASSIGN_OR_RETURN(caller.roles, RolesOf(view, keys, ctx.principal_id(), true));
+    MERIDIAN_ASSIGN_OR_RETURN(caller.roles,
+                              RolesOf(view, keys, AsciiLower(ctx.principal_id()), true));
   }
   return caller;
 }
@@ -298,6 +299,14 @@ Result<authz::Target> TargetOf(const store::ReadView& view, const TenantKeys& ke
   }
   if (!holder.empty()) {
     MERIDIAN_ASSIGN_OR_RETURN(t.roles, RolesOf(view, keys, holder, false));
+    // A member of a role-assignable group may hold its roles at any moment: protected as if it
+    // held them already, as in Entra ID.
+    std::string prefix = keys.RoleGroupMembershipPrefix(holder);
+    MERIDIAN_RETURN_IF_ERROR(view.Scan(prefix, store::PrefixEnd(prefix), false,
+                                       [&](std::string_view, std::string_view) {
+                                         t.in_role_assignable_group = true;
+                                         return false;
+                                       }));
   }
   return t;
 }
@@ -323,6 +332,7 @@ Result<uint64_t> Directory::Submit(const SecurityContext& ctx, const Intent& int
     *op->mutable_actor() = ctx.ToActor();
     op->set_request_id(ctx.correlation_id());
   };
+  bool refused = false;  // by authorization, rather than any other error
   auto lsn = p->Write([&](const store::ReadView& partition_view, proto::Op* op) -> Status {
     stamp(op);
     store::TenantView view(partition_view, ctx.tenant_id());
@@ -330,10 +340,12 @@ Result<uint64_t> Directory::Submit(const SecurityContext& ctx, const Intent& int
     MERIDIAN_ASSIGN_OR_RETURN(
         authz::Target target,
         TargetOf(view, keys, intent.type, intent.id, intent.role_assignable_group));
-    MERIDIAN_RETURN_IF_ERROR(authz::Decide(caller, intent.action, target));
+    Status decision = authz::Decide(caller, intent.action, target);
+    refused = !decision.ok();
+    MERIDIAN_RETURN_IF_ERROR(decision);
     return build(view, target, op);
   });
-  if (lsn.ok() || lsn.status().code() != Code::kPermissionDenied) return lsn;
+  if (!refused) return lsn;
   // The refusal is audited in an op of its own, since the refused op wrote nothing.
   auto audited = p->Write([&](const store::ReadView&, proto::Op* op) {
     stamp(op);
@@ -379,7 +391,7 @@ Result<Object> Directory::Lookup(const SecurityContext& ctx, const TypeSchema& t
   if (type.type == "domain") return Get(ctx, type, AsciiLower(key));
   if (IsUuid(key)) {
     auto o = Get(ctx, type, AsciiLower(key));
-    if (o.ok() || type.type == "user") return o;
+    if (o.ok() || o.status().code() != Code::kNotFound || type.type == "user") return o;
   }
   const char* alt = type.type == "user" ? "userPrincipalName"
                     : (type.type == "application" || type.type == "servicePrincipal") ? "appId"
@@ -597,12 +609,14 @@ Status SetPut(proto::Op* op, std::string_view type, const Object& o, const Objec
 // The password in a body's passwordProfile, checked against the policy and hashed here, before
 // the partition's write lock: a hash takes ~100 ms of CPU and must never hold up other writers.
 // It runs through the CPU gate, which keeps hashing off at least one core and fair by tenant.
-// nullopt when the body sets no password. A caller that cannot make the change gets "" (no hash
+// `checked` is the body after ApplyBody (schema names). nullopt when it sets no password. A caller that cannot make the change gets "" (no hash
 // is spent on it); the write itself then refuses it, audited, under the lock.
 Result<std::optional<std::string>> Directory::HashPasswordOf(const SecurityContext& ctx,
                                                              const Intent& intent,
-                                                             const json::object& body) {
-  auto* profile = body.if_contains("passwordProfile");
+                                                             const TypeSchema& type,
+                                                             const json::object& checked) {
+  if (type.type != "user") return std::optional<std::string>();
+  auto* profile = checked.if_contains("passwordProfile");
   if (!profile || !profile->is_object()) return std::optional<std::string>();
   auto* pw = profile->get_object().if_contains("password");
   if (!pw || !pw->is_string()) return std::optional<std::string>();
@@ -655,12 +669,14 @@ Result<WriteResult> Directory::Create(const SecurityContext& ctx, const TypeSche
   TenantKeys keys(ctx.tenant_id());
   Intent intent{authz::Action::kCreate, std::string(type.type), "",
                 "Add " + std::string(type.name())};
-  if (type.type == "group") {
-    auto* a = body.if_contains("isAssignableToRole");
-    intent.role_assignable_group = a && a->is_bool() && a->get_bool();
-  }
+  // Facts for authorization come from the checked body, whose property names are the schema's
+  // (a client may spell them in any case).
+  json::object checked;
+  MERIDIAN_RETURN_IF_ERROR(ApplyBody(type, body, true, &checked));
+  intent.role_assignable_group =
+      type.type == "group" && Bool(checked, "isAssignableToRole", false);
   MERIDIAN_ASSIGN_OR_RETURN(std::optional<std::string> password_hash,
-                            HashPasswordOf(ctx, intent, body));
+                            HashPasswordOf(ctx, intent, type, checked));
   Object written;  // what the op wrote, returned without reading it back
   auto lsn = Submit(ctx, intent, [&](const store::ReadView& view, const authz::Target&,
                                      proto::Op* op) -> Status {
@@ -685,6 +701,9 @@ Result<WriteResult> Directory::Create(const SecurityContext& ctx, const TypeSche
       o.data["createdDateTime"] = created;
     } else if (type.type == "group") {
       MERIDIAN_RETURN_IF_ERROR(CheckRequired(type, o.data));
+      if (Bool(o.data, "isAssignableToRole", false) != intent.role_assignable_group) {
+        return Internal("a group's role-assignability was authorized from another body");
+      }
       bool unified = false;
       if (auto* gt = o.data.if_contains("groupTypes")) {
         for (const auto& g : gt->as_array()) {
@@ -818,13 +837,16 @@ Result<WriteResult> Directory::Update(const SecurityContext& ctx, const TypeSche
   MERIDIAN_ASSIGN_OR_RETURN(Object found, Lookup(ctx, type, id_in));
   std::string id = found.id;
   TenantKeys keys(ctx.tenant_id());
-  // Setting a password is its own action and its own audited activity.
-  bool reset = type.type == "user" && patch.contains("passwordProfile");
+  // Setting a password is its own action and its own audited activity. Decided on the checked
+  // patch, whose property names are the schema's whatever case the client used.
+  json::object checked;
+  MERIDIAN_RETURN_IF_ERROR(ApplyBody(type, patch, false, &checked));
+  bool reset = type.type == "user" && checked.contains("passwordProfile");
   Intent intent{reset ? authz::Action::kResetPassword : authz::Action::kUpdate,
                 std::string(type.type), id,
                 reset ? "Reset user password" : "Update " + std::string(type.name())};
   MERIDIAN_ASSIGN_OR_RETURN(std::optional<std::string> password_hash,
-                            HashPasswordOf(ctx, intent, patch));
+                            HashPasswordOf(ctx, intent, type, checked));
   Object written;
   auto lsn = Submit(ctx, intent, [&](const store::ReadView& view, const authz::Target& target,
                                      proto::Op* op) -> Status {

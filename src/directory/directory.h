@@ -154,8 +154,8 @@ class Directory final : public TenantDirectory, public ClientDirectory {
   std::unique_ptr<store::ReadView> TenantRead(store::Partition* p, const SecurityContext& ctx,
                                               bool snapshot) const;
   Result<std::optional<std::string>> HashPasswordOf(const SecurityContext& ctx,
-                                                    const Intent& intent,
-                                                    const boost::json::object& body);
+                                                    const Intent& intent, const TypeSchema& type,
+                                                    const boost::json::object& checked);
   std::string MakeSkipToken(const SecurityContext& ctx, const std::string& fingerprint,
                             size_t branch, std::string_view relative_key) const;
   Result<WriteResult> Written(const SecurityContext& ctx, Object object, uint64_t lsn);

@@ -117,6 +117,49 @@ TEST_F(DirectoryAuthzTest, UserAdministratorCannotTouchAGlobalAdministrator) {
   EXPECT_TRUE(d_->Delete(ua, Users(), plain, std::nullopt).ok());
 }
 
+// Property names are matched in any case, as Graph does: the decision must see the same body.
+TEST_F(DirectoryAuthzTest, DecisionsSeePropertiesSpelledInAnyCase) {
+  auto grp = UserWith("gadmin", authz::kGroupsAdministrator);
+  ExpectDenied(d_->Create(grp, Groups(),
+                          {{"displayName", "sneaky"}, {"mailEnabled", false},
+                           {"mailNickname", "sneaky"}, {"securityEnabled", true},
+                           {"IsAssignableToRole", true}})
+                   .status());
+  // A password set through another spelling is a reset, with a new hash.
+  std::string plain = MakeUser("plain", "Plain");
+  auto before = d_->Get(*admin_, Users(), plain);
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(d_->Update(*admin_, Users(), plain,
+                         {{"PasswordProfile", {{"Password", "An0ther!Passw0rd"}}}}, std::nullopt)
+                  .ok());
+  auto after = d_->Get(*admin_, Users(), plain);
+  ASSERT_TRUE(after.ok());
+  EXPECT_NE(after->secret.at("passwordHash"), before->secret.at("passwordHash"));
+  EXPECT_EQ(LastAudit()["activityDisplayName"].as_string(), "Reset user password");
+}
+
+TEST_F(DirectoryAuthzTest, AMemberOfARoleAssignableGroupIsProtectedBeforeTheGroupHoldsARole) {
+  std::string group = RoleGroup("future-admins");
+  std::string member = MakeUser("future", "Future");
+  ASSERT_TRUE(d_->AddLink(*admin_, "members", Groups(), group, member).ok());
+  auto ua = UserWith("uadmin", authz::kUserAdministrator);
+  ExpectDenied(d_->Update(ua, Users(), member,
+                          {{"passwordProfile", {{"password", "N3w!Passw0rd"}}}}, std::nullopt)
+                   .status());
+}
+
+TEST_F(DirectoryAuthzTest, BreakGlassCannotBeBlockedByTakingItsAddress) {
+  std::string domain = tenant_.tenant.domains[0];
+  auto ua = UserWith("uadmin", authz::kUserAdministrator);
+  std::string squatter = MakeUser("squatter", "Squatter");
+  ASSERT_TRUE(d_->Update(ua, Users(), squatter, {{"mail", "break-glass-1@" + domain}},
+                         std::nullopt)
+                  .ok());
+  auto restored = d_->RestoreAdministrator(tenant_.tenant.id);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(restored->user_principal_name, "break-glass-2@" + domain);
+}
+
 TEST_F(DirectoryAuthzTest, OnlyRoleAdministratorsChangeRoleAssignableGroups) {
   json::object body{{"displayName", "ra"}, {"mailEnabled", false}, {"mailNickname", "ra"},
                     {"securityEnabled", true}, {"isAssignableToRole", true}};

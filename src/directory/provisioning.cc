@@ -10,6 +10,7 @@
 #include "directory/regions.h"
 #include "directory/security_context.h"
 #include "store/keys.h"
+#include "store/tenant_view.h"
 
 namespace meridian::directory {
 namespace json = boost::json;
@@ -266,7 +267,8 @@ Result<RestoredAdministrator> Provisioner::RestoreAdministrator(std::string_view
       crypto::HashPassword(out.one_time_password, random_->Bytes(16), options_.password_iterations);
   std::string assignment_id = random_->Uuid();
   TenantKeys keys(route->id);
-  auto lsn = p->Write([&](const store::ReadView& view, proto::Op* op) -> Status {
+  auto lsn = p->Write([&](const store::ReadView& partition_view, proto::Op* op) -> Status {
+    store::TenantView view(partition_view, route->id);
     op->set_tenant_id(route->id);
     op->set_time_ms(clock_->NowMillis());
     *op->mutable_actor() = ctx.ToActor();
@@ -274,9 +276,12 @@ Result<RestoredAdministrator> Provisioner::RestoreAdministrator(std::string_view
     std::string domain = route->domains.empty() ? "" : route->domains[0];
     for (int i = 1;; ++i) {
       out.user_principal_name = "break-glass-" + std::to_string(i) + "@" + domain;
-      MERIDIAN_ASSIGN_OR_RETURN(auto taken, view.Get(keys.Unique("user", "userPrincipalName",
-                                                                 AsciiLower(out.user_principal_name))));
-      if (!taken) break;
+      // Free as a UPN and as an address: a narrower administrator may have given the alias to
+      // some user's mail or a group, and break-glass must not be blockable.
+      std::string upn = AsciiLower(out.user_principal_name);
+      MERIDIAN_ASSIGN_OR_RETURN(auto taken, view.Get(keys.Unique("user", "userPrincipalName", upn)));
+      MERIDIAN_ASSIGN_OR_RETURN(auto claimed, view.Get(keys.Unique("*", "address", upn)));
+      if (!taken && !claimed) break;
       if (i > 1000) return Internal("no free break-glass alias");
     }
     Object user = AdministratorUser(out.user_id, out.user_principal_name,
