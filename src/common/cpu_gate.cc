@@ -9,11 +9,13 @@
 
 namespace meridian {
 
+int CpuGate::DefaultSlots() {
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
+}
+
 CpuGate::CpuGate(CpuGateOptions options) {
   FairExecutorOptions e;
-  e.threads = options.slots > 0
-                  ? options.slots
-                  : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
+  e.threads = options.slots > 0 ? options.slots : DefaultSlots();
   e.max_running_per_key = 1;
   e.max_queued_per_key = options.max_waiting_per_key;
   e.max_queued_total = options.max_waiting_total;

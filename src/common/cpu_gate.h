@@ -41,6 +41,8 @@ class CpuGate {
   Status Run(std::string_view key, const std::function<void()>& fn);
 
   int slots() const { return executor_->threads(); }
+  // The slots of a gate whose options leave `slots` at 0.
+  static int DefaultSlots();
 
  private:
   std::unique_ptr<FairExecutor> executor_;

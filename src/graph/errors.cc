@@ -60,6 +60,9 @@ void SetError(const Status& status, const http::Request& req, http::Response* re
                                                          : status.message();
   json::object body{{"error", {{"code", code}, {"message", message}, {"innerError", inner}}}};
   res->SetJson(HttpStatus(status.code()), json::serialize(body));
+  if (status.code() == Code::kResourceExhausted || status.code() == Code::kUnavailable) {
+    res->SetHeader("Retry-After", "1");
+  }
   if (status.code() == Code::kUnauthenticated) {
     res->headers.emplace_back("WWW-Authenticate",
                               "Bearer realm=\"\", error=\"invalid_token\"");

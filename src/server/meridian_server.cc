@@ -123,8 +123,11 @@ class RequestScheduler {
 
   // Starts the workers (FairExecutor defaults) that will run `dispatch`, and registers their
   // gauges in `metrics`.
-  Status Start(http::Metrics* metrics, Dispatch dispatch) {
+  // `tenant_of` names the verified tenant of a request, or "" (see SchedulingKey).
+  using TenantOf = std::function<std::string(const http::Request&)>;
+  Status Start(http::Metrics* metrics, Dispatch dispatch, TenantOf tenant_of) {
     dispatch_ = std::move(dispatch);
+    tenant_of_ = std::move(tenant_of);
     MERIDIAN_ASSIGN_OR_RETURN(executor_, FairExecutor::Start(FairExecutorOptions{}));
     metrics->AddGauge("meridian_executor_jobs", "Requests waiting for or running on a worker.",
                       [ex = executor_.get()] {
@@ -160,7 +163,6 @@ class RequestScheduler {
       ~Job() {
         if (answered) return;
         graph::SetError(Status(Code::kUnavailable, "The server is stopping."), req, &res);
-        res.headers.emplace_back("Retry-After", "1");
         done();
       }
     };
@@ -184,25 +186,20 @@ class RequestScheduler {
                           ? Status(s.code(), "Too many requests for this tenant are waiting.")
                           : Status(Code::kUnavailable, "Too many requests are waiting."),
                       req, &res);
-      res.headers.emplace_back("Retry-After", "1");
       done();
     }
   }
 
-  // The key a request is scheduled under: its tenant as the request names it (the path of the
-  // /{tenant}/... endpoints; the `tid` claim of a /v1.0 request's bearer token, read WITHOUT
-  // verification), else the client's address. Only a scheduling key, never a security
-  // decision: a client that lies about its tenant only changes whose queue it waits in, and
-  // the total cap still holds.
-  static std::string SchedulingKey(const http::Request& req) {
-    constexpr size_t kMaxTenant = 128;
-    std::string_view path = req.path;
-    std::string_view first = path.substr(1, path.find('/', 1) - 1);
-    if (first == "v1.0") {
-      if (auto tid = UnverifiedTenantId(req); !tid.empty()) return "tenant:" + AsciiLower(tid);
-    } else if (path.size() > first.size() + 1 && !first.empty() && first.size() <= kMaxTenant &&
-               first != "operator") {
-      return "tenant:" + AsciiLower(first);
+  int workers() const { return executor_->threads(); }
+
+ private:
+  // The key a request is scheduled under: the tenant of its bearer token once the token
+  // verifies (the token service caches verified tokens, so this is a lookup after the first
+  // request), else the client's address, so that a forged or absent token never spends a
+  // tenant's share. Unauthenticated endpoints (token, discovery, keys) go by address too.
+  std::string SchedulingKey(const http::Request& req) const {
+    if (StartsWith(req.path, "/v1.0/") || req.path == "/v1.0") {
+      if (std::string tid = tenant_of_(req); !tid.empty()) return "tenant:" + tid;
     }
     std::string_view addr = req.remote_address;  // "1.2.3.4:5678" or "[::1]:5678"
     addr = addr.substr(0, addr.rfind(':'));
@@ -210,28 +207,8 @@ class RequestScheduler {
     return "address:" + std::string(addr);
   }
 
- private:
-  // The `tid` claim of the request's bearer token, without checking the token; "" when there
-  // is none.
-  static std::string UnverifiedTenantId(const http::Request& req) {
-    constexpr size_t kMaxPayload = 16 << 10;
-    auto h = req.Header("authorization");
-    if (!h || h->size() < 7 || !EqualsIgnoreCase(h->substr(0, 7), "bearer ")) return "";
-    std::string_view token = h->substr(7);
-    size_t dot1 = token.find('.');
-    size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
-    if (dot2 == std::string_view::npos || dot2 - dot1 - 1 > kMaxPayload) return "";
-    auto payload = Base64UrlDecode(token.substr(dot1 + 1, dot2 - dot1 - 1));
-    if (!payload) return "";
-    boost::system::error_code ec;
-    json::value claims = json::parse(*payload, ec);
-    const json::object* o = ec ? nullptr : claims.if_object();
-    const json::value* tid = o ? o->if_contains("tid") : nullptr;
-    if (!tid || !tid->is_string() || tid->get_string().size() > 64) return "";
-    return std::string(tid->get_string());
-  }
-
   Dispatch dispatch_;
+  TenantOf tenant_of_;
   std::unique_ptr<FairExecutor> executor_;
 };
 
@@ -243,7 +220,7 @@ struct MeridianServer::Impl {
   std::string first_tenant_file;
   std::string operator_key_hash;
   std::string cert_file;
-  CpuGate cpu_gate;  // password hashes: at most cores-1 at once, fair across tenants
+  std::unique_ptr<CpuGate> cpu_gate;  // password hashes, bounded and fair across tenants
   std::unique_ptr<directory::Directory> directory;
   std::unique_ptr<auth::TokenService> tokens;
   std::unique_ptr<graph::GraphApi> graph;
@@ -297,13 +274,39 @@ Status MeridianServer::Impl::Init() {
   while (!key.empty() && isspace(static_cast<unsigned char>(key.back()))) key.pop_back();
   operator_key_hash = crypto::Sha256(key);
 
+  // Requests run on the scheduler's workers; they reach the directory and the token service
+  // only once `ready` is set, after both exist.
+  MERIDIAN_RETURN_IF_ERROR(
+      scheduler.Start(&metrics, [this](const http::Request& req, http::Response& res) {
+        // Routes are registered after the listener is bound (the public URL names its port);
+        // until then every request gets 503. `ready` orders the registration before any
+        // dispatch.
+        if (!ready.load(std::memory_order_acquire)) {
+          res.SetJson(503, R"({"status":"starting"})");
+          return;
+        }
+        res.route_label = router.Dispatch(req, res);
+      },
+      [this](const http::Request& req) -> std::string {
+        auto h = req.Header("authorization");
+        if (!ready.load(std::memory_order_acquire) || !h) return "";
+        auto ctx = tokens->Authenticate(*h);
+        return ctx.ok() ? ctx->tenant_id() : "";
+      }));
+  // At most half the workers may wait on password hashes (the gate runs cores-1 at once), so
+  // the other half always serves everything else; more waiting hashes get 503.
+  CpuGateOptions gate;
+  gate.max_waiting_total =
+      static_cast<size_t>(std::max(1, scheduler.workers() / 2 - CpuGate::DefaultSlots()));
+  cpu_gate = std::make_unique<CpuGate>(gate);
+
   directory::DirectoryOptions dopts;
   dopts.data_dir = options.data_dir;
   dopts.cloud = options.cloud;
   dopts.partitions_per_region = options.partitions_per_region;
   dopts.password_iterations = options.password_iterations;
   dopts.sync = options.sync;
-  dopts.cpu_gate = &cpu_gate;
+  dopts.cpu_gate = cpu_gate.get();
   MERIDIAN_ASSIGN_OR_RETURN(directory, directory::Directory::Open(dopts));
 
   http::ServerOptions hopts;
@@ -315,17 +318,6 @@ Status MeridianServer::Impl::Init() {
   hopts.metrics = &metrics;
   // The public URL names the port, so it is known only once the listener is bound; routes read
   // it at request time.
-  MERIDIAN_RETURN_IF_ERROR(
-      scheduler.Start(&metrics, [this](const http::Request& req, http::Response& res) {
-        // Routes are registered after the listener is bound (the public URL names its port);
-        // until then every request gets 503. `ready` orders the registration before any
-        // dispatch.
-        if (!ready.load(std::memory_order_acquire)) {
-          res.SetJson(503, R"({"status":"starting"})");
-          return;
-        }
-        res.route_label = router.Dispatch(req, res);
-      }));
   MERIDIAN_ASSIGN_OR_RETURN(
       http, http::Server::Start(hopts, [this](const http::Request& req, http::Response& res,
                                               http::Done done) {

@@ -23,7 +23,8 @@ BINARY = os.environ.get("MERIDIAN_BINARY", os.path.join(
 
 
 class Server:
-    def __init__(self, data_dir=None, extra_args=()):
+    def __init__(self, data_dir=None, extra_args=(), password_iterations=1000):
+        self.password_iterations = password_iterations
         self.owns_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="meridian-e2e-")
         self.extra_args = list(extra_args)
@@ -36,7 +37,7 @@ class Server:
         self.log = open(os.path.join(self.data_dir, "server.log"), "ab")
         self.proc = subprocess.Popen(
             [BINARY, "serve", "--data-dir", self.data_dir, "--port", "0",
-             "--password-iterations", "1000", *self.extra_args],
+             "--password-iterations", str(self.password_iterations), *self.extra_args],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60
         while time.time() < deadline:

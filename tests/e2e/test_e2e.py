@@ -357,6 +357,52 @@ class EndToEnd(unittest.TestCase):
         self.assertIn(r.status_code, (400, 401))
 
 
+class Fairness(unittest.TestCase):
+    """Password hashes cannot take the server: they wait for a bounded gate, a saturated gate
+    answers 503 with Retry-After, and probes and other tenants' reads answer meanwhile."""
+
+    def test_saturated_hashing_refuses_and_others_keep_being_served(self):
+        import concurrent.futures
+        server = Server(password_iterations=3000000).start()  # about a second a hash here
+        try:
+            first = server.first_tenant()
+            second = json.loads(subprocess.run(
+                [BINARY, "tenant", "create", "--data-dir", server.data_dir, "--name", "Second",
+                 "--country", "FR"], check=True, capture_output=True, text=True).stdout)
+            tokens = {d["tenantId"]: server.token(d) for d in (first, second)}
+
+            def create(doc, i):
+                body = {"accountEnabled": True, "displayName": "U%d" % i, "mailNickname": "u%d" % i,
+                        "userPrincipalName": "u%d@%s" % (i, doc["initialDomain"]),
+                        "passwordProfile": {"password": "Xy7!abcdefgh%d" % i}}
+                return server.session.post(server.url + "/v1.0/users", json=body,
+                                           headers=bearer(tokens[doc["tenantId"]]), timeout=120)
+
+            with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+                futures = [pool.submit(create, first if i % 2 else second, i) for i in range(12)]
+                time.sleep(0.5)
+                # Meanwhile: probes at once, and a read of a tenant that hashes nothing.
+                t = time.time()
+                self.assertEqual(server.session.get(server.url + "/healthz").status_code, 200)
+                self.assertLess(time.time() - t, 0.5)
+                t = time.time()
+                read = server.session.get(server.url + "/v1.0/users/" + first["administrator"]["id"],
+                                          headers=bearer(tokens[first["tenantId"]]))
+                self.assertEqual(read.status_code, 200, read.text)
+                self.assertLess(time.time() - t, 2.0)
+                results = [f.result() for f in futures]
+            statuses = sorted(r.status_code for r in results)
+            self.assertIn(201, statuses)
+            refused = [r for r in results if r.status_code in (429, 503)]
+            self.assertTrue(refused, statuses)
+            for r in refused:
+                self.assertEqual(r.headers.get("Retry-After"), "1")
+                self.assertIn(r.json()["error"]["code"], ("TooManyRequests", "ServiceUnavailable"))
+            self.assertEqual(len(statuses), statuses.count(201) + len(refused), statuses)
+        finally:
+            server.cleanup()
+
+
 class Durability(unittest.TestCase):
     def test_restart_and_kill9_lose_nothing_acknowledged(self):
         server = Server().start()
