@@ -1085,7 +1085,15 @@ Result<uint64_t> Directory::ChangeLink(const SecurityContext& ctx, bool add,
 
 Result<Page> Directory::ListLinks(const SecurityContext& ctx, std::string_view relation,
                                   LinkDirection direction, std::string_view id_in, bool transitive,
-                                  int top, std::string_view skiptoken) const {
+                                  int top, std::string_view skiptoken_in) const {
+  // The token is MAC'd like a list's, over a fingerprint of this relationship listing.
+  std::string fingerprint = "links/" + std::string(relation) + "/" +
+                            (direction == LinkDirection::kOutgoing ? "out/" : "in/") +
+                            AsciiLower(id_in) + (transitive ? "/transitive" : "");
+  MERIDIAN_ASSIGN_OR_RETURN(SkipPosition pos, ParseSkipToken(skiptoken_in, skiptoken_key_,
+                                                             ctx.tenant_id(), fingerprint));
+  const std::string& skiptoken = pos.key;  // the last id of the previous page
+  if (!skiptoken.empty() && !IsUuid(skiptoken)) return BadSkipToken();
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
   auto view = TenantRead(p, ctx, true);
   TenantKeys keys(ctx.tenant_id());
@@ -1138,7 +1146,9 @@ Result<Page> Directory::ListLinks(const SecurityContext& ctx, std::string_view r
     MERIDIAN_ASSIGN_OR_RETURN(Object o, ReadObject(*view, keys, related[i].second, related[i].first));
     page.items.push_back(std::move(o));
   }
-  if (static_cast<int>(related.size()) > top) page.next_skiptoken = page.items.back().id;
+  if (static_cast<int>(related.size()) > top) {
+    page.next_skiptoken = MakeSkipToken(ctx, fingerprint, 0, page.items.back().id);
+  }
   return page;
 }
 
@@ -1215,10 +1225,12 @@ Result<Page> Directory::ListAudit(const SecurityContext& ctx, int top,
   TenantKeys keys(ctx.tenant_id());
   std::string prefix = keys.AuditPrefix();
   std::string end = store::PrefixEnd(prefix);
+  constexpr char kFingerprint[] = "audit";
   if (!skiptoken.empty()) {
-    auto k = Base64UrlDecode(skiptoken);
-    if (!k || (k->size() != 8 && k->size() != 10)) return InvalidArgument("The $skiptoken is invalid.", "Request_BadRequest");
-    end = prefix + *k;
+    MERIDIAN_ASSIGN_OR_RETURN(SkipPosition pos, ParseSkipToken(skiptoken, skiptoken_key_,
+                                                               ctx.tenant_id(), kFingerprint));
+    if (pos.key.size() != 8 && pos.key.size() != 10) return BadSkipToken();
+    end = prefix + pos.key;
   }
   Page page;
   Status err;
@@ -1226,7 +1238,7 @@ Result<Page> Directory::ListAudit(const SecurityContext& ctx, int top,
   MERIDIAN_RETURN_IF_ERROR(view->Scan(prefix, end, true, [&](std::string_view k, std::string_view v) {
     if (static_cast<int>(page.items.size()) >= top) {
       // More remain: the next page ends (exclusively) at the last record of this one.
-      page.next_skiptoken = Base64UrlEncode(last_suffix);
+      page.next_skiptoken = MakeSkipToken(ctx, kFingerprint, 0, last_suffix);
       return false;
     }
     auto rec = ParseObject(v, "audit record");

@@ -295,6 +295,35 @@ TEST_F(DirectoryTest, ASkipTokenIsConfinedToItsQuerysRanges) {
       << (resumed.ok() ? std::to_string(resumed->items.size()) + " items" : "");
 }
 
+TEST_F(DirectoryTest, RelationshipAndAuditSkipTokensAreMacdToo) {
+  std::string g = MakeGroup("team");
+  std::vector<std::string> members;
+  for (int i = 0; i < 3; ++i) {
+    members.push_back(MakeUser("m" + std::to_string(i), "M" + std::to_string(i)));
+    ASSERT_TRUE(d_->AddLink(*admin_, "members", Groups(), g, members.back()).ok());
+  }
+  auto first = d_->ListLinks(*admin_, "members", LinkDirection::kOutgoing, g, false, 2, "");
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->items.size(), 2u);
+  auto rest = d_->ListLinks(*admin_, "members", LinkDirection::kOutgoing, g, false, 2,
+                            first->next_skiptoken);
+  ASSERT_TRUE(rest.ok()) << rest.status().ToString();
+  EXPECT_EQ(rest->items.size(), 1u);
+  // A bare id, or the token of another listing, is refused.
+  EXPECT_FALSE(
+      d_->ListLinks(*admin_, "members", LinkDirection::kOutgoing, g, false, 2, members[0]).ok());
+  EXPECT_FALSE(d_->ListLinks(*admin_, "members", LinkDirection::kOutgoing, g, true, 2,
+                             first->next_skiptoken)
+                   .ok());
+  auto audit = d_->ListAudit(*admin_, 1, "");
+  ASSERT_TRUE(audit.ok());
+  EXPECT_TRUE(d_->ListAudit(*admin_, 1, audit->next_skiptoken).ok());
+  auto other = d_->CreateTenant("Other", "DE");
+  ASSERT_TRUE(other.ok());
+  auto them = testing::ContextForTest::User(other->tenant.id, other->admin_id);
+  EXPECT_FALSE(d_->ListAudit(them, 1, audit->next_skiptoken).ok());
+}
+
 TEST_F(DirectoryTest, AnInterruptedTenantCreationIsUndoneAtStart) {
   for (std::string point : {"create-tenant:reserved", "create-tenant:created"}) {
     SCOPED_TRACE(point);

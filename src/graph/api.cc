@@ -218,7 +218,6 @@ class Handler {
     }
     int top = lr.query.top;
     const std::string& skip = lr.query.skiptoken;
-    if (!skip.empty() && !IsUuid(skip)) return InvalidArgument("The $skiptoken is invalid.");
     // A user may be addressed by userPrincipalName.
     MERIDIAN_ASSIGN_OR_RETURN(Object src, d_->Lookup(*ctx_, source, id));
     MERIDIAN_ASSIGN_OR_RETURN(directory::Page page,
