@@ -72,14 +72,15 @@ Status Decide(const Caller& caller, Action action, const Target& target) {
     return Deny("reading audit logs needs Global Administrator or Global Reader.");
   }
   if (action == Action::kRead) {
-    // Member users read the directory by default; an application needs a directory role.
-    if (caller.kind == Caller::Kind::kUser) return Status::Ok();
+    // Member users read the directory by default; guests and applications need a role.
+    if (caller.kind == Caller::Kind::kUser && !caller.guest) return Status::Ok();
     if (HoldsAny(caller, {kGlobalAdministrator, kGlobalReader, kDirectoryReaders,
                           kUserAdministrator, kGroupsAdministrator, kApplicationAdministrator,
                           kPrivilegedRoleAdministrator})) {
       return Status::Ok();
     }
-    return Deny("an application needs a directory role (Directory Readers or wider) to read.");
+    return Deny("an application or guest needs a directory role (Directory Readers or wider) to "
+                "read.");
   }
 
   std::string what = std::string(ActionName(action)) + " " + target.type + " objects";

@@ -54,6 +54,8 @@ struct Caller {
   // Template ids of the enabled roles the caller holds, directly or through role-assignable
   // groups. Must be complete: the directory never truncates this set.
   std::set<std::string> roles;
+  // A guest user (userType Guest): reads only with a role, as Entra restricts guests.
+  bool guest = false;
 };
 
 struct Target {

@@ -24,6 +24,11 @@ TEST(AuthzTest, AnApplicationNeedsADirectoryRoleToRead) {
   EXPECT_TRUE(Allowed(App({kDR}), Action::kRead, Of("user")));
   EXPECT_TRUE(Allowed(App({kGR}), Action::kRead, Of("application")));
   EXPECT_TRUE(Allowed(User({}), Action::kRead, Of("user")));  // member default
+  Caller guest = User({});
+  guest.guest = true;
+  EXPECT_FALSE(Allowed(guest, Action::kRead, Of("user")));
+  guest.roles.insert(kDR);
+  EXPECT_TRUE(Allowed(guest, Action::kRead, Of("user")));
   Status s = Decide(App({}), Action::kRead, Of("user"));
   EXPECT_EQ(s.code(), Code::kPermissionDenied);
   EXPECT_EQ(s.graph_code(), "Authorization_RequestDenied");

@@ -263,6 +263,11 @@ authz::Caller::Kind CallerKind(SecurityContext::Kind k) {
 Result<authz::Caller> CallerOf(const SecurityContext& ctx, const store::ReadView& view,
                                const TenantKeys& keys) {
   authz::Caller caller{CallerKind(ctx.kind()), {}};
+  if (caller.kind == authz::Caller::Kind::kUser) {
+    MERIDIAN_ASSIGN_OR_RETURN(Object me,
+                              ReadObject(view, keys, "user", AsciiLower(ctx.principal_id())));
+    caller.guest = EqualsIgnoreCase(Str(me.data, "userType"), "Guest");
+  }
   if (caller.kind == authz::Caller::Kind::kUser ||
       caller.kind == authz::Caller::Kind::kServicePrincipal) {
     MERIDIAN_ASSIGN_OR_RETURN(caller.roles,
@@ -354,6 +359,13 @@ Result<uint64_t> Directory::Submit(const SecurityContext& ctx, const Intent& int
     r->set_target_type(intent.type);
     r->set_target_id(intent.id);
     r->set_reason(lsn.status().message());
+    switch (intent.action) {
+      case authz::Action::kCreate: r->set_operation("Add"); break;
+      case authz::Action::kDelete: r->set_operation("Delete"); break;
+      case authz::Action::kManageMembers:
+      case authz::Action::kManageOwners: r->set_operation("Assign"); break;
+      default: r->set_operation("Update");
+    }
     return Status::Ok();
   });
   if (!audited.ok()) {
@@ -364,11 +376,10 @@ Result<uint64_t> Directory::Submit(const SecurityContext& ctx, const Intent& int
 
 Status Directory::AuthorizeRead(const SecurityContext& ctx, authz::Action action,
                                 std::string_view type) const {
-  authz::Caller caller{CallerKind(ctx.kind()), {}};
-  // Member users read without a role lookup; everything else needs the caller's roles.
-  if (caller.kind != authz::Caller::Kind::kUser || action != authz::Action::kRead) {
-    MERIDIAN_ASSIGN_OR_RETURN(caller.roles, RolesOf(ctx, ctx.principal_id()));
-  }
+  MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
+  auto view = TenantRead(p, ctx, true);
+  MERIDIAN_ASSIGN_OR_RETURN(authz::Caller caller,
+                            CallerOf(ctx, *view, TenantKeys(ctx.tenant_id())));
   return authz::Decide(caller, action, authz::Target{std::string(type), {}, false});
 }
 

@@ -193,6 +193,11 @@ TEST_F(DirectoryAuthzTest, AnApplicationWithoutARoleReadsNothing) {
   auto user = ContextForTest::User(tenant_.tenant.id, MakeUser("member", "Member"));
   EXPECT_TRUE(d_->AuthorizeRead(user, authz::Action::kRead, "user").ok());
   ExpectDenied(d_->AuthorizeRead(user, authz::Action::kReadAudit, "directoryAudit"));
+  // A guest does not.
+  std::string guest_id = MakeUser("guest", "Guest");
+  ASSERT_TRUE(d_->Update(*admin_, Users(), guest_id, {{"userType", "Guest"}}, std::nullopt).ok());
+  ExpectDenied(d_->AuthorizeRead(ContextForTest::User(tenant_.tenant.id, guest_id),
+                                 authz::Action::kRead, "user"));
 }
 
 TEST_F(DirectoryAuthzTest, TheLastGlobalAdministratorStays) {

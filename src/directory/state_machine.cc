@@ -117,7 +117,8 @@ class Applier {
         return LinkAudit(op_.remove_link(), "Unassign");
       case proto::Op::kRefusal: {
         const auto& r = op_.refusal();
-        AuditRecord rec{r.activity(), r.target_type(), r.target_id(), "", "Update"};
+        AuditRecord rec{r.activity(), r.target_type(), r.target_id(), "",
+                        r.operation().empty() ? "Update" : r.operation().c_str()};
         rec.result = "failure";
         rec.reason = r.reason();
         return Audit(rec);
