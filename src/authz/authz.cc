@@ -39,7 +39,8 @@ bool Reaches(const Caller& c, const std::string& role) {
 }
 
 Status Deny(std::string why) {
-  return Status(Code::kPermissionDenied, "Insufficient privileges to complete the operation: " + why,
+  return Status(Code::kPermissionDenied,
+                "Insufficient privileges to complete the operation: " + why,
                 "Authorization_RequestDenied");
 }
 
@@ -47,15 +48,24 @@ Status Deny(std::string why) {
 
 std::string_view ActionName(Action a) {
   switch (a) {
-    case Action::kRead: return "read";
-    case Action::kReadAudit: return "read audit logs";
-    case Action::kCreate: return "create";
-    case Action::kUpdate: return "update";
-    case Action::kDelete: return "delete";
-    case Action::kResetPassword: return "reset the password of";
-    case Action::kManageCredentials: return "manage the credentials of";
-    case Action::kManageMembers: return "manage the members of";
-    case Action::kManageOwners: return "manage the owners of";
+    case Action::kRead:
+      return "read";
+    case Action::kReadAudit:
+      return "read audit logs";
+    case Action::kCreate:
+      return "create";
+    case Action::kUpdate:
+      return "update";
+    case Action::kDelete:
+      return "delete";
+    case Action::kResetPassword:
+      return "reset the password of";
+    case Action::kManageCredentials:
+      return "manage the credentials of";
+    case Action::kManageMembers:
+      return "manage the members of";
+    case Action::kManageOwners:
+      return "manage the owners of";
   }
   return "?";
 }
@@ -74,13 +84,14 @@ Status Decide(const Caller& caller, Action action, const Target& target) {
   if (action == Action::kRead) {
     // Member users read the directory by default; guests and applications need a role.
     if (caller.kind == Caller::Kind::kUser && !caller.guest) return Status::Ok();
-    if (HoldsAny(caller, {kGlobalAdministrator, kGlobalReader, kDirectoryReaders,
-                          kUserAdministrator, kGroupsAdministrator, kApplicationAdministrator,
-                          kPrivilegedRoleAdministrator})) {
+    if (HoldsAny(caller,
+                 {kGlobalAdministrator, kGlobalReader, kDirectoryReaders, kUserAdministrator,
+                  kGroupsAdministrator, kApplicationAdministrator, kPrivilegedRoleAdministrator})) {
       return Status::Ok();
     }
-    return Deny("an application or guest needs a directory role (Directory Readers or wider) to "
-                "read.");
+    return Deny(
+        "an application or guest needs a directory role (Directory Readers or wider) to "
+        "read.");
   }
 
   std::string what = std::string(ActionName(action)) + " " + target.type + " objects";

@@ -82,8 +82,8 @@ TEST(AuthzTest, MembersOfRoleAssignableGroupsAreProtectedBeforeTheGroupHoldsARol
 }
 
 TEST(AuthzTest, ApplicationAdministratorNeverActsOnAnAppHoldingARole) {
-  for (Action a : {Action::kManageCredentials, Action::kUpdate, Action::kDelete,
-                   Action::kManageOwners}) {
+  for (Action a :
+       {Action::kManageCredentials, Action::kUpdate, Action::kDelete, Action::kManageOwners}) {
     EXPECT_FALSE(Allowed(User({kAA}), a, Of("application", {kGA}))) << ActionName(a);
     EXPECT_FALSE(Allowed(User({kAA}), a, Of("application", {kDR}))) << ActionName(a);
     EXPECT_FALSE(Allowed(App({kAA}), a, Of("servicePrincipal", {kUA}))) << ActionName(a);

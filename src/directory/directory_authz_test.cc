@@ -31,8 +31,11 @@ class DirectoryAuthzTest : public testing::DirectoryFixture {
   }
   std::string RoleGroup(const std::string& name) {
     auto g = d_->Create(*admin_, Groups(),
-                        {{"displayName", name}, {"mailEnabled", false}, {"mailNickname", name},
-                         {"securityEnabled", true}, {"isAssignableToRole", true}});
+                        {{"displayName", name},
+                         {"mailEnabled", false},
+                         {"mailNickname", name},
+                         {"securityEnabled", true},
+                         {"isAssignableToRole", true}});
     EXPECT_TRUE(g.ok()) << g.status().ToString();
     return g.ok() ? g->object.id : "";
   }
@@ -56,8 +59,10 @@ TEST_F(DirectoryAuthzTest, ManyGroupsDoNotHideAGlobalAdministratorsRoles) {
   auto as_attacker = ContextForTest::User(tenant_.tenant.id, attacker);
   for (int i = 0; i < 80; ++i) {
     auto g = d_->Create(as_attacker, Groups(),
-                        {{"displayName", "g" + std::to_string(i)}, {"mailEnabled", false},
-                         {"mailNickname", "g" + std::to_string(i)}, {"securityEnabled", true}});
+                        {{"displayName", "g" + std::to_string(i)},
+                         {"mailEnabled", false},
+                         {"mailNickname", "g" + std::to_string(i)},
+                         {"securityEnabled", true}});
     ASSERT_TRUE(g.ok()) << g.status().ToString();
     ASSERT_TRUE(d_->AddLink(as_attacker, "members", Groups(), g->object.id, tenant_.sp_id).ok());
   }
@@ -69,9 +74,9 @@ TEST_F(DirectoryAuthzTest, ManyGroupsDoNotHideAGlobalAdministratorsRoles) {
                           {{"web", {{"redirectUris", json::array{"https://evil.example/cb"}}}}},
                           std::nullopt)
                    .status());
-  ExpectDenied(d_->Update(as_attacker, Sps(), tenant_.sp_id, {{"accountEnabled", false}},
-                          std::nullopt)
-                   .status());
+  ExpectDenied(
+      d_->Update(as_attacker, Sps(), tenant_.sp_id, {{"accountEnabled", false}}, std::nullopt)
+          .status());
   ExpectDenied(d_->Delete(as_attacker, Sps(), tenant_.sp_id, std::nullopt).status());
   ExpectDenied(d_->Delete(as_attacker, Apps(), tenant_.app_object_id, std::nullopt).status());
   // An application without roles is fair game for an Application Administrator.
@@ -121,8 +126,10 @@ TEST_F(DirectoryAuthzTest, UserAdministratorCannotTouchAGlobalAdministrator) {
 TEST_F(DirectoryAuthzTest, DecisionsSeePropertiesSpelledInAnyCase) {
   auto grp = UserWith("gadmin", authz::kGroupsAdministrator);
   ExpectDenied(d_->Create(grp, Groups(),
-                          {{"displayName", "sneaky"}, {"mailEnabled", false},
-                           {"mailNickname", "sneaky"}, {"securityEnabled", true},
+                          {{"displayName", "sneaky"},
+                           {"mailEnabled", false},
+                           {"mailNickname", "sneaky"},
+                           {"securityEnabled", true},
                            {"IsAssignableToRole", true}})
                    .status());
   // A password set through another spelling is a reset, with a new hash.
@@ -152,17 +159,19 @@ TEST_F(DirectoryAuthzTest, BreakGlassCannotBeBlockedByTakingItsAddress) {
   std::string domain = tenant_.tenant.domains[0];
   auto ua = UserWith("uadmin", authz::kUserAdministrator);
   std::string squatter = MakeUser("squatter", "Squatter");
-  ASSERT_TRUE(d_->Update(ua, Users(), squatter, {{"mail", "break-glass-1@" + domain}},
-                         std::nullopt)
-                  .ok());
+  ASSERT_TRUE(
+      d_->Update(ua, Users(), squatter, {{"mail", "break-glass-1@" + domain}}, std::nullopt).ok());
   auto restored = d_->RestoreAdministrator(tenant_.tenant.id);
   ASSERT_TRUE(restored.ok()) << restored.status().ToString();
   EXPECT_EQ(restored->user_principal_name, "break-glass-2@" + domain);
 }
 
 TEST_F(DirectoryAuthzTest, OnlyRoleAdministratorsChangeRoleAssignableGroups) {
-  json::object body{{"displayName", "ra"}, {"mailEnabled", false}, {"mailNickname", "ra"},
-                    {"securityEnabled", true}, {"isAssignableToRole", true}};
+  json::object body{{"displayName", "ra"},
+                    {"mailEnabled", false},
+                    {"mailNickname", "ra"},
+                    {"securityEnabled", true},
+                    {"isAssignableToRole", true}};
   for (std::string_view role : {authz::kGroupsAdministrator, authz::kUserAdministrator}) {
     auto who = UserWith("a" + std::string(role.substr(0, 6)), role);
     ExpectDenied(d_->Create(who, Groups(), body).status());
@@ -258,9 +267,9 @@ TEST_F(DirectoryAuthzTest, RefusalsResetsAndCascadesAreAudited) {
 
   std::string plain = MakeUser("plain", "Plain");
   const std::string password = "N3w!Passw0rd-secret";
-  ASSERT_TRUE(d_->Update(ua, Users(), plain, {{"passwordProfile", {{"password", password}}}},
-                         std::nullopt)
-                  .ok());
+  ASSERT_TRUE(
+      d_->Update(ua, Users(), plain, {{"passwordProfile", {{"password", password}}}}, std::nullopt)
+          .ok());
   json::object reset = LastAudit();
   EXPECT_EQ(reset["activityDisplayName"].as_string(), "Reset user password");
   EXPECT_EQ(reset["result"].as_string(), "success");
@@ -283,15 +292,18 @@ TEST_F(DirectoryAuthzTest, RefusalsResetsAndCascadesAreAudited) {
   for (const auto& a : page->items) {
     activities.emplace_back(a.data.at("activityDisplayName").as_string());
   }
-  EXPECT_EQ(activities, (std::vector<std::string>{"Remove member from role",
-                                                  "Remove service principal",
-                                                  "Delete application"}));
+  EXPECT_EQ(activities,
+            (std::vector<std::string>{"Remove member from role", "Remove service principal",
+                                      "Delete application"}));
 }
 
 TEST_F(DirectoryAuthzTest, TheTokenServiceCannotWrite) {
   auto ts = ContextForTest::TokenService(tenant_.tenant.id);
-  ExpectDenied(d_->Create(ts, Groups(), {{"displayName", "x"}, {"mailEnabled", false},
-                                         {"mailNickname", "x"}, {"securityEnabled", true}})
+  ExpectDenied(d_->Create(ts, Groups(),
+                          {{"displayName", "x"},
+                           {"mailEnabled", false},
+                           {"mailNickname", "x"},
+                           {"securityEnabled", true}})
                    .status());
   ExpectDenied(d_->AddPassword(ts, tenant_.app_object_id, {}).status());
 }
@@ -302,14 +314,16 @@ TEST_F(DirectoryAuthzTest, BuiltInRolesAreFixedAndCustomRolesGetTheirOwnTemplate
   EXPECT_EQ(d_->Update(*admin_, defs, ga, {{"isEnabled", false}}, std::nullopt).status().code(),
             Code::kInvalidArgument);
   EXPECT_EQ(d_->Delete(*admin_, defs, ga, std::nullopt).status().code(), Code::kInvalidArgument);
-  auto custom = d_->Create(*admin_, defs,
-                           {{"displayName", "Helpers"}, {"isEnabled", true},
-                            {"rolePermissions", json::array{}}});
+  auto custom = d_->Create(
+      *admin_, defs,
+      {{"displayName", "Helpers"}, {"isEnabled", true}, {"rolePermissions", json::array{}}});
   ASSERT_TRUE(custom.ok()) << custom.status().ToString();
   EXPECT_EQ(custom->object.data.at("templateId").as_string(), custom->object.id);
   EXPECT_EQ(d_->Create(*admin_, defs,
-                       {{"displayName", "Sneaky"}, {"isEnabled", true},
-                        {"rolePermissions", json::array{}}, {"templateId", ga}})
+                       {{"displayName", "Sneaky"},
+                        {"isEnabled", true},
+                        {"rolePermissions", json::array{}},
+                        {"templateId", ga}})
                 .status()
                 .code(),
             Code::kInvalidArgument);

@@ -42,8 +42,7 @@ Status ScanTenants(const store::Partition& p, const std::function<void(json::obj
 }  // namespace
 
 Result<std::unique_ptr<GlobalDirectory>> GlobalDirectory::Open(
-    const std::string& path, const store::PartitionOptions& options, Clock* clock,
-    Random* random) {
+    const std::string& path, const store::PartitionOptions& options, Clock* clock, Random* random) {
   std::unique_ptr<GlobalDirectory> g(new GlobalDirectory(clock, random));
   MERIDIAN_ASSIGN_OR_RETURN(g->partition_,
                             store::Partition::Open("global", path, &g->machine_, options));
@@ -114,15 +113,13 @@ Status GlobalDirectory::RegisterPending(const TenantInfo& t) {
 }
 
 Status GlobalDirectory::Activate(std::string_view tenant_id) {
-  return Write([&](proto::Op* op) {
-    op->mutable_activate_tenant()->set_tenant_id(std::string(tenant_id));
-  });
+  return Write(
+      [&](proto::Op* op) { op->mutable_activate_tenant()->set_tenant_id(std::string(tenant_id)); });
 }
 
 Status GlobalDirectory::Abandon(std::string_view tenant_id) {
-  return Write([&](proto::Op* op) {
-    op->mutable_abandon_tenant()->set_tenant_id(std::string(tenant_id));
-  });
+  return Write(
+      [&](proto::Op* op) { op->mutable_abandon_tenant()->set_tenant_id(std::string(tenant_id)); });
 }
 
 Result<std::vector<proto::SigningKey>> GlobalDirectory::SigningKeys() const {
@@ -161,7 +158,8 @@ Result<std::string> GlobalDirectory::ServiceSecret(std::string_view name, size_t
     }));
     stored = value;
   }
-  if (stored->size() != size) return Internal("the stored secret " + std::string(name) + " is corrupt");
+  if (stored->size() != size)
+    return Internal("the stored secret " + std::string(name) + " is corrupt");
   return *stored;
 }
 

@@ -2,10 +2,10 @@
 
 #include <boost/json.hpp>
 
+#include "authz/authz.h"
 #include "common/encoding.h"
 #include "crypto/password.h"
 #include "crypto/secret.h"
-#include "authz/authz.h"
 #include "directory/records.h"
 #include "directory/regions.h"
 #include "directory/security_context.h"
@@ -23,15 +23,12 @@ struct BuiltInRole {
 };
 using namespace authz;  // the built-in role template ids
 constexpr BuiltInRole kBuiltInRoles[] = {
-    {kGlobalAdministrator, "Global Administrator",
-     "Can manage all aspects of the directory."},
-    {kUserAdministrator, "User Administrator",
-     "Can manage all aspects of users and groups."},
+    {kGlobalAdministrator, "Global Administrator", "Can manage all aspects of the directory."},
+    {kUserAdministrator, "User Administrator", "Can manage all aspects of users and groups."},
     {kGroupsAdministrator, "Groups Administrator", "Can manage all aspects of groups."},
     {kApplicationAdministrator, "Application Administrator",
      "Can create and manage all aspects of app registrations and enterprise apps."},
-    {kPrivilegedRoleAdministrator, "Privileged Role Administrator",
-     "Can manage role assignments."},
+    {kPrivilegedRoleAdministrator, "Privileged Role Administrator", "Can manage role assignments."},
     {kGlobalReader, "Global Reader", "Can read everything that a Global Administrator can."},
     {kDirectoryReaders, "Directory Readers", "Can read basic directory information."},
 };
@@ -48,9 +45,8 @@ std::string DomainLabel(std::string_view name) {
 
 std::string GeneratePassword(Random* random) {
   // 16 characters with every class present, so it satisfies any complexity rule.
-  static constexpr std::string_view kClasses[] = {"ABCDEFGHJKLMNPQRSTUVWXYZ",
-                                                  "abcdefghijkmnopqrstuvwxyz", "23456789",
-                                                  "!@#$%^&*-_=+?"};
+  static constexpr std::string_view kClasses[] = {
+      "ABCDEFGHJKLMNPQRSTUVWXYZ", "abcdefghijkmnopqrstuvwxyz", "23456789", "!@#$%^&*-_=+?"};
   std::string bytes = random->Bytes(16);
   std::string out;
   for (size_t i = 0; i < 16; ++i) {
@@ -63,16 +59,18 @@ std::string GeneratePassword(Random* random) {
   return out;
 }
 
-
 // An enabled member user who must change `password_hash`'s password at first sign-in.
 Object AdministratorUser(std::string id, const std::string& upn, std::string_view display_name,
                          std::string_view nickname, const std::string& created,
                          std::string password_hash) {
   Object user;
   user.id = std::move(id);
-  user.data = {{"id", user.id},          {"userPrincipalName", upn},
-               {"displayName", display_name}, {"mailNickname", nickname},
-               {"accountEnabled", true}, {"userType", "Member"},
+  user.data = {{"id", user.id},
+               {"userPrincipalName", upn},
+               {"displayName", display_name},
+               {"mailNickname", nickname},
+               {"accountEnabled", true},
+               {"userType", "Member"},
                {"createdDateTime", created}};
   user.secret = {{"passwordHash", std::move(password_hash)},
                  {"forceChangePasswordNextSignIn", true}};
@@ -93,7 +91,10 @@ Object GlobalAdministratorAssignment(std::string id, const std::string& principa
 
 Provisioner::Provisioner(ProvisioningOptions options, Clock* clock, Random* random,
                          GlobalDirectory* global, const Partitions* partitions)
-    : options_(std::move(options)), clock_(clock), random_(random), global_(global),
+    : options_(std::move(options)),
+      clock_(clock),
+      random_(random),
+      global_(global),
       partitions_(partitions) {}
 
 // A creation interrupted between its three writes left a pending global record, and maybe the
@@ -122,7 +123,7 @@ Status Provisioner::RecoverTenantCreations() {
 }
 
 Result<NewTenant> Provisioner::CreateTenant(std::string_view display_name,
-                                          std::string_view country) {
+                                            std::string_view country) {
   if (display_name.empty() || display_name.size() > 256) {
     return InvalidArgument("a tenant name of 1 to 256 characters is required");
   }
@@ -163,8 +164,11 @@ Result<NewTenant> Provisioner::CreateTenant(std::string_view display_name,
       {"createdDateTime", created},
       {"tenantType", "AAD"},
       {"verifiedDomains",
-       json::array{{{"name", domain}, {"isDefault", true}, {"isInitial", true},
-                    {"type", "Managed"}, {"capabilities", "Email, OfficeCommunicationsOnlineService"}}}},
+       json::array{{{"name", domain},
+                    {"isDefault", true},
+                    {"isInitial", true},
+                    {"type", "Managed"},
+                    {"capabilities", "Email, OfficeCommunicationsOnlineService"}}}},
       {"dataLocation", {{"region", nt.tenant.region}, {"partition", nt.tenant.partition}}},
   };
   for (char& c : org["countryLetterCode"].as_string()) c = static_cast<char>(toupper(c));
@@ -179,17 +183,24 @@ Result<NewTenant> Provisioner::CreateTenant(std::string_view display_name,
   };
   Object dom;
   dom.id = domain;
-  dom.data = {{"id", domain},         {"isVerified", true},
-              {"isDefault", true},    {"isInitial", true},
+  dom.data = {{"id", domain},
+              {"isVerified", true},
+              {"isDefault", true},
+              {"isInitial", true},
               {"authenticationType", "Managed"},
               {"supportedServices", json::array{"Email", "OfficeCommunicationsOnlineService"}}};
   add("domain", dom);
   for (const BuiltInRole& r : kBuiltInRoles) {
     Object role;
     role.id = std::string(r.id);
-    role.data = {{"id", r.id},         {"displayName", r.name}, {"description", r.description},
-                 {"isBuiltIn", true},  {"isEnabled", true},     {"templateId", r.id},
-                 {"version", "1"},     {"rolePermissions", json::array{}}};
+    role.data = {{"id", r.id},
+                 {"displayName", r.name},
+                 {"description", r.description},
+                 {"isBuiltIn", true},
+                 {"isEnabled", true},
+                 {"templateId", r.id},
+                 {"version", "1"},
+                 {"rolePermissions", json::array{}}};
     add("roleDefinition", role);
   }
   // First administrator.
@@ -220,8 +231,7 @@ Result<NewTenant> Provisioner::CreateTenant(std::string_view display_name,
                             {"hint", crypto::SecretHint(nt.client_secret)},
                             {"startDateTime", created},
                             {"endDateTime", FormatIso8601(now + kClientSecretLifetimeMs)}}}}};
-  app.secret = {{"clientSecrets",
-                 {{key_id, crypto::HashClientSecret(nt.client_secret)}}}};
+  app.secret = {{"clientSecrets", {{key_id, crypto::HashClientSecret(nt.client_secret)}}}};
   add("application", app);
   Object sp;
   sp.id = random_->Uuid();
@@ -243,7 +253,8 @@ Result<NewTenant> Provisioner::CreateTenant(std::string_view display_name,
   // Three writes: reserve the id and domain (pending, not routable), create the tenant in its
   // partition, activate. Open() undoes whatever a crash leaves between them.
   MERIDIAN_RETURN_IF_ERROR(global_->RegisterPending(nt.tenant));
-  if (options_.fault_point) MERIDIAN_RETURN_IF_ERROR(options_.fault_point("create-tenant:reserved"));
+  if (options_.fault_point)
+    MERIDIAN_RETURN_IF_ERROR(options_.fault_point("create-tenant:reserved"));
   MERIDIAN_RETURN_IF_ERROR(partition
                                ->Write([&](const store::ReadView&, proto::Op* out) {
                                  *out = op;
@@ -279,14 +290,15 @@ Result<RestoredAdministrator> Provisioner::RestoreAdministrator(std::string_view
       // Free as a UPN and as an address: a narrower administrator may have given the alias to
       // some user's mail or a group, and break-glass must not be blockable.
       std::string upn = AsciiLower(out.user_principal_name);
-      MERIDIAN_ASSIGN_OR_RETURN(auto taken, view.Get(keys.Unique("user", "userPrincipalName", upn)));
+      MERIDIAN_ASSIGN_OR_RETURN(auto taken,
+                                view.Get(keys.Unique("user", "userPrincipalName", upn)));
       MERIDIAN_ASSIGN_OR_RETURN(auto claimed, view.Get(keys.Unique("*", "address", upn)));
       if (!taken && !claimed) break;
       if (i > 1000) return Internal("no free break-glass alias");
     }
-    Object user = AdministratorUser(out.user_id, out.user_principal_name,
-                                    "Break-glass administrator", "break-glass",
-                                    FormatIso8601(op->time_ms()), hash);
+    Object user =
+        AdministratorUser(out.user_id, out.user_principal_name, "Break-glass administrator",
+                          "break-glass", FormatIso8601(op->time_ms()), hash);
     Object ra = GlobalAdministratorAssignment(assignment_id, user.id);
     auto* puts = op->mutable_put_objects();
     auto add = [&](const char* type, const Object& o, const char* activity) {

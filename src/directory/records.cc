@@ -48,7 +48,8 @@ json::object Diff(const json::object& before, const json::object& after) {
 }  // namespace
 
 json::object MakePatch(const Object& before, const Object& after) {
-  return json::object{{"d", Diff(before.data, after.data)}, {"s", Diff(before.secret, after.secret)}};
+  return json::object{{"d", Diff(before.data, after.data)},
+                      {"s", Diff(before.secret, after.secret)}};
 }
 
 Status ApplyPatch(const json::object& patch, json::object* record) {
@@ -59,8 +60,10 @@ Status ApplyPatch(const json::object& patch, json::object* record) {
     json::value& target = (*record)[part];
     if (!target.is_object()) target = json::object{};
     for (const auto& [k, v] : changes->get_object()) {
-      if (v.is_null()) target.get_object().erase(k);
-      else target.get_object()[k] = v;
+      if (v.is_null())
+        target.get_object().erase(k);
+      else
+        target.get_object()[k] = v;
     }
   }
   return Status::Ok();

@@ -4,11 +4,10 @@
 // hashes, never returned>}}. The ETag of an object is derived from "v".
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <boost/json/object.hpp>
 
 #include "common/status.h"
 #include "store/keys.h"

@@ -10,15 +10,15 @@ namespace {
 
 // The ids of the role assignments on `prop` == `value`.
 Result<std::vector<std::string>> AssignmentsBy(const store::ReadView& view,
-                                               const store::TenantKeys& keys,
-                                               std::string_view prop, std::string_view value) {
+                                               const store::TenantKeys& keys, std::string_view prop,
+                                               std::string_view value) {
   std::vector<std::string> out;
   std::string prefix = keys.IndexPrefix("roleAssignment", prop) + store::EncodeIndexValue(value);
-  MERIDIAN_RETURN_IF_ERROR(view.Scan(prefix, store::PrefixEnd(prefix), false,
-                                     [&](std::string_view k, std::string_view) {
-                                       out.emplace_back(k.substr(prefix.size()));
-                                       return true;
-                                     }));
+  MERIDIAN_RETURN_IF_ERROR(
+      view.Scan(prefix, store::PrefixEnd(prefix), false, [&](std::string_view k, std::string_view) {
+        out.emplace_back(k.substr(prefix.size()));
+        return true;
+      }));
   return out;
 }
 
@@ -54,11 +54,11 @@ Result<std::set<std::string>> RolesOf(const store::ReadView& view, const store::
   MERIDIAN_RETURN_IF_ERROR(AddRolesAssignedTo(view, keys, principal, enabled_only, &roles));
   std::vector<std::string> groups;
   std::string prefix = keys.RoleGroupMembershipPrefix(principal);
-  MERIDIAN_RETURN_IF_ERROR(view.Scan(prefix, store::PrefixEnd(prefix), false,
-                                     [&](std::string_view k, std::string_view) {
-                                       groups.emplace_back(k.substr(prefix.size()));
-                                       return true;
-                                     }));
+  MERIDIAN_RETURN_IF_ERROR(
+      view.Scan(prefix, store::PrefixEnd(prefix), false, [&](std::string_view k, std::string_view) {
+        groups.emplace_back(k.substr(prefix.size()));
+        return true;
+      }));
   for (const std::string& g : groups) {
     MERIDIAN_RETURN_IF_ERROR(AddRolesAssignedTo(view, keys, g, enabled_only, &roles));
   }
@@ -69,8 +69,7 @@ Status EnsureGlobalAdministratorRemains(const store::ReadView& view, const store
                                         const RoleLoss& loss) {
   // The Global Administrator definition's id is its template id (built-in roles keep theirs).
   MERIDIAN_ASSIGN_OR_RETURN(
-      auto assignments,
-      AssignmentsBy(view, keys, "roleDefinitionId", authz::kGlobalAdministrator));
+      auto assignments, AssignmentsBy(view, keys, "roleDefinitionId", authz::kGlobalAdministrator));
   for (const std::string& id : assignments) {
     if (id == loss.assignment) continue;
     MERIDIAN_ASSIGN_OR_RETURN(Object ra, ReadObject(view, keys, "roleAssignment", id));
@@ -89,20 +88,20 @@ Status EnsureGlobalAdministratorRemains(const store::ReadView& view, const store
     std::string prefix = keys.LinkPrefix("members", principal);
     Status err;
     bool found = false;
-    MERIDIAN_RETURN_IF_ERROR(view.Scan(prefix, store::PrefixEnd(prefix), false,
-                                       [&](std::string_view k, std::string_view type) {
-      std::string member(k.substr(prefix.size()));
-      if (member == loss.principal || (principal == loss.member_of && member == loss.member)) {
-        return true;
-      }
-      auto enabled = Enabled(view, keys, type, member);
-      if (!enabled.ok()) {
-        err = enabled.status();
-        return false;
-      }
-      found = *enabled;
-      return !found;
-    }));
+    MERIDIAN_RETURN_IF_ERROR(view.Scan(
+        prefix, store::PrefixEnd(prefix), false, [&](std::string_view k, std::string_view type) {
+          std::string member(k.substr(prefix.size()));
+          if (member == loss.principal || (principal == loss.member_of && member == loss.member)) {
+            return true;
+          }
+          auto enabled = Enabled(view, keys, type, member);
+          if (!enabled.ok()) {
+            err = enabled.status();
+            return false;
+          }
+          found = *enabled;
+          return !found;
+        }));
     MERIDIAN_RETURN_IF_ERROR(err);
     if (found) return Status::Ok();
   }

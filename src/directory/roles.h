@@ -28,9 +28,9 @@ Result<std::set<std::string>> RolesOf(const store::ReadView& view, const store::
 
 // What a write takes away; empty fields take nothing.
 struct RoleLoss {
-  std::string principal;   // deleted or disabled user or service principal
-  std::string assignment;  // deleted role assignment
-  std::string group;       // deleted group
+  std::string principal;          // deleted or disabled user or service principal
+  std::string assignment;         // deleted role assignment
+  std::string group;              // deleted group
   std::string member_of, member;  // `member` removed from group `member_of`
 };
 

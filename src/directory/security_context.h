@@ -4,9 +4,9 @@
 //
 // Contexts are minted in few places, all named by ContextMint below: the token service (from a
 // verified token, and its own read-only context for the tenant in the token endpoint's URL), the
-// directory's Provisioner (the operator's paths: tenant creation and break-glass), and tests. Any other
-// code can copy a context it was given but cannot make one, so a new way to mint is a change to
-// this file that a reviewer sees.
+// directory's Provisioner (the operator's paths: tenant creation and break-glass), and tests. Any
+// other code can copy a context it was given but cannot make one, so a new way to mint is a change
+// to this file that a reviewer sees.
 #pragma once
 
 #include <string>

@@ -110,12 +110,12 @@ TEST_F(GraphApiTest, TheGateRefusesADisabledPrincipal) {
 }
 
 TEST_F(GraphApiTest, AReadTheDirectoryRefusesReadsNoObject) {
-  directory_.read_decision = Status(Code::kPermissionDenied, "no role", "Authorization_RequestDenied");
+  directory_.read_decision =
+      Status(Code::kPermissionDenied, "no role", "Authorization_RequestDenied");
   int before = directory_.reads;  // the gate's own read of the principal
-  for (const std::string& path : std::vector<std::string>{"/v1.0/users",
-                                                         std::string("/v1.0/users/") + kUser,
-                                                         "/v1.0/organization",
-                                                         "/v1.0/auditLogs/directoryAudits"}) {
+  for (const std::string& path :
+       std::vector<std::string>{"/v1.0/users", std::string("/v1.0/users/") + kUser,
+                                "/v1.0/organization", "/v1.0/auditLogs/directoryAudits"}) {
     http::Response res = Send("GET", path, token_);
     EXPECT_EQ(res.status, 403) << path << " " << res.body;
     EXPECT_EQ(ErrorCode(res), "Authorization_RequestDenied") << path;

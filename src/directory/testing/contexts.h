@@ -9,7 +9,8 @@ namespace meridian::testing {
 struct ContextForTest {
   static directory::SecurityContext User(std::string tenant_id, std::string user_id) {
     return directory::ContextMint::Principal(std::move(tenant_id), std::move(user_id),
-                                             directory::SecurityContext::Kind::kUser, "", "Test user");
+                                             directory::SecurityContext::Kind::kUser, "",
+                                             "Test user");
   }
   static directory::SecurityContext App(std::string tenant_id, std::string sp_id,
                                         std::string app_id = "") {

@@ -71,8 +71,10 @@ class DirectoryFixture : public ::testing::Test {
   }
   std::string MakeGroup(const std::string& name) {
     auto r = d_->Create(*admin_, Groups(),
-                        {{"displayName", name}, {"mailEnabled", false},
-                         {"mailNickname", name}, {"securityEnabled", true}});
+                        {{"displayName", name},
+                         {"mailEnabled", false},
+                         {"mailNickname", name},
+                         {"securityEnabled", true}});
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? r->object.id : "";
   }
