@@ -30,6 +30,7 @@
 #include "directory/api.h"
 #include "directory/global_directory.h"
 #include "directory/provisioning.h"
+#include "directory/reads.h"
 #include "directory/records.h"
 #include "directory/regions.h"
 #include "directory/schema.h"
@@ -156,8 +157,6 @@ class Directory final : public TenantDirectory, public ClientDirectory {
   Result<std::optional<std::string>> HashPasswordOf(const SecurityContext& ctx,
                                                     const Intent& intent, const TypeSchema& type,
                                                     const boost::json::object& checked);
-  std::string MakeSkipToken(const SecurityContext& ctx, const std::string& fingerprint,
-                            size_t branch, std::string_view relative_key) const;
   Result<WriteResult> Written(const SecurityContext& ctx, Object object, uint64_t lsn);
   Result<uint64_t> ChangeLink(const SecurityContext& ctx, bool add, std::string_view relation,
                               const TypeSchema& source_type, std::string_view source_id,
@@ -170,7 +169,7 @@ class Directory final : public TenantDirectory, public ClientDirectory {
   std::unique_ptr<GlobalDirectory> global_;
   std::map<std::string, std::unique_ptr<store::Partition>> partitions_;
   std::unique_ptr<Provisioner> provisioner_;
-  std::string skiptoken_key_;  // MAC key of skip tokens, shared by the deployment
+  SkipTokens skip_tokens_;  // under the deployment's key, from the global directory
 };
 
 }  // namespace meridian::directory
