@@ -55,6 +55,7 @@ Result<std::unique_ptr<Directory>> Directory::Open(DirectoryOptions options) {
   if (ec) return Internal("cannot create " + base.string() + ": " + ec.message());
   store::PartitionOptions popts;
   popts.sync = d->options_.sync;
+  popts.env = d->options_.env;
   popts.block_cache_bytes = 16 << 20;
   MERIDIAN_ASSIGN_OR_RETURN(d->global_, GlobalDirectory::Open((base / "global").string(), popts,
                                                               d->clock_, d->random_));

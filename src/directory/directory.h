@@ -51,6 +51,8 @@ struct DirectoryOptions {
   int64_t max_unindexed_scan = 5000;
   Clock* clock = nullptr;    // default: the system clock
   Random* random = nullptr;  // default: OpenSSL's CSPRNG
+  // The file system and clock of RocksDB (nullptr: the real ones); tests inject faults here.
+  rocksdb::Env* env = nullptr;
   // Where password hashes run (bounded, fair across tenants); nullptr runs them inline.
   CpuGate* cpu_gate = nullptr;
   // Tests only: called at named points of multi-step operations; a non-OK status stops the

@@ -8,6 +8,7 @@
 #include "common/encoding.h"
 #include "crypto/sha.h"
 #include "directory/testing/fixture.h"
+#include "store/testing/fault_env.h"
 #include "store/keys.h"
 
 namespace meridian::directory {
@@ -322,6 +323,26 @@ TEST_F(DirectoryTest, RelationshipAndAuditSkipTokensAreMacdToo) {
   ASSERT_TRUE(other.ok());
   auto them = testing::ContextForTest::User(other->tenant.id, other->admin_id);
   EXPECT_FALSE(d_->ListAudit(them, 1, audit->next_skiptoken).ok());
+}
+
+// Readiness follows the store: a partition whose disk failed a write is not ready until it is
+// reopened, and the failed write was not acknowledged.
+TEST_F(DirectoryTest, AFailedDiskMakesTheDirectoryUnready) {
+  store::FaultEnv env;
+  env_ = &env;
+  Reopen();
+  ASSERT_TRUE(d_->CheckHealth().ok());
+  env.SetWriteFault(store::WriteFault::kIoError);
+  auto refused = d_->Create(*admin_, Users(), NewUser("late", "Late"));
+  EXPECT_FALSE(refused.ok());
+  Status health = d_->CheckHealth();
+  EXPECT_EQ(health.code(), Code::kUnavailable) << health.ToString();
+  env.Heal();
+  env_ = nullptr;
+  Reopen();
+  EXPECT_TRUE(d_->CheckHealth().ok());
+  EXPECT_EQ(d_->Lookup(*admin_, Users(), "late@" + tenant_.tenant.domains[0]).status().code(),
+            Code::kNotFound);
 }
 
 TEST_F(DirectoryTest, AnInterruptedTenantCreationIsUndoneAtStart) {

@@ -46,6 +46,7 @@ class DirectoryFixture : public ::testing::Test {
     o.password_iterations = 1000;
     o.sync = false;
     o.max_unindexed_scan = 20;
+    o.env = env_;
     if (!fault_point_.empty()) {
       o.fault_point = [point = fault_point_](std::string_view at) {
         return at == point ? Internal("injected crash at " + point) : Status::Ok();
@@ -85,7 +86,8 @@ class DirectoryFixture : public ::testing::Test {
   }
 
   std::string dir_;
-  std::string fault_point_;  // where the next Reopen()'s directory stops, as a crash would
+  std::string fault_point_;
+  rocksdb::Env* env_ = nullptr;  // the next Reopen()'s RocksDB environment; nullptr: the real one  // where the next Reopen()'s directory stops, as a crash would
   ManualClock clock_;
   std::unique_ptr<Random> random_;
   std::unique_ptr<Directory> d_;
