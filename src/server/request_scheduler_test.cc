@@ -45,8 +45,10 @@ class RequestSchedulerTest : public ::testing::Test {
                     .Start(
                         &metrics_,
                         [this](const http::Request& req, http::Response& res) {
-                          if (req.path == "/slow") {
+                          if (req.path.ends_with("/slow")) {
                             std::unique_lock<std::mutex> l(mu_);
+                            ++slow_started_;
+                            cv_.notify_all();
                             cv_.wait(l, [&] { return open_; });
                           }
                           dispatched_thread_ = std::this_thread::get_id();
@@ -62,6 +64,11 @@ class RequestSchedulerTest : public ::testing::Test {
   void TearDown() override {
     Open();
     scheduler_.Stop();
+  }
+  // Waits until `n` slow requests are running on workers.
+  void WaitRunning(int n) {
+    std::unique_lock<std::mutex> l(mu_);
+    ASSERT_TRUE(cv_.wait_for(l, 10s, [&] { return slow_started_ >= n; }));
   }
   void Open() {
     std::lock_guard<std::mutex> l(mu_);
@@ -87,6 +94,7 @@ class RequestSchedulerTest : public ::testing::Test {
   std::mutex mu_;
   std::condition_variable cv_;
   bool open_ = false;
+  int slow_started_ = 0;
   std::thread::id dispatched_thread_;
 };
 
@@ -101,9 +109,9 @@ TEST_F(RequestSchedulerTest, ProbesAreAnsweredInlineAtOnce) {
 }
 
 TEST_F(RequestSchedulerTest, ATenantsFullQueueGets429AndAForgedTokenDoesNotSpendIt) {
-  auto running = Serve("/slow", "good", "10.0.0.1");
-  std::this_thread::sleep_for(100ms);  // it is running
-  auto queued = Serve("/v1.0/users", "good", "10.0.0.2");
+  auto running = Serve("/v1.0/slow", "good", "10.0.0.1");
+  WaitRunning(1);
+  auto queued = Serve("/v1.0/slow", "good", "10.0.0.2");
   auto refused = Serve("/v1.0/users", "good", "10.0.0.3");
   ASSERT_TRUE(Finished(*refused, 1s));
   EXPECT_EQ(refused->res.status, 429);
@@ -125,7 +133,7 @@ TEST_F(RequestSchedulerTest, AllQueuesFullGets503) {
   // Two workers busy, three queued, one address each: the total cap is reached.
   for (int i = 0; i < 5; ++i) {
     calls.push_back(Serve("/slow", "", "10.0.1." + std::to_string(i)));
-    if (i == 1) std::this_thread::sleep_for(100ms);  // the first two are running
+    if (i == 1) WaitRunning(2);
   }
   auto refused = Serve("/slow", "", "10.0.2.1");
   ASSERT_TRUE(Finished(*refused, 1s));
