@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/encoding.h"
+#include "directory/objects.h"
 #include "directory/testing/fixture.h"
 
 namespace meridian::directory {
@@ -155,6 +156,58 @@ TEST_F(DirectoryAuthzTest, AMemberOfARoleAssignableGroupIsProtectedBeforeTheGrou
                    .status());
 }
 
+TEST_F(DirectoryAuthzTest, LeavingARoleAssignableGroupByItsDeletionEndsTheProtection) {
+  std::string group = RoleGroup("short-lived");
+  std::string member = MakeUser("former", "Former");
+  ASSERT_TRUE(d_->AddLink(*admin_, "members", Groups(), group, member).ok());
+  auto ua = UserWith("uadmin", authz::kUserAdministrator);
+  ExpectDenied(d_->Update(ua, Users(), member, {{"jobTitle", "x"}}, std::nullopt).status());
+  ASSERT_TRUE(d_->Delete(*admin_, Groups(), group, std::nullopt).ok());
+  EXPECT_TRUE(d_->Update(ua, Users(), member, {{"jobTitle", "x"}}, std::nullopt).ok());
+}
+
+// A caller that may not make the change spends no password hash (~100 ms of CPU) on it: the
+// salt, drawn only for a hash, is never drawn.
+TEST_F(DirectoryAuthzTest, ARefusedCallerSpendsNoHash) {
+  std::string nobody = MakeUser("nobody", "Nobody");
+  auto as_nobody = ContextForTest::User(tenant_.tenant.id, nobody);
+  json::object body = NewUser("victim", "Victim");
+  int64_t before = drawn_bytes_;
+  ExpectDenied(d_->Create(as_nobody, Users(), body).status());
+  EXPECT_EQ(drawn_bytes_ - before, 32) << "two ids, no salt";
+  before = drawn_bytes_;
+  ASSERT_TRUE(d_->Create(*admin_, Users(), body).ok());
+  EXPECT_EQ(drawn_bytes_ - before, 48) << "two ids and a salt";
+}
+
+// What the server adds to a record (here a credential) is bounded too, not only the body.
+TEST_F(DirectoryAuthzTest, ServerAddedPropertiesCannotPushARecordPastItsBound) {
+  auto app = d_->Create(*admin_, Apps(), {{"displayName", "big"}});
+  ASSERT_TRUE(app.ok());
+  // Redirect URIs (at most 256 characters each) until the record is within ~100 bytes of the
+  // bound: less than the ~180 bytes a password credential adds.
+  json::object data = app->object.data;
+  json::array web, spa, native;
+  for (int i = 0; json::serialize(data).size() < kMaxRecordBytes - 100; ++i) {
+    size_t room = kMaxRecordBytes - 100 - json::serialize(data).size();
+    std::string uri = "https://app.example/" + std::to_string(i) + "/";
+    uri.append(std::min<size_t>(220, room > uri.size() + 3 ? room - uri.size() - 3 : 1), 'x');
+    (web.size() < 256 ? web : spa.size() < 256 ? spa : native).push_back(json::string(uri));
+    data["web"] = json::object{{"redirectUris", web}};
+    data["spa"] = json::object{{"redirectUris", spa}};
+    data["publicClient"] = json::object{{"redirectUris", native}};
+  }
+  ASSERT_LE(json::serialize(data).size(), kMaxRecordBytes);
+  auto filled = d_->Update(*admin_, Apps(), app->object.id,
+                           {{"web", data["web"]},
+                            {"spa", data["spa"]},
+                            {"publicClient", data["publicClient"]}},
+                           std::nullopt);
+  ASSERT_TRUE(filled.ok()) << filled.status().ToString();
+  auto added = d_->AddPassword(*admin_, app->object.id, {});
+  EXPECT_EQ(added.status().code(), Code::kInvalidArgument) << added.status().ToString();
+}
+
 TEST_F(DirectoryAuthzTest, BreakGlassCannotBeBlockedByTakingItsAddress) {
   std::string domain = tenant_.tenant.domains[0];
   auto ua = UserWith("uadmin", authz::kUserAdministrator);
@@ -264,6 +317,7 @@ TEST_F(DirectoryAuthzTest, RefusalsResetsAndCascadesAreAudited) {
   EXPECT_EQ(refusal["activityDisplayName"].as_string(), "Delete user");
   EXPECT_EQ(refusal["correlationId"].as_string(), "corr-1");
   EXPECT_NE(refusal["resultReason"].as_string(), "");
+  EXPECT_EQ(refusal["operationType"].as_string(), "Delete");
 
   std::string plain = MakeUser("plain", "Plain");
   const std::string password = "N3w!Passw0rd-secret";

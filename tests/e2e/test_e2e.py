@@ -403,6 +403,24 @@ class Fairness(unittest.TestCase):
             server.cleanup()
 
 
+class Startup(unittest.TestCase):
+    def test_a_first_tenant_file_is_never_overwritten(self):
+        # A deployment without tenants whose first-tenant.json exists (its store was lost or
+        # could not be read) stops loudly instead of minting a second "first tenant".
+        server = Server()
+        try:
+            path = os.path.join(server.data_dir, "first-tenant.json")
+            with open(path, "w") as f:
+                f.write('{"tenantId": "the original"}')
+            with self.assertRaises(RuntimeError) as err:
+                server.start()
+            self.assertIn("first-tenant.json exists", str(err.exception))
+            with open(path) as f:
+                self.assertEqual(json.load(f)["tenantId"], "the original")
+        finally:
+            server.cleanup()
+
+
 class Durability(unittest.TestCase):
     def test_restart_and_kill9_lose_nothing_acknowledged(self):
         server = Server().start()

@@ -19,13 +19,28 @@ namespace meridian::testing {
 using namespace directory;  // NOLINT: fixtures read like the tests that use them
 namespace json = boost::json;
 
+// A Random that counts the bytes drawn from it, so a test can see what was (not) computed.
+class CountingRandom final : public Random {
+ public:
+  CountingRandom(std::unique_ptr<Random> base, int64_t* drawn)
+      : base_(std::move(base)), drawn_(drawn) {}
+  void Fill(uint8_t* out, size_t n) override {
+    *drawn_ += static_cast<int64_t>(n);
+    base_->Fill(out, n);
+  }
+
+ private:
+  std::unique_ptr<Random> base_;
+  int64_t* drawn_;
+};
+
 class DirectoryFixture : public ::testing::Test {
  protected:
   using Object = directory::Object;
   void SetUp() override {
     std::string tmpl = (std::filesystem::temp_directory_path() / "meridian-dir-XXXXXX").string();
     dir_ = mkdtemp(tmpl.data());
-    random_ = NewSeededRandom(42);
+    random_ = std::make_unique<CountingRandom>(NewSeededRandom(42), &drawn_bytes_);
     Reopen();
     auto t = d_->CreateTenant("Contoso", "DE");
     ASSERT_TRUE(t.ok()) << t.status().ToString();
@@ -89,6 +104,7 @@ class DirectoryFixture : public ::testing::Test {
   std::string fault_point_;
   rocksdb::Env* env_ = nullptr;  // the next Reopen()'s RocksDB environment; nullptr: the real one  // where the next Reopen()'s directory stops, as a crash would
   ManualClock clock_;
+  int64_t drawn_bytes_ = 0;  // from random_
   std::unique_ptr<Random> random_;
   std::unique_ptr<Directory> d_;
   NewTenant tenant_;
