@@ -466,9 +466,6 @@ Result<WriteResult> Directory::Create(const SecurityContext& ctx, const TypeSche
       o.data["createdDateTime"] = created;
     } else if (type.type == "group") {
       MERIDIAN_RETURN_IF_ERROR(CheckRequired(type, o.data));
-      if (Bool(o.data, "isAssignableToRole", false) != intent.role_assignable_group) {
-        return Internal("a group's role-assignability was authorized from another body");
-      }
       bool unified = false;
       if (auto* gt = o.data.if_contains("groupTypes")) {
         for (const auto& g : gt->as_array()) {

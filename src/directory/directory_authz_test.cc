@@ -388,6 +388,13 @@ TEST_F(DirectoryAuthzTest, BuiltInRolesAreFixedAndCustomRolesGetTheirOwnTemplate
             Code::kInvalidArgument);
   auto ua = UserWith("uadmin", authz::kUserAdministrator);
   ExpectDenied(d_->Delete(ua, Users(), holder, std::nullopt).status());
+  // Disabled, it is no longer the holder's to use, but it still protects the holder.
+  ASSERT_TRUE(
+      d_->Update(*admin_, defs, custom->object.id, {{"isEnabled", false}}, std::nullopt).ok());
+  auto roles = d_->RolesOf(*admin_, holder);
+  ASSERT_TRUE(roles.ok());
+  EXPECT_FALSE(roles->count(custom->object.id));
+  ExpectDenied(d_->Delete(ua, Users(), holder, std::nullopt).status());
 }
 
 }  // namespace

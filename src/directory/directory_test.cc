@@ -353,6 +353,8 @@ TEST_F(DirectoryTest, AnInterruptedTenantCreationIsUndoneAtStart) {
     Reopen();
     auto failed = d_->CreateTenant("Fabrikam", "FR");
     ASSERT_FALSE(failed.ok());
+    EXPECT_EQ(d_->ResolveTenant("fabrikam.meridian.test").status().code(), Code::kNotFound)
+        << "a pending tenant does not route";
     fault_point_.clear();
     Reopen();  // the crash: start-up finds the pending tenant and undoes it
     EXPECT_EQ(*d_->TenantCount(), before);
