@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "common/encoding.h"
+#include "common/testing/temp_dir.h"
 #include "crypto/internal/openssl_util.h"
 #include "crypto/jwt.h"
 #include "crypto/password.h"
@@ -755,21 +756,7 @@ TEST(Certificate, RejectsBadNamesAndValidity) {
 
 // --- WritePrivateFile ---------------------------------------------------------------------------
 
-// A fresh directory for one test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "meridian-crypto-XXXXXX").string();
-    char* made = mkdtemp(tmpl.data());
-    EXPECT_NE(made, nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string File(const char* name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using testing::TempDir;
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -17,6 +17,7 @@
 #include <map>
 
 #include "common/encoding.h"
+#include "common/testing/temp_dir.h"
 #include "crypto/sha.h"
 #include "directory/state_machine.h"
 #include "store/keys.h"
@@ -45,18 +46,7 @@ constexpr int64_t kT0 = 1700000000000;  // 2023-11-14T22:13:20Z
 constexpr char kAdminHash[] = "pbkdf2-sha256$1000$c2FsdHNhbHRzYWx0$golden-admin-hash";
 constexpr char kAliceHash[] = "pbkdf2-sha256$1000$YWxpY2VzYWx0$golden-alice-hash";
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "meridian-golden-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 std::string Record(json::object data, json::object secret = {}) {
   return json::serialize(json::object{{"d", std::move(data)}, {"s", std::move(secret)}});

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/testing/temp_dir.h"
 #include "store/keys.h"
 #include "store/testing/fault_env.h"
 
@@ -34,18 +35,7 @@ class KvMachine final : public StateMachine {
   }
 };
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "meridian-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 Result<uint64_t> Put(Partition* p, const std::string& id, const std::string& value,
                      bool create = false) {
