@@ -1,15 +1,12 @@
 #include "directory/directory.h"
 
-#include <algorithm>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <set>
-#include <unordered_set>
 
 #include "common/encoding.h"
 #include "crypto/password.h"
 #include "crypto/secret.h"
-#include "crypto/sha.h"
 #include "directory/clients.h"
 #include "directory/objects.h"
 #include "directory/reads.h"
@@ -204,6 +201,18 @@ std::unique_ptr<store::ReadView> Directory::TenantRead(store::Partition* p,
                                              ctx.tenant_id());
 }
 
+Result<Directory::Decision> Directory::DecideWrite(const SecurityContext& ctx,
+                                                  const store::ReadView& view,
+                                                  const TenantKeys& keys,
+                                                  const Intent& intent) const {
+  MERIDIAN_ASSIGN_OR_RETURN(authz::Caller caller, CallerOf(ctx, view, keys));
+  MERIDIAN_ASSIGN_OR_RETURN(
+      authz::Target target,
+      TargetOf(view, keys, intent.type, intent.id, intent.role_assignable_group));
+  Status verdict = authz::Decide(caller, intent.action, target);
+  return Decision{std::move(target), std::move(verdict)};
+}
+
 Result<uint64_t> Directory::Submit(const SecurityContext& ctx, const Intent& intent,
                                    const Builder& build) {
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
@@ -218,14 +227,10 @@ Result<uint64_t> Directory::Submit(const SecurityContext& ctx, const Intent& int
   auto lsn = p->Write([&](const store::ReadView& partition_view, proto::Op* op) -> Status {
     stamp(op);
     store::TenantView view(partition_view, ctx.tenant_id());
-    MERIDIAN_ASSIGN_OR_RETURN(authz::Caller caller, CallerOf(ctx, view, keys));
-    MERIDIAN_ASSIGN_OR_RETURN(
-        authz::Target target,
-        TargetOf(view, keys, intent.type, intent.id, intent.role_assignable_group));
-    Status decision = authz::Decide(caller, intent.action, target);
-    refused = !decision.ok();
-    MERIDIAN_RETURN_IF_ERROR(decision);
-    return build(view, target, op);
+    MERIDIAN_ASSIGN_OR_RETURN(Decision d, DecideWrite(ctx, view, keys, intent));
+    refused = !d.verdict.ok();
+    MERIDIAN_RETURN_IF_ERROR(d.verdict);
+    return build(view, d.target, op);
   });
   if (!refused) return lsn;
   // The refusal is audited in an op of its own, since the refused op wrote nothing.
@@ -259,7 +264,6 @@ Status Directory::AuthorizeRead(const SecurityContext& ctx, authz::Action action
                             CallerOf(ctx, *view, TenantKeys(ctx.tenant_id())));
   return authz::Decide(caller, action, authz::Target{std::string(type), {}, false});
 }
-
 
 Result<Object> Directory::Get(const SecurityContext& ctx, const TypeSchema& type,
                               std::string_view id) const {
@@ -305,11 +309,11 @@ Result<int64_t> Directory::Count(const SecurityContext& ctx, const TypeSchema& t
 
 Result<json::object> Directory::Organization(const SecurityContext& ctx) const {
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
-  MERIDIAN_ASSIGN_OR_RETURN(auto raw, TenantRead(p, ctx, false)->Get(TenantKeys(ctx.tenant_id()).Organization()));
+  MERIDIAN_ASSIGN_OR_RETURN(
+      auto raw, TenantRead(p, ctx, false)->Get(TenantKeys(ctx.tenant_id()).Organization()));
   if (!raw) return NotFound("organization not found");
   return ParseObject(*raw, "organization");
 }
-
 
 // ---------------------------------------------------------------- writes
 
@@ -374,8 +378,9 @@ Status SetPut(proto::Op* op, std::string_view type, const Object& o, const Objec
 // The password in a body's passwordProfile, checked against the policy and hashed here, before
 // the partition's write lock: a hash takes ~100 ms of CPU and must never hold up other writers.
 // It runs through the CPU gate, which keeps hashing off at least one core and fair by tenant.
-// `checked` is the body after ApplyBody (schema names). nullopt when it sets no password. A caller that cannot make the change gets "" (no hash
-// is spent on it); the write itself then refuses it, audited, under the lock.
+// `checked` is the body after ApplyBody (schema names). nullopt when it sets no password. A
+// caller that cannot make the change gets "" (no hash is spent on it); the write itself then
+// refuses it, audited, under the lock.
 Result<std::optional<std::string>> Directory::HashPasswordOf(const SecurityContext& ctx,
                                                              const Intent& intent,
                                                              const TypeSchema& type,
@@ -389,17 +394,15 @@ Result<std::optional<std::string>> Directory::HashPasswordOf(const SecurityConte
   {
     MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
     auto view = TenantRead(p, ctx, true);
-    TenantKeys keys(ctx.tenant_id());
-    MERIDIAN_ASSIGN_OR_RETURN(authz::Caller caller, CallerOf(ctx, *view, keys));
-    MERIDIAN_ASSIGN_OR_RETURN(authz::Target target,
-                              TargetOf(*view, keys, intent.type, intent.id, false));
-    if (!authz::Decide(caller, intent.action, target).ok()) {
-      return std::optional<std::string>(std::string());
-    }
+    MERIDIAN_ASSIGN_OR_RETURN(Decision d,
+                              DecideWrite(ctx, *view, TenantKeys(ctx.tenant_id()), intent));
+    if (!d.verdict.ok()) return std::optional<std::string>(std::string());
   }
   std::string salt = random_->Bytes(16);
   std::string hash;
-  auto compute = [&] { hash = crypto::HashPassword(pw->get_string(), salt, options_.password_iterations); };
+  auto compute = [&] {
+    hash = crypto::HashPassword(pw->get_string(), salt, options_.password_iterations);
+  };
   if (options_.cpu_gate) {
     MERIDIAN_RETURN_IF_ERROR(options_.cpu_gate->Run(ctx.tenant_id(), compute));
   } else {

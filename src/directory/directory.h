@@ -152,6 +152,14 @@ class Directory final : public TenantDirectory, public ClientDirectory {
     bool role_assignable_group = false;  // a create of a role-assignable group
   };
   using Builder = std::function<Status(const store::ReadView&, const authz::Target&, proto::Op*)>;
+  // The facts of `intent` read from `view`, and authz's verdict on them (an error of the Result
+  // is a failed read, not a refusal).
+  struct Decision {
+    authz::Target target;
+    Status verdict;
+  };
+  Result<Decision> DecideWrite(const SecurityContext& ctx, const store::ReadView& view,
+                               const store::TenantKeys& keys, const Intent& intent) const;
   // Authorizes `intent` and runs `build` under the partition's write lock, then commits the op.
   Result<uint64_t> Submit(const SecurityContext& ctx, const Intent& intent, const Builder& build);
   std::unique_ptr<store::ReadView> TenantRead(store::Partition* p, const SecurityContext& ctx,
