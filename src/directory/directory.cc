@@ -451,7 +451,7 @@ Result<WriteResult> Directory::Create(const SecurityContext& ctx, const TypeSche
     Object o;
     o.type = std::string(type.type);
     o.id = id;
-    MERIDIAN_RETURN_IF_ERROR(ApplyBody(type, body, true, &o.data));
+    o.data = checked;
     std::string created = FormatIso8601(op->time_ms());
     if (type.type == "user") {
       o.data.emplace("userType", "Member");
