@@ -13,7 +13,7 @@ namespace {
 // The object of `type` whose appId is `app_id`, or nullopt.
 Result<std::optional<Object>> ByAppId(const store::ReadView& view, const store::TenantKeys& keys,
                                       std::string_view type, std::string_view app_id) {
-  MERIDIAN_ASSIGN_OR_RETURN(auto id, view.Get(keys.Unique(type, "appId", AsciiLower(app_id))));
+  MERIDIAN_ASSIGN_OR_RETURN(auto id, IdByAppId(view, keys, type, app_id));
   if (!id) return std::optional<Object>();
   MERIDIAN_ASSIGN_OR_RETURN(Object o, ReadObject(view, keys, type, *id));
   return std::optional<Object>(std::move(o));

@@ -154,8 +154,7 @@ Result<authz::Caller> CallerOf(const SecurityContext& ctx, const store::ReadView
 Result<std::string> ServicePrincipalOfApp(const store::ReadView& view, const TenantKeys& keys,
                                           std::string_view app) {
   MERIDIAN_ASSIGN_OR_RETURN(Object a, ReadObject(view, keys, "application", app));
-  MERIDIAN_ASSIGN_OR_RETURN(
-      auto sp, view.Get(keys.Unique("servicePrincipal", "appId", AsciiLower(Str(a.data, "appId")))));
+  MERIDIAN_ASSIGN_OR_RETURN(auto sp, IdByAppId(view, keys, "servicePrincipal", Str(a.data, "appId")));
   return sp.value_or("");
 }
 
@@ -509,8 +508,7 @@ Result<WriteResult> Directory::Create(const SecurityContext& ctx, const TypeSche
     } else if (type.type == "servicePrincipal") {
       MERIDIAN_RETURN_IF_ERROR(CheckRequired(type, o.data));
       std::string app = AsciiLower(Str(o.data, "appId"));
-      MERIDIAN_ASSIGN_OR_RETURN(auto app_obj_id,
-                                view.Get(keys.Unique("application", "appId", app)));
+      MERIDIAN_ASSIGN_OR_RETURN(auto app_obj_id, IdByAppId(view, keys, "application", app));
       if (!app_obj_id) {
         return InvalidArgument("No application with appId '" + app + "' exists in this tenant.",
                                "Request_BadRequest");

@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "common/encoding.h"
+
 namespace meridian::directory {
 namespace json = boost::json;
 
@@ -85,6 +87,12 @@ Result<Object> ReadObject(const store::ReadView& view, const store::TenantKeys& 
 Result<std::optional<std::string>> ReadKind(const store::ReadView& view,
                                             const store::TenantKeys& keys, std::string_view id) {
   return view.Get(keys.Kind(id));
+}
+
+Result<std::optional<std::string>> IdByAppId(const store::ReadView& view,
+                                             const store::TenantKeys& keys, std::string_view type,
+                                             std::string_view app_id) {
+  return view.Get(keys.Unique(type, "appId", AsciiLower(app_id)));
 }
 
 std::string Str(const json::object& o, std::string_view key) {

@@ -51,6 +51,11 @@ Result<Object> ReadObject(const store::ReadView& view, const store::TenantKeys& 
 Result<std::optional<std::string>> ReadKind(const store::ReadView& view,
                                             const store::TenantKeys& keys, std::string_view id);
 
+// The id of the application or service principal (`type`) whose appId is `app_id`, or nullopt.
+Result<std::optional<std::string>> IdByAppId(const store::ReadView& view,
+                                             const store::TenantKeys& keys, std::string_view type,
+                                             std::string_view app_id);
+
 // The string member `key` of `o`, or "" when absent or not a string.
 std::string Str(const boost::json::object& o, std::string_view key);
 // The boolean member `key` of `o`, or `otherwise` when absent or not a boolean.

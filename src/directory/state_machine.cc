@@ -84,11 +84,6 @@ const json::object& Data(const json::object& record) {
   return it != record.end() && it->value().is_object() ? it->value().get_object() : kEmpty;
 }
 
-std::string DisplayNameOf(const json::object& data) {
-  auto it = data.find("displayName");
-  return it != data.end() && it->value().is_string() ? std::string(it->value().get_string()) : "";
-}
-
 class Applier {
  public:
   Applier(const proto::Op& op, WriteContext* ctx) : op_(op), ctx_(ctx), keys_(op.tenant_id()) {}
@@ -252,7 +247,7 @@ class Applier {
       ctx_->Put(keys_.Kind(p.id()), p.type());
       MERIDIAN_RETURN_IF_ERROR(AddToCounter(ctx_, keys_.Counter(p.type()), 1));
     }
-    *name = DisplayNameOf(data);
+    *name = Str(data, "displayName");
     return Status::Ok();
   }
 
@@ -294,7 +289,7 @@ class Applier {
         if (rel == "members") ctx_->Delete(keys_.RoleGroupMembership(id, s));
       }
     }
-    MERIDIAN_RETURN_IF_ERROR(Audit({activity, type, id, DisplayNameOf(data), "Delete"}));
+    MERIDIAN_RETURN_IF_ERROR(Audit({activity, type, id, Str(data, "displayName"), "Delete"}));
 
     std::vector<std::string> assignments;
     std::string ra_prefix =
@@ -304,13 +299,9 @@ class Applier {
       MERIDIAN_RETURN_IF_ERROR(Delete("roleAssignment", a, "Remove member from role"));
     }
     if (type == "application") {
-      auto app_id = data.find("appId");
-      if (app_id != data.end() && app_id->value().is_string()) {
-        MERIDIAN_ASSIGN_OR_RETURN(
-            auto sp, ctx_->Get(keys_.Unique("servicePrincipal", "appId",
-                                            AsciiLower(app_id->value().get_string()))));
-        if (sp) MERIDIAN_RETURN_IF_ERROR(Delete("servicePrincipal", *sp, "Remove service principal"));
-      }
+      MERIDIAN_ASSIGN_OR_RETURN(auto sp,
+                                IdByAppId(*ctx_, keys_, "servicePrincipal", Str(data, "appId")));
+      if (sp) MERIDIAN_RETURN_IF_ERROR(Delete("servicePrincipal", *sp, "Remove service principal"));
     }
     return Status::Ok();
   }
@@ -386,7 +377,7 @@ class Applier {
     MERIDIAN_ASSIGN_OR_RETURN(auto record,
                               ReadRecord(*ctx_, keys_.Object(l.source_type(), l.source_id())));
     AuditRecord rec{l.activity(), l.source_type(), l.source_id(),
-                    record ? DisplayNameOf(Data(*record)) : "", operation};
+                    record ? Str(Data(*record), "displayName") : "", operation};
     rec.link = &l;
     return Audit(rec);
   }
