@@ -33,9 +33,7 @@ std::string EncodeRecord(const Object& o) {
   return json::serialize(record);
 }
 
-namespace {
-
-json::object Diff(const json::object& before, const json::object& after) {
+json::object DiffMembers(const json::object& before, const json::object& after) {
   json::object out;
   for (const auto& [k, v] : after) {
     auto* was = before.if_contains(k);
@@ -47,11 +45,9 @@ json::object Diff(const json::object& before, const json::object& after) {
   return out;
 }
 
-}  // namespace
-
 json::object MakePatch(const Object& before, const Object& after) {
-  return json::object{{"d", Diff(before.data, after.data)},
-                      {"s", Diff(before.secret, after.secret)}};
+  return json::object{{"d", DiffMembers(before.data, after.data)},
+                      {"s", DiffMembers(before.secret, after.secret)}};
 }
 
 Status ApplyPatch(const json::object& patch, json::object* record) {

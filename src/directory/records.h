@@ -33,6 +33,10 @@ Result<boost::json::object> ParseObject(std::string_view raw, std::string_view w
 Result<Object> DecodeObject(std::string_view type, std::string_view raw);
 std::string EncodeRecord(const Object& o);
 
+// The members of `after` that differ from `before`'s, and null for each member `after` lacks.
+boost::json::object DiffMembers(const boost::json::object& before,
+                                const boost::json::object& after);
+
 // What turns `before` into `after`: {"d": {...}, "s": {...}} with the members that differ, and
 // null for each member removed. ApplyPatch(before record, patch) gives `after`'s record.
 boost::json::object MakePatch(const Object& before, const Object& after);

@@ -229,18 +229,11 @@ class Applier {
       }
     }
     // What changed, for the audit record: Graph properties only, so no secret is ever named.
-    for (const auto& [k, v] : data) {
+    for (const auto& [k, v] : DiffMembers(old_data, data)) {
       auto* was = old_data.if_contains(k);
-      if (was && *was == v) continue;
       modified->push_back({{"displayName", k},
                            {"oldValue", was ? json::serialize(*was) : "null"},
                            {"newValue", json::serialize(v)}});
-    }
-    for (const auto& [k, v] : old_data) {
-      if (!data.contains(k)) {
-        modified->push_back(
-            {{"displayName", k}, {"oldValue", json::serialize(v)}, {"newValue", "null"}});
-      }
     }
     ctx_->Put(key, json::serialize(record));
     if (!old) {
