@@ -28,13 +28,12 @@ Result<Client> AuthenticateClient(const store::ReadView& view, const store::Tena
     return Status(Code::kUnauthenticated, "Invalid client secret provided.", "invalid_client");
   };
   if (!IsUuid(app_id)) return fail();
-  MERIDIAN_ASSIGN_OR_RETURN(std::optional<Object> app,
-                            ByAppId(view, keys, "application", app_id));
+  MERIDIAN_ASSIGN_OR_RETURN(std::optional<Object> app, ByAppId(view, keys, "application", app_id));
   if (!app) {
-    return Status(Code::kUnauthenticated,
-                  "Application with identifier '" + std::string(app_id) +
-                      "' was not found in the directory.",
-                  "unauthorized_client");
+    return Status(
+        Code::kUnauthenticated,
+        "Application with identifier '" + std::string(app_id) + "' was not found in the directory.",
+        "unauthorized_client");
   }
   auto* hashes = app->secret.if_contains("clientSecrets");
   bool ok = false;

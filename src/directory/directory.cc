@@ -559,21 +559,13 @@ Result<WriteResult> Directory::Create(const SecurityContext& ctx, const TypeSche
                                "Request_BadRequest");
       }
       // One assignment per principal and role.
-      std::string prefix = keys.IndexPrefix("roleAssignment", "principalId") +
-                           store::EncodeIndexValue(principal);
+      MERIDIAN_ASSIGN_OR_RETURN(auto existing,
+                                RoleAssignmentsBy(view, keys, "principalId", principal));
       bool duplicate = false;
-      Status err;
-      MERIDIAN_RETURN_IF_ERROR(view.Scan(prefix, store::PrefixEnd(prefix), false,
-                                         [&](std::string_view k, std::string_view) {
-        auto existing = ReadObject(view, keys, "roleAssignment", k.substr(prefix.size()));
-        if (!existing.ok()) {
-          err = existing.status();
-          return false;
-        }
-        duplicate = Str(existing->data, "roleDefinitionId") == role;
-        return !duplicate;
-      }));
-      MERIDIAN_RETURN_IF_ERROR(err);
+      for (const std::string& a : existing) {
+        MERIDIAN_ASSIGN_OR_RETURN(Object ra, ReadObject(view, keys, "roleAssignment", a));
+        duplicate = duplicate || Str(ra.data, "roleDefinitionId") == role;
+      }
       if (duplicate) {
         return AlreadyExists("A conflicting object with one or more of the specified property "
                              "values is present in the directory.");
@@ -668,14 +660,9 @@ Result<uint64_t> Directory::Delete(const SecurityContext& ctx, const TypeSchema&
         return InvalidArgument("Built-in role definitions cannot be deleted.",
                                "Request_BadRequest");
       }
-      std::string prefix = keys.IndexPrefix("roleAssignment", "roleDefinitionId") +
-                           store::EncodeIndexValue(found.id);
-      bool assigned = false;
-      MERIDIAN_RETURN_IF_ERROR(view.Scan(prefix, store::PrefixEnd(prefix), false,
-                                         [&](std::string_view, std::string_view) {
-                                           assigned = true;
-                                           return false;
-                                         }));
+      MERIDIAN_ASSIGN_OR_RETURN(auto assignments,
+                                RoleAssignmentsBy(view, keys, "roleDefinitionId", found.id));
+      bool assigned = !assignments.empty();
       if (assigned) {
         return InvalidArgument("The role definition is assigned; remove its assignments first.",
                                "Request_BadRequest");

@@ -6,12 +6,10 @@
 #include "directory/records.h"
 
 namespace meridian::directory {
-namespace {
 
-// The ids of the role assignments on `prop` == `value`.
-Result<std::vector<std::string>> AssignmentsBy(const store::ReadView& view,
-                                               const store::TenantKeys& keys, std::string_view prop,
-                                               std::string_view value) {
+Result<std::vector<std::string>> RoleAssignmentsBy(const store::ReadView& view,
+                                                   const store::TenantKeys& keys,
+                                                   std::string_view prop, std::string_view value) {
   std::vector<std::string> out;
   std::string prefix = keys.IndexPrefix("roleAssignment", prop) + store::EncodeIndexValue(value);
   MERIDIAN_RETURN_IF_ERROR(
@@ -22,10 +20,13 @@ Result<std::vector<std::string>> AssignmentsBy(const store::ReadView& view,
   return out;
 }
 
+namespace {
+
 Status AddRolesAssignedTo(const store::ReadView& view, const store::TenantKeys& keys,
                           std::string_view principal, bool enabled_only,
                           std::set<std::string>* roles) {
-  MERIDIAN_ASSIGN_OR_RETURN(auto assignments, AssignmentsBy(view, keys, "principalId", principal));
+  MERIDIAN_ASSIGN_OR_RETURN(auto assignments,
+                            RoleAssignmentsBy(view, keys, "principalId", principal));
   for (const std::string& id : assignments) {
     MERIDIAN_ASSIGN_OR_RETURN(Object ra, ReadObject(view, keys, "roleAssignment", id));
     std::string def = Str(ra.data, "roleDefinitionId");
@@ -68,8 +69,8 @@ Result<std::set<std::string>> RolesOf(const store::ReadView& view, const store::
 Status EnsureGlobalAdministratorRemains(const store::ReadView& view, const store::TenantKeys& keys,
                                         const RoleLoss& loss) {
   // The Global Administrator definition's id is its template id (built-in roles keep theirs).
-  MERIDIAN_ASSIGN_OR_RETURN(
-      auto assignments, AssignmentsBy(view, keys, "roleDefinitionId", authz::kGlobalAdministrator));
+  MERIDIAN_ASSIGN_OR_RETURN(auto assignments, RoleAssignmentsBy(view, keys, "roleDefinitionId",
+                                                                authz::kGlobalAdministrator));
   for (const std::string& id : assignments) {
     if (id == loss.assignment) continue;
     MERIDIAN_ASSIGN_OR_RETURN(Object ra, ReadObject(view, keys, "roleAssignment", id));

@@ -12,12 +12,19 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "store/keys.h"
 #include "store/partition.h"
 
 namespace meridian::directory {
+
+// The ids of the role assignments whose `prop` ("principalId", "roleDefinitionId") is `value`,
+// from the assignment index. A principal has at most one per role definition.
+Result<std::vector<std::string>> RoleAssignmentsBy(const store::ReadView& view,
+                                                   const store::TenantKeys& keys,
+                                                   std::string_view prop, std::string_view value);
 
 // Template ids of the roles `principal` (a user, service principal or group) holds. With
 // `enabled_only`, roles whose definition is disabled are left out: use that for what a caller
