@@ -11,7 +11,6 @@
 #include "auth/token_service.h"
 #include "common/cpu_gate.h"
 #include "common/encoding.h"
-#include "common/fair_executor.h"
 #include "common/random.h"
 #include "crypto/sha.h"
 #include "crypto/tls_cert.h"
@@ -110,8 +109,6 @@ void OAuthJson(http::Response& res, const auth::OAuthError& e, const std::string
   res.SetJson(e.http_status, json::serialize(body));
   if (e.http_status == 401) res.headers.emplace_back("WWW-Authenticate", "Basic realm=\"meridian\"");
 }
-
-
 
 }  // namespace
 
@@ -268,7 +265,8 @@ Status MeridianServer::Impl::Init() {
 void MeridianServer::Impl::Routes() {
   router.Add("GET", "/healthz", [](const http::Request&, const http::RouteParams&,
                                    http::Response& res) { res.SetJson(200, R"({"status":"ok"})"); });
-  // Ready when every partition answers a read and the token service holds a signing key.
+  // Ready when every partition answers a read and takes writes, and the token service holds a
+  // signing key.
   router.Add("GET", "/readyz",
              [this](const http::Request&, const http::RouteParams&, http::Response& res) {
                Status s = directory->CheckHealth();
