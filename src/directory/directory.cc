@@ -360,14 +360,13 @@ Status SetPut(proto::Op* op, std::string_view type, const Object& o, const Objec
               std::string activity) {
   MERIDIAN_RETURN_IF_ERROR(CheckRecordSize(o.data));
   auto* put = op->mutable_put_object();
+  if (!before) {
+    SetCreate(put, type, o, activity);
+    return Status::Ok();
+  }
   put->set_type(std::string(type));
   put->set_id(o.id);
-  put->set_create(before == nullptr);
-  if (before) {
-    put->set_patch_json(json::serialize(MakePatch(*before, o)));
-  } else {
-    put->set_record_json(EncodeRecord(o));
-  }
+  put->set_patch_json(json::serialize(MakePatch(*before, o)));
   put->set_activity(std::move(activity));
   return Status::Ok();
 }

@@ -174,12 +174,8 @@ Result<NewTenant> Provisioner::CreateTenant(std::string_view display_name,
   for (char& c : org["countryLetterCode"].as_string()) c = static_cast<char>(toupper(c));
   auto* ct = op.mutable_create_tenant();
   ct->set_organization_json(json::serialize(org));
-  auto add = [&](std::string type, const Object& o) {
-    auto* p = ct->add_objects();
-    p->set_type(std::move(type));
-    p->set_id(o.id);
-    p->set_record_json(EncodeRecord(o));
-    p->set_create(true);
+  auto add = [&](std::string_view type, const Object& o) {
+    SetCreate(ct->add_objects(), type, o, "");
   };
   Object dom;
   dom.id = domain;
@@ -301,16 +297,8 @@ Result<RestoredAdministrator> Provisioner::RestoreAdministrator(std::string_view
                           "break-glass", FormatIso8601(op->time_ms()), hash);
     Object ra = GlobalAdministratorAssignment(assignment_id, user.id);
     auto* puts = op->mutable_put_objects();
-    auto add = [&](const char* type, const Object& o, const char* activity) {
-      auto* put = puts->add_objects();
-      put->set_type(type);
-      put->set_id(o.id);
-      put->set_record_json(EncodeRecord(o));
-      put->set_create(true);
-      put->set_activity(activity);
-    };
-    add("user", user, "Restore administrator (break glass)");
-    add("roleAssignment", ra, "Add member to role (break glass)");
+    SetCreate(puts->add_objects(), "user", user, "Restore administrator (break glass)");
+    SetCreate(puts->add_objects(), "roleAssignment", ra, "Add member to role (break glass)");
     return Status::Ok();
   });
   MERIDIAN_RETURN_IF_ERROR(lsn.status());

@@ -33,6 +33,15 @@ std::string EncodeRecord(const Object& o) {
   return json::serialize(record);
 }
 
+void SetCreate(proto::PutObject* put, std::string_view type, const Object& o,
+               std::string_view activity) {
+  put->set_type(std::string(type));
+  put->set_id(o.id);
+  put->set_record_json(EncodeRecord(o));
+  put->set_create(true);
+  put->set_activity(std::string(activity));
+}
+
 json::object DiffMembers(const json::object& before, const json::object& after) {
   json::object out;
   for (const auto& [k, v] : after) {

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "meridian/op.pb.h"
 #include "store/keys.h"
 #include "store/partition.h"
 
@@ -36,6 +37,10 @@ std::string EncodeRecord(const Object& o);
 // The members of `after` that differ from `before`'s, and null for each member `after` lacks.
 boost::json::object DiffMembers(const boost::json::object& before,
                                 const boost::json::object& after);
+
+// Fills `put` with the creation of `o` (its whole record) under `activity` (the audit name).
+void SetCreate(proto::PutObject* put, std::string_view type, const Object& o,
+               std::string_view activity);
 
 // What turns `before` into `after`: {"d": {...}, "s": {...}} with the members that differ, and
 // null for each member removed. ApplyPatch(before record, patch) gives `after`'s record.
