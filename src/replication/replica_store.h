@@ -14,9 +14,10 @@
 //             committed, so that its state never holds an op that could still be lost.
 //   visible   what reads see (SetVisible): never beyond the commit point the replica knows.
 //
-// `ServerReplicaStore` implements it on a store::Partition; the simulation keeps it in memory.
-// Calls come from one replica's event loop, one at a time; reads of the state (through the
-// partition's views) may run concurrently.
+// `PartitionReplicaStore` implements it on a store::Partition; the simulation keeps it in memory.
+// Thread-safe: the replica calls it from its loop, from request threads (Propose) and from a
+// blocking worker (Sync, Install), and reads of the state run concurrently through the
+// partition's views.
 #pragma once
 
 #include <cstdint>
@@ -86,8 +87,12 @@ class ReplicaStore {
   // Applies the entries (applied, lsn]; lsn <= durable_end.
   virtual Status ApplyThrough(uint64_t lsn) = 0;
 
-  // Reads see the state through `lsn` and nothing after it (lsn <= applied).
+  // Reads see the state through `lsn` and nothing after it (lsn <= applied). Every visible entry
+  // is committed, so the position is also kept on disk, lazily, with the next write or sync.
   virtual void SetVisible(uint64_t lsn) = 0;
+  // The last visible position that reached the disk: after a restart, what the replica knows to
+  // be committed before any primary tells it more.
+  virtual uint64_t visible() const = 0;
 
   // Appends to `out` the entries from `from` on, stopping after `max_bytes` of serialized ops
   // (at least one entry when any). from > base.
