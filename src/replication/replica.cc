@@ -142,7 +142,11 @@ void Replica::OnConfig(const VersionedConfig& vc) {
   if (newer) ObserveEpoch(c.epoch());
   my_role_ = role;
   if (role == Role::kPrimary && !primary_) {
-    BecomePrimary();
+    if (c.epoch() == claimed_epoch_) {
+      BecomePrimary();
+    } else {
+      ClaimPrimacy();
+    }
   } else if (role != Role::kPrimary && primary_) {
     StepDown("configuration " + std::to_string(c.epoch()) + " names " + c.primary());
   } else if (primary_) {
@@ -177,6 +181,28 @@ void Replica::SetAccepting(bool accepting) {
   std::lock_guard<std::mutex> lock(propose_mu_);
   accepting_epoch_.store(accepting ? epoch_ : 0);
   accepting_tenure_ = tenure_;
+}
+
+// A primary proposes only under an epoch it created itself, by compare-and-swap, in this
+// incarnation: a primary that crashed and restarts under the configuration that named it before
+// would otherwise log new entries under (lsn, epoch) pairs its earlier self may already have sent
+// with other contents, and a replica could not tell them apart.
+void Replica::ClaimPrimacy() {
+  if (config_change_inflight_) return;
+  proto::PartitionConfig next = config_;
+  next.set_epoch(config_.epoch() + 1);
+  config_change_inflight_ = true;
+  config_store_->CompareAndSwap(
+      options_.partition, config_revision_, next,
+      [this, alive = std::weak_ptr<bool>(alive_), next](Result<int64_t> r) {
+        if (alive.expired()) return;
+        Post([this, next, r] {
+          config_change_inflight_ = false;
+          if (!r.ok()) return PollConfig();
+          claimed_epoch_ = next.epoch();
+          OnConfig(VersionedConfig{next, *r});
+        });
+      });
 }
 
 void Replica::BecomePrimary() {
@@ -515,6 +541,7 @@ void Replica::ChangeConfig(proto::PartitionConfig next, const std::string& why) 
             return;
           }
           // The same tenure continues under the new epoch: members learn it from our appends.
+          claimed_epoch_ = next.epoch();
           epoch_ = next.epoch();
           {
             std::lock_guard<std::mutex> lock(propose_mu_);

@@ -150,6 +150,7 @@ class Replica {
   void PollNodes();
   void OnConfig(const VersionedConfig& vc);
   void ObserveEpoch(uint64_t epoch);
+  void ClaimPrimacy();
   void BecomePrimary();
   void StepDown(const std::string& why);
   void SetAccepting(bool accepting);
@@ -200,6 +201,7 @@ class Replica {
   // Primary only. `tenure_` numbers the periods in which this replica is primary, so that replies
   // and timers of an earlier period are recognised and dropped.
   uint64_t tenure_ = 0;
+  uint64_t claimed_epoch_ = 0;  // the last epoch this replica created to be primary in
   bool primary_ = false;
   bool reconciled_ = false;
   uint64_t epoch_start_ = 0;  // our log end when we became primary
