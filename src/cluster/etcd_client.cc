@@ -249,8 +249,8 @@ Result<std::string> EtcdClient::Call(std::string_view path, std::string body,
       continue;  // nothing was sent: the next endpoint may take it
     }
     (*client)->set_deadline(deadline);
-    auto answer = (*client)->Send("POST", std::string(path), {{"Content-Type", "application/json"}},
-                                  body);
+    auto answer =
+        (*client)->Send("POST", std::string(path), {{"Content-Type", "application/json"}}, body);
     if (!answer.ok()) {
       if (answer.status().code() != Code::kUnavailable) {
         return Malformed(endpoint.name + ": " + answer.status().message());
@@ -258,9 +258,9 @@ Result<std::string> EtcdClient::Call(std::string_view path, std::string body,
       DropConnections(endpoint);  // its other connections are likely dead too
       preferred_.store((index + 1) % n, std::memory_order_relaxed);
       if (!retry_after_send) {
-        return Status(Code::kUnavailable,
-                      "etcd: " + endpoint.name + " failed after the request was sent (outcome " +
-                          "unknown): " + answer.status().message());
+        return Status(Code::kUnavailable, "etcd: " + endpoint.name +
+                                              " failed after the request was sent (outcome " +
+                                              "unknown): " + answer.status().message());
       }
       last = answer.status();
       continue;
@@ -312,8 +312,7 @@ Result<int64_t> EtcdClient::Put(std::string_view key, std::string_view value, in
 
 Status EtcdClient::Delete(std::string_view key) {
   json::object request{{"key", Base64Encode(key)}};
-  MERIDIAN_ASSIGN_OR_RETURN(std::string body,
-                            Call("/v3/kv/deleterange", Serialize(request), true));
+  MERIDIAN_ASSIGN_OR_RETURN(std::string body, Call("/v3/kv/deleterange", Serialize(request), true));
   MERIDIAN_ASSIGN_OR_RETURN(json::object answer, ParseObject(body));
   return HeaderRevision(answer).status();
 }
@@ -339,9 +338,9 @@ Result<int64_t> EtcdClient::CompareAndSwap(std::string_view key, int64_t expecte
   const json::value* succeeded = answer.if_contains("succeeded");
   if (succeeded != nullptr && !succeeded->is_bool()) return Malformed("succeeded is not a bool");
   if (succeeded == nullptr || !succeeded->get_bool()) {
-    return Status(Code::kFailedPrecondition,
-                  "etcd: '" + std::string(key) + "' is not at revision " +
-                      std::to_string(expected_mod_revision));
+    return Status(Code::kFailedPrecondition, "etcd: '" + std::string(key) +
+                                                 "' is not at revision " +
+                                                 std::to_string(expected_mod_revision));
   }
   return revision;
 }

@@ -89,8 +89,8 @@ class EtcdClient {
   // POSTs the JSON `body` to `path` and returns the body of a 200 answer. `retry_after_send`:
   // whether the request may be sent to another endpoint after it may have reached one.
   Result<std::string> Call(std::string_view path, std::string body, bool retry_after_send);
-  Result<std::unique_ptr<http::Client>> TakeConnection(Endpoint& endpoint,
-                                                       std::chrono::steady_clock::time_point deadline);
+  Result<std::unique_ptr<http::Client>> TakeConnection(
+      Endpoint& endpoint, std::chrono::steady_clock::time_point deadline);
   void ReturnConnection(Endpoint& endpoint, std::unique_ptr<http::Client> client);
   void DropConnections(Endpoint& endpoint);
 

@@ -22,9 +22,9 @@ class EtcdClientTest : public ::testing::Test {
     client_ = NewClient({etcd_->endpoint()});
   }
 
-  static std::unique_ptr<EtcdClient> NewClient(std::vector<std::string> endpoints,
-                                               std::chrono::milliseconds timeout =
-                                                   std::chrono::milliseconds(2000)) {
+  static std::unique_ptr<EtcdClient> NewClient(
+      std::vector<std::string> endpoints,
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) {
     EtcdOptions options;
     options.endpoints = std::move(endpoints);
     options.timeout = timeout;

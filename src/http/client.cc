@@ -107,8 +107,7 @@ struct Client::Impl {
       if (ec && SSL_set_tlsext_host_name(tls_stream->native_handle(), host.c_str()) != 1) {
         return InvalidArgument("bad host name '" + host + "'");
       }
-      if (ctx.native_handle() &&
-          SSL_CTX_get_verify_mode(ctx.native_handle()) != SSL_VERIFY_NONE) {
+      if (ctx.native_handle() && SSL_CTX_get_verify_mode(ctx.native_handle()) != SSL_VERIFY_NONE) {
         tls_stream->set_verify_callback(ssl::host_name_verification(host), ec);
       }
     } else {

@@ -57,9 +57,7 @@ Result<std::unique_ptr<EtcdProcess>> EtcdProcess::Launch() {
 
 EtcdProcess::~EtcdProcess() { Stop(); }
 
-std::string EtcdProcess::endpoint() const {
-  return "127.0.0.1:" + std::to_string(client_port_);
-}
+std::string EtcdProcess::endpoint() const { return "127.0.0.1:" + std::to_string(client_port_); }
 
 void EtcdProcess::Stop() {
   if (pid_ <= 0) return;
@@ -121,8 +119,8 @@ Status EtcdProcess::WaitUntilAnswering() {
     int wstatus = 0;
     if (waitpid(pid_, &wstatus, WNOHANG) == pid_) {
       pid_ = -1;
-      return Internal("etcd exited at start (status " + std::to_string(wstatus) + "): " +
-                      LogTail());
+      return Internal("etcd exited at start (status " + std::to_string(wstatus) +
+                      "): " + LogTail());
     }
     http::ClientOptions options;
     options.tls = false;
