@@ -11,31 +11,8 @@ namespace meridian::cluster {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using testing::EtcdProcess;
 
-class EtcdClientTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto etcd = EtcdProcess::Launch();
-    ASSERT_TRUE(etcd.ok()) << etcd.status().ToString();
-    etcd_ = std::move(*etcd);
-    client_ = NewClient({etcd_->endpoint()});
-  }
-
-  static std::unique_ptr<EtcdClient> NewClient(
-      std::vector<std::string> endpoints,
-      std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) {
-    EtcdOptions options;
-    options.endpoints = std::move(endpoints);
-    options.timeout = timeout;
-    auto client = EtcdClient::Create(std::move(options));
-    EXPECT_TRUE(client.ok()) << client.status().ToString();
-    return client.ok() ? std::move(*client) : nullptr;
-  }
-
-  std::unique_ptr<EtcdProcess> etcd_;
-  std::unique_ptr<EtcdClient> client_;
-};
+using EtcdClientTest = testing::EtcdTest;
 
 TEST_F(EtcdClientTest, PutThenGetReturnsTheValueAndItsRevisions) {
   const std::string value("bin\0ary\xff", 8);

@@ -13,7 +13,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using replication::VersionedConfig;
-using testing::EtcdProcess;
 
 // Calls `call` with a callback and waits for its result.
 template <typename T, typename Call>
@@ -55,18 +54,11 @@ bool Eventually(F condition, std::chrono::milliseconds limit) {
   return condition();
 }
 
-class EtcdConfigStoreTest : public ::testing::Test {
+class EtcdConfigStoreTest : public testing::EtcdTest {
  protected:
   void SetUp() override {
-    auto etcd = EtcdProcess::Launch();
-    ASSERT_TRUE(etcd.ok()) << etcd.status().ToString();
-    etcd_ = std::move(*etcd);
-    EtcdOptions options;
-    options.endpoints = {etcd_->endpoint()};
-    options.timeout = std::chrono::milliseconds(1000);
-    auto client = EtcdClient::Create(options);
-    ASSERT_TRUE(client.ok());
-    client_ = std::move(*client);
+    EtcdTest::SetUp();
+    if (HasFatalFailure()) return;
     store_ = std::make_unique<EtcdConfigStore>(client_.get(), "c1");
   }
 
@@ -94,8 +86,6 @@ class EtcdConfigStoreTest : public ::testing::Test {
     return false;
   }
 
-  std::unique_ptr<EtcdProcess> etcd_;
-  std::unique_ptr<EtcdClient> client_;
   std::unique_ptr<EtcdConfigStore> store_;
 };
 

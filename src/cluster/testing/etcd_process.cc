@@ -146,4 +146,22 @@ std::string EtcdProcess::LogTail() const {
   return all.size() > 2000 ? all.substr(all.size() - 2000) : all;
 }
 
+void EtcdTest::SetUp() {
+  auto etcd = EtcdProcess::Launch();
+  ASSERT_TRUE(etcd.ok()) << etcd.status().ToString();
+  etcd_ = std::move(*etcd);
+  client_ = NewClient({etcd_->endpoint()});
+  ASSERT_NE(client_, nullptr);
+}
+
+std::unique_ptr<EtcdClient> EtcdTest::NewClient(std::vector<std::string> endpoints,
+                                                std::chrono::milliseconds timeout) {
+  EtcdOptions options;
+  options.endpoints = std::move(endpoints);
+  options.timeout = timeout;
+  auto client = EtcdClient::Create(std::move(options));
+  EXPECT_TRUE(client.ok()) << client.status().ToString();
+  return client.ok() ? std::move(*client) : nullptr;
+}
+
 }  // namespace meridian::cluster::testing

@@ -1,13 +1,18 @@
 // EtcdProcess: a real, single-member etcd for tests, on free loopback ports with its data in a
-// fresh temporary directory. Test-only (meridian_cluster_testing).
+// fresh temporary directory; EtcdTest, a gtest fixture with one and a client of it. Test-only
+// (meridian_cluster_testing).
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "cluster/etcd_client.h"
 #include "common/status.h"
 #include "common/testing/temp_dir.h"
 
@@ -46,6 +51,21 @@ class EtcdProcess {
   uint16_t client_port_ = 0;
   uint16_t peer_port_ = 0;
   pid_t pid_ = -1;
+};
+
+// A fixture that starts a fresh etcd for each test (etcd_) with a client of it (client_, timeout
+// one second); a test that cannot start etcd fails in SetUp.
+class EtcdTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+
+  // A client of `endpoints`; fails the test (and returns null) when the options are refused.
+  static std::unique_ptr<EtcdClient> NewClient(
+      std::vector<std::string> endpoints,
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(1000));
+
+  std::unique_ptr<EtcdProcess> etcd_;
+  std::unique_ptr<EtcdClient> client_;
 };
 
 // A loopback TCP port that was free a moment ago (bound to port 0, then released).
