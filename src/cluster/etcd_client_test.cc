@@ -1,6 +1,10 @@
 #include "cluster/etcd_client.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <thread>
@@ -204,6 +208,59 @@ TEST_F(EtcdClientTest, AnUnreachableFirstEndpointIsSkipped) {
   auto got = client->Get("/t/k");
   ASSERT_TRUE(got.ok() && got->has_value());
   EXPECT_EQ((*got)->value, "w");
+}
+
+// A loopback listener that accepts connections and closes each at once, without answering: a
+// member that dies while holding a request. Stops with the object.
+class HangUp {
+ public:
+  HangUp() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    EXPECT_EQ(getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    EXPECT_EQ(listen(fd_, 16), 0);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      for (;;) {
+        int conn = accept(fd_, nullptr, nullptr);
+        if (conn < 0) return;  // shut down
+        char buf[4096];
+        (void)!read(conn, buf, sizeof(buf));  // wait for the request, then hang up
+        close(conn);
+      }
+    });
+  }
+  ~HangUp() {
+    shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    close(fd_);
+  }
+  std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+TEST_F(EtcdClientTest, AWriteThatMayHaveBeenSentIsNotSentAgainButAReadMovesOn) {
+  HangUp hang_up;
+  auto writer = NewClient({hang_up.endpoint(), etcd_->endpoint()});
+  auto put = writer->Put("/t/k", "v");
+  EXPECT_EQ(put.status().code(), Code::kUnavailable);
+  auto got = client_->Get("/t/k");
+  ASSERT_TRUE(got.ok());
+  EXPECT_FALSE(got->has_value()) << "the write was sent to a second endpoint";
+
+  ASSERT_TRUE(client_->Put("/t/k", "v").ok());
+  auto reader = NewClient({hang_up.endpoint(), etcd_->endpoint()});
+  got = reader->Get("/t/k");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_TRUE(got->has_value());
 }
 
 TEST_F(EtcdClientTest, NoReachableEndpointIsUnavailable) {
