@@ -53,11 +53,40 @@ struct Client::Impl {
   std::string host;
   uint16_t port = 0;
   std::string host_header;
-  std::chrono::seconds timeout{30};
+  bool tls = true;
+  std::chrono::milliseconds timeout{30000};
+  std::optional<std::chrono::steady_clock::time_point> deadline;
   asio::io_context ioc{1};
   ssl::context ctx{ssl::context::tls_client};
-  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> stream;
+  // Exactly one of the two is set while a connection is open.
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls_stream;
+  std::unique_ptr<beast::tcp_stream> plain_stream;
   beast::flat_buffer buffer;
+
+  bool open() const { return tls_stream || plain_stream; }
+
+  beast::tcp_stream& Lowest() {
+    return tls_stream ? beast::get_lowest_layer(*tls_stream) : *plain_stream;
+  }
+
+  // Calls f with the open stream, whichever type it is.
+  template <typename F>
+  void WithStream(F&& f) {
+    if (tls_stream) {
+      f(*tls_stream);
+    } else {
+      f(*plain_stream);
+    }
+  }
+
+  // Bounds the next operation on the connection.
+  void Arm() {
+    if (deadline) {
+      Lowest().expires_at(*deadline);
+    } else {
+      Lowest().expires_after(timeout);
+    }
+  }
 
   // Runs the io_context until the operations started before it have completed (the stream's
   // timer bounds each of them).
@@ -68,14 +97,21 @@ struct Client::Impl {
 
   Status Open() {
     Drop();
-    stream = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ioc, ctx);
-    error_code ec;
-    asio::ip::make_address(host, ec);
-    if (ec && SSL_set_tlsext_host_name(stream->native_handle(), host.c_str()) != 1) {
-      return InvalidArgument("bad host name '" + host + "'");
+    if (deadline && std::chrono::steady_clock::now() >= *deadline) {
+      return Status(Code::kUnavailable, "connect to " + host_header + ": deadline passed");
     }
-    if (ctx.native_handle() && SSL_CTX_get_verify_mode(ctx.native_handle()) != SSL_VERIFY_NONE) {
-      stream->set_verify_callback(ssl::host_name_verification(host), ec);
+    error_code ec;
+    if (tls) {
+      tls_stream = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ioc, ctx);
+      asio::ip::make_address(host, ec);
+      if (ec && SSL_set_tlsext_host_name(tls_stream->native_handle(), host.c_str()) != 1) {
+        return InvalidArgument("bad host name '" + host + "'");
+      }
+      if (ctx.native_handle() && SSL_CTX_get_verify_mode(ctx.native_handle()) != SSL_VERIFY_NONE) {
+        tls_stream->set_verify_callback(ssl::host_name_verification(host), ec);
+      }
+    } else {
+      plain_stream = std::make_unique<beast::tcp_stream>(ioc);
     }
 
     tcp::resolver resolver(ioc);
@@ -86,10 +122,13 @@ struct Client::Impl {
                              endpoints = std::move(r);
                            });
     RunPending();
-    if (ec) return NetworkError("resolve " + host, ec);
+    if (ec) {
+      Drop();
+      return NetworkError("resolve " + host, ec);
+    }
 
-    auto& tcp_layer = beast::get_lowest_layer(*stream);
-    tcp_layer.expires_after(timeout);
+    auto& tcp_layer = Lowest();
+    Arm();
     tcp_layer.async_connect(endpoints, [&](error_code e, const tcp::endpoint&) { ec = e; });
     RunPending();
     if (ec) {
@@ -97,9 +136,10 @@ struct Client::Impl {
       return NetworkError("connect to " + host_header, ec);
     }
     tcp_layer.socket().set_option(tcp::no_delay(true), ec);
+    if (!tls) return Status::Ok();
 
-    tcp_layer.expires_after(timeout);
-    stream->async_handshake(ssl::stream_base::client, [&](error_code e) { ec = e; });
+    Arm();
+    tls_stream->async_handshake(ssl::stream_base::client, [&](error_code e) { ec = e; });
     RunPending();
     if (ec) {
       Drop();
@@ -109,11 +149,12 @@ struct Client::Impl {
   }
 
   void Drop() {
-    if (stream) {
+    if (open()) {
       error_code ignored;
-      beast::get_lowest_layer(*stream).socket().close(ignored);
+      Lowest().socket().close(ignored);
       RunPending();  // let cancelled operations finish before the stream goes away
-      stream.reset();
+      tls_stream.reset();
+      plain_stream.reset();
     }
     buffer.clear();
   }
@@ -122,10 +163,9 @@ struct Client::Impl {
   // byte of a response arrived.
   template <typename WriteFn>
   Result<ClientResponse> Exchange(WriteFn write, bool head, bool* got_some) {
-    auto& tcp_layer = beast::get_lowest_layer(*stream);
-    tcp_layer.expires_after(timeout);
+    Arm();
     error_code ec;
-    write(*stream, [&](error_code e, size_t) { ec = e; });
+    WithStream([&](auto& stream) { write(stream, [&](error_code e, size_t) { ec = e; }); });
     RunPending();
     *got_some = false;
     if (ec) {
@@ -135,8 +175,10 @@ struct Client::Impl {
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(kMaxResponseBody);
     parser.skip(head);
-    tcp_layer.expires_after(timeout);
-    bhttp::async_read(*stream, buffer, parser, [&](error_code e, size_t) { ec = e; });
+    Arm();
+    WithStream([&](auto& stream) {
+      bhttp::async_read(stream, buffer, parser, [&](error_code e, size_t) { ec = e; });
+    });
     RunPending();
     *got_some = parser.got_some();
     if (ec) {
@@ -163,6 +205,14 @@ Client::~Client() {
 
 Result<std::unique_ptr<Client>> Client::Connect(std::string host, uint16_t port, std::string ca_pem,
                                                 int timeout_seconds) {
+  ClientOptions options;
+  options.ca_pem = std::move(ca_pem);
+  options.timeout = std::chrono::seconds(timeout_seconds > 0 ? timeout_seconds : 30);
+  return Connect(std::move(host), port, std::move(options));
+}
+
+Result<std::unique_ptr<Client>> Client::Connect(std::string host, uint16_t port,
+                                                ClientOptions options) {
   try {
     auto impl = std::make_unique<Impl>();
     impl->host = std::move(host);
@@ -170,15 +220,27 @@ Result<std::unique_ptr<Client>> Client::Connect(std::string host, uint16_t port,
     impl->host_header =
         (impl->host.find(':') != std::string::npos ? "[" + impl->host + "]" : impl->host) + ":" +
         std::to_string(port);
-    impl->timeout = std::chrono::seconds(timeout_seconds > 0 ? timeout_seconds : 30);
-    SSL_CTX_set_min_proto_version(impl->ctx.native_handle(), TLS1_2_VERSION);
-    error_code ec;
-    if (ca_pem.empty()) {
-      impl->ctx.set_verify_mode(ssl::verify_none, ec);
-    } else {
-      impl->ctx.add_certificate_authority(asio::buffer(ca_pem), ec);
-      if (ec) return InvalidArgument("cannot load the CA certificate: " + ec.message());
-      impl->ctx.set_verify_mode(ssl::verify_peer, ec);
+    impl->tls = options.tls;
+    impl->timeout = options.timeout.count() > 0 ? options.timeout : std::chrono::seconds(30);
+    if (options.tls) {
+      SSL_CTX_set_min_proto_version(impl->ctx.native_handle(), TLS1_2_VERSION);
+      error_code ec;
+      if (options.ca_pem.empty()) {
+        impl->ctx.set_verify_mode(ssl::verify_none, ec);
+      } else {
+        impl->ctx.add_certificate_authority(asio::buffer(options.ca_pem), ec);
+        if (ec) return InvalidArgument("cannot load the CA certificate: " + ec.message());
+        impl->ctx.set_verify_mode(ssl::verify_peer, ec);
+      }
+      if (options.cert_pem.empty() != options.key_pem.empty()) {
+        return InvalidArgument("a client certificate needs both the certificate and its key");
+      }
+      if (!options.cert_pem.empty()) {
+        impl->ctx.use_certificate_chain(asio::buffer(options.cert_pem), ec);
+        if (ec) return InvalidArgument("cannot load the client certificate: " + ec.message());
+        impl->ctx.use_private_key(asio::buffer(options.key_pem), ssl::context::pem, ec);
+        if (ec) return InvalidArgument("cannot load the client key: " + ec.message());
+      }
     }
     MERIDIAN_RETURN_IF_ERROR(impl->Open());
     return std::unique_ptr<Client>(new Client(std::move(impl)));
@@ -204,7 +266,7 @@ Result<ClientResponse> Client::Send(std::string method, std::string target,
     req.body() = std::move(body);
     req.prepare_payload();
     for (int attempt = 0;; ++attempt) {
-      bool reused = impl_->stream != nullptr;
+      bool reused = impl_->open();
       if (!reused) MERIDIAN_RETURN_IF_ERROR(impl_->Open());
       bool got_some = false;
       auto res = impl_->Exchange(
@@ -225,7 +287,7 @@ Result<ClientResponse> Client::Send(std::string method, std::string target,
 
 Result<ClientResponse> Client::SendRaw(std::string_view bytes) {
   try {
-    if (!impl_->stream) MERIDIAN_RETURN_IF_ERROR(impl_->Open());
+    if (!impl_->open()) MERIDIAN_RETURN_IF_ERROR(impl_->Open());
     bool got_some = false;
     return impl_->Exchange(
         [bytes](auto& stream, auto handler) {
@@ -242,6 +304,10 @@ Result<ClientResponse> Client::SendRaw(std::string_view bytes) {
   }
 }
 
-bool Client::connected() const { return impl_->stream != nullptr; }
+void Client::set_deadline(std::optional<std::chrono::steady_clock::time_point> deadline) {
+  impl_->deadline = deadline;
+}
+
+bool Client::connected() const { return impl_->open(); }
 
 }  // namespace meridian::http
