@@ -134,25 +134,28 @@ void Replica::PollNodes() {
 void Replica::OnConfig(const VersionedConfig& vc) {
   if (vc.revision == 0) return;
   const proto::PartitionConfig& c = vc.config;
-  if (c.epoch() < epoch_ || (c.epoch() == epoch_ && vc.revision <= config_revision_)) return;
-  bool newer = c.epoch() > epoch_;
-  config_ = c;
-  config_revision_ = vc.revision;
-  Role role = RoleIn(c, options_.node);
-  if (newer) ObserveEpoch(c.epoch());
-  my_role_ = role;
-  if (role == Role::kPrimary && !primary_) {
-    if (c.epoch() == claimed_epoch_) {
+  bool fresh = c.epoch() > epoch_ || (c.epoch() == epoch_ && vc.revision > config_revision_);
+  if (fresh) {
+    config_ = c;
+    config_revision_ = vc.revision;
+    ObserveEpoch(c.epoch());
+    my_role_ = RoleIn(c, options_.node);
+  }
+  // Act on the newest configuration held, even when this one brought nothing new: a claim of
+  // the primary may complete after a poll has already shown its result.
+  bool current = config_.epoch() == epoch_;
+  if (my_role_ == Role::kPrimary && !primary_ && current) {
+    if (config_.epoch() == claimed_epoch_) {
       BecomePrimary();
     } else {
       ClaimPrimacy();
     }
-  } else if (role != Role::kPrimary && primary_) {
-    StepDown("configuration " + std::to_string(c.epoch()) + " names " + c.primary());
-  } else if (primary_) {
+  } else if (primary_ && (my_role_ != Role::kPrimary || !current)) {
+    StepDown("configuration " + std::to_string(config_.epoch()) + " names " + config_.primary());
+  } else if (primary_ && fresh) {
     // Still primary (a change this primary made, or one it learns again): track the members.
     std::set<std::string> members;
-    for (const auto& m : Members(c)) {
+    for (const auto& m : Members(config_)) {
       members.insert(m);
       if (!peers_.count(m)) {
         peers_[m].next = store_->log_end() + 1;
@@ -198,7 +201,11 @@ void Replica::ClaimPrimacy() {
         if (alive.expired()) return;
         Post([this, next, r] {
           config_change_inflight_ = false;
-          if (!r.ok()) return PollConfig();
+          if (!r.ok()) {
+            spdlog::info("partition {}: {} could not claim epoch {}: {}", options_.partition,
+                         options_.node, next.epoch(), r.status().ToString());
+            return PollConfig();
+          }
           claimed_epoch_ = next.epoch();
           OnConfig(VersionedConfig{next, *r});
         });
@@ -316,6 +323,7 @@ void Replica::SendTo(const std::string& name) {
   req.set_primary(options_.node);
   req.set_committed_lsn(committed_);
   req.set_log_base(store_->base());
+  req.set_log_end(store_->log_end());
   uint64_t prev = std::max(p.next - 1, store_->base());
   prev = std::min(prev, store_->log_end());
   auto prev_epoch = store_->EpochAt(prev);
@@ -464,10 +472,10 @@ void Replica::CheckMembers() {
   std::string why;
   for (const auto& s : config_.sync()) {
     const Peer& p = peers_[s];
-    if (p.match < store_->log_end() && !answering(p)) {
+    if (p.installing || (p.match < store_->log_end() && !answering(p))) {
       Remove(next.mutable_sync(), s);
       *next.add_candidates() = s;
-      why += "sync member " + s + " silent; ";
+      why += "sync member " + s + (p.installing ? " needs a checkpoint; " : " silent; ");
     }
   }
   for (const auto& c : config_.candidates()) {
@@ -713,6 +721,9 @@ void Replica::HandleAppend(const proto::AppendRequest& req,
       if (hint < req.log_base()) return need_checkpoint("diverged before the primary's log");
       return reply(Answer(R::MISMATCH, epoch_, 0, hint));
     }
+  }
+  if (store_->applied() > req.log_end()) {
+    return need_checkpoint("applied entries beyond the primary's log");
   }
   // Append what we do not hold; an entry that differs from ours replaces our tail from there,
   // unless we already applied it (only a deposed primary can have), which takes a checkpoint.

@@ -54,7 +54,10 @@ TEST_F(SimTest, SeededFaultSchedulesLoseNothing) {
     SimOptions o;
     o.seed = only ? only : 1000 + i;
     o.verbose = only != 0;
-    if (o.verbose) spdlog::set_level(spdlog::level::info);
+    if (o.verbose) {
+      spdlog::set_level(spdlog::level::info);
+      spdlog::set_pattern("%v");
+    }
     Report r = sim::Run(o);
     total.writes_acknowledged += r.writes_acknowledged;
     total.writes_failed += r.writes_failed;
