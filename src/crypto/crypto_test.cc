@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "common/encoding.h"
+#include "common/testing/files.h"
 #include "common/testing/temp_dir.h"
 #include "crypto/internal/openssl_util.h"
 #include "crypto/jwt.h"
@@ -783,20 +784,9 @@ TEST(Certificate, IssuedByACaChainsToItAndOnlyACaMayIssue) {
 
 // --- WritePrivateFile ---------------------------------------------------------------------------
 
+using testing::ModeOf;
+using testing::ReadAll;
 using testing::TempDir;
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-mode_t ModeOf(const std::string& path) {
-  struct stat st {};
-  EXPECT_EQ(stat(path.c_str(), &st), 0);
-  return st.st_mode & 07777;
-}
 
 TEST(PrivateFile, IsOwnerOnly) {
   TempDir dir;

@@ -11,11 +11,14 @@
 #include <memory>
 #include <sstream>
 
+#include "common/testing/files.h"
 #include "common/testing/temp_dir.h"
 
 namespace meridian::rpc {
 namespace {
 
+using testing::ModeOf;
+using testing::ReadAll;
 using testing::TempDir;
 
 struct X509Free {
@@ -28,19 +31,6 @@ X509Ptr ParseCert(const std::string& pem) {
   X509Ptr cert(PEM_read_bio_X509(bio, nullptr, nullptr, nullptr));
   BIO_free(bio);
   return cert;
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-mode_t ModeOf(const std::string& path) {
-  struct stat st {};
-  EXPECT_EQ(stat(path.c_str(), &st), 0) << path;
-  return st.st_mode & 07777;
 }
 
 int ValidityDays(X509* cert) {

@@ -262,6 +262,16 @@ class GrpcTransportTest : public ::testing::Test {
     return std::make_unique<GrpcTransport>(options);
   }
 
+  // server_ as node-b, and client_ as node-a with server_'s address for node-b.
+  bool Connect(std::chrono::milliseconds grace = 2000ms,
+               std::chrono::milliseconds timeout = 10000ms) {
+    server_ = Serve(node_b_, grace);
+    if (server_ == nullptr) return false;
+    client_ = Client(node_a_, timeout);
+    client_->SetPeerAddress("node-b", Address(*server_));
+    return true;
+  }
+
   static std::string Address(const GrpcServer& server) {
     return "127.0.0.1:" + std::to_string(server.port());
   }
@@ -277,14 +287,13 @@ class GrpcTransportTest : public ::testing::Test {
 
   testing::TempDir certs_, other_certs_;
   NodeCredentials node_a_, node_b_, other_a_, other_b_;
-  FakeService service_;  // outlives the servers below (declared before them in each test)
+  FakeService service_;  // outlives every server
+  std::unique_ptr<GrpcServer> server_;
+  std::unique_ptr<GrpcTransport> client_;
 };
 
 TEST_F(GrpcTransportTest, UnaryCallsRoundTrip) {
-  auto server = Serve(node_b_);
-  ASSERT_NE(server, nullptr);
-  auto client = Client(node_a_);
-  client->SetPeerAddress("node-b", Address(*server));
+  ASSERT_TRUE(Connect());
 
   proto::AppendRequest append;
   append.set_partition("p1");
@@ -293,14 +302,14 @@ TEST_F(GrpcTransportTest, UnaryCallsRoundTrip) {
   append.add_entries()->set_lsn(11);
   append.add_entries()->set_lsn(12);
   Awaited<proto::AppendResponse> appended;
-  client->Append("node-b", append, appended.Callback());
+  client_->Append("node-b", append, appended.Callback());
   auto a = appended.Get();
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   EXPECT_EQ(a->result(), proto::AppendResponse::OK);
   EXPECT_EQ(a->epoch(), 5u);
   EXPECT_EQ(a->durable_lsn(), 12u);
 
-  auto st = StatusOf(*client, "node-b");
+  auto st = StatusOf(*client_, "node-b");
   ASSERT_TRUE(st.ok()) << st.status().ToString();
   EXPECT_EQ(st->partition(), "p1");
   EXPECT_EQ(st->node(), "node-b");
@@ -314,7 +323,7 @@ TEST_F(GrpcTransportTest, UnaryCallsRoundTrip) {
   header->set_name("If-Match");
   header->set_value("W/\"3\"");
   Awaited<proto::ForwardResponse> forwarded;
-  client->Forward("node-b", forward, forwarded.Callback());
+  client_->Forward("node-b", forward, forwarded.Callback());
   auto f = forwarded.Get();
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   EXPECT_EQ(f->status(), 201u);
@@ -328,33 +337,27 @@ TEST_F(GrpcTransportTest, UnaryCallsRoundTrip) {
 }
 
 TEST_F(GrpcTransportTest, ServiceErrorsReachTheCaller) {
-  auto server = Serve(node_b_);
-  ASSERT_NE(server, nullptr);
-  auto client = Client(node_a_);
-  client->SetPeerAddress("node-b", Address(*server));
-  EXPECT_EQ(StatusOf(*client, "node-b", "missing").status().code(), Code::kNotFound);
+  ASSERT_TRUE(Connect());
+  EXPECT_EQ(StatusOf(*client_, "node-b", "missing").status().code(), Code::kNotFound);
 
   CheckingWriter sink;
   Done done;
   proto::CheckpointRequest request;
   request.set_epoch(1);  // stale
-  client->FetchCheckpoint("node-b", request, &sink, done.Callback());
+  client_->FetchCheckpoint("node-b", request, &sink, done.Callback());
   EXPECT_EQ(done.Get().code(), Code::kFailedPrecondition);
   EXPECT_EQ(sink.chunks_, 0);
 }
 
 TEST_F(GrpcTransportTest, CheckpointStreamsEveryChunkInOrder) {
-  auto server = Serve(node_b_);
-  ASSERT_NE(server, nullptr);
-  auto client = Client(node_a_);
-  client->SetPeerAddress("node-b", Address(*server));
+  ASSERT_TRUE(Connect());
 
   CheckingWriter sink;
   Done done;
   proto::CheckpointRequest request;
   request.set_partition("p1");
   request.set_epoch(7);
-  client->FetchCheckpoint("node-b", request, &sink, done.Callback());
+  client_->FetchCheckpoint("node-b", request, &sink, done.Callback());
   meridian::Status st = done.Get();
   ASSERT_TRUE(st.ok()) << st.ToString();
   size_t expected = service_.checkpoint_sizes[0] + service_.checkpoint_sizes[1];
@@ -365,16 +368,13 @@ TEST_F(GrpcTransportTest, CheckpointStreamsEveryChunkInOrder) {
 }
 
 TEST_F(GrpcTransportTest, ASinkErrorStopsTheStreamAndIsTheResult) {
-  auto server = Serve(node_b_);
-  ASSERT_NE(server, nullptr);
-  auto client = Client(node_a_);
-  client->SetPeerAddress("node-b", Address(*server));
+  ASSERT_TRUE(Connect());
   CheckingWriter sink;
   sink.fail_at_ = 3;
   Done done;
   proto::CheckpointRequest request;
   request.set_epoch(7);
-  client->FetchCheckpoint("node-b", request, &sink, done.Callback());
+  client_->FetchCheckpoint("node-b", request, &sink, done.Callback());
   meridian::Status st = done.Get();
   EXPECT_EQ(st.code(), Code::kUnavailable);
   EXPECT_EQ(st.message(), "disk full");
@@ -383,16 +383,13 @@ TEST_F(GrpcTransportTest, ASinkErrorStopsTheStreamAndIsTheResult) {
 
 TEST_F(GrpcTransportTest, AServiceMayAnswerLaterFromAnotherThread) {
   service_.mode = FakeService::Mode::kLater;
-  auto server = Serve(node_b_);
-  ASSERT_NE(server, nullptr);
-  auto client = Client(node_a_);
-  client->SetPeerAddress("node-b", Address(*server));
+  ASSERT_TRUE(Connect());
 
   std::vector<Awaited<proto::ReplicaStatus>> answers(8);
   for (auto& answer : answers) {
     proto::ReplicaStatusRequest request;
     request.set_partition("p1");
-    client->Status("node-b", request, answer.Callback());
+    client_->Status("node-b", request, answer.Callback());
   }
   for (auto& answer : answers) {
     auto st = answer.Get();
@@ -403,20 +400,17 @@ TEST_F(GrpcTransportTest, AServiceMayAnswerLaterFromAnotherThread) {
   Done done;
   proto::CheckpointRequest request;
   request.set_epoch(7);
-  client->FetchCheckpoint("node-b", request, &sink, done.Callback());
+  client_->FetchCheckpoint("node-b", request, &sink, done.Callback());
   EXPECT_TRUE(done.Get().ok());
   EXPECT_EQ(sink.file_, 2);
 }
 
 TEST_F(GrpcTransportTest, APassedDeadlineIsUnavailableAndALateAnswerIsDropped) {
   service_.mode = FakeService::Mode::kNever;
-  auto server = Serve(node_b_);
-  ASSERT_NE(server, nullptr);
-  auto client = Client(node_a_, 300ms);
-  client->SetPeerAddress("node-b", Address(*server));
+  ASSERT_TRUE(Connect(2000ms, 300ms));
   Awaited<proto::ReplicaStatus> answer;
   proto::ReplicaStatusRequest request;
-  client->Status("node-b", request, answer.Callback());
+  client_->Status("node-b", request, answer.Callback());
   auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(answer.Get().status().code(), Code::kUnavailable);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
@@ -424,46 +418,40 @@ TEST_F(GrpcTransportTest, APassedDeadlineIsUnavailableAndALateAnswerIsDropped) {
   // The service answers after the client gave up, and again after the server is gone.
   std::this_thread::sleep_for(100ms);
   service_.Release();
-  client->Status("node-b", request, Awaited<proto::ReplicaStatus>().Callback());
-  server.reset();
+  client_->Status("node-b", request, Awaited<proto::ReplicaStatus>().Callback());
+  server_.reset();
   service_.Release();
   EXPECT_EQ(answer.count(), 1);
 }
 
 TEST_F(GrpcTransportTest, ShutdownIsBoundedWhenTheServiceNeverAnswers) {
   service_.mode = FakeService::Mode::kNever;
-  auto server = Serve(node_b_, 200ms);
-  ASSERT_NE(server, nullptr);
-  auto client = Client(node_a_, 60000ms);
-  client->SetPeerAddress("node-b", Address(*server));
+  ASSERT_TRUE(Connect(200ms, 60000ms));
   Awaited<proto::ReplicaStatus> answer;
-  client->Status("node-b", proto::ReplicaStatusRequest(), answer.Callback());
+  client_->Status("node-b", proto::ReplicaStatusRequest(), answer.Callback());
   CheckingWriter sink;
   Done done;
   proto::CheckpointRequest fetch;
   fetch.set_epoch(7);
-  client->FetchCheckpoint("node-b", fetch, &sink, done.Callback());
+  client_->FetchCheckpoint("node-b", fetch, &sink, done.Callback());
   while (service_.calls.load() < 2) std::this_thread::sleep_for(5ms);
 
   auto start = std::chrono::steady_clock::now();
-  server->Shutdown();
+  server_->Shutdown();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
   EXPECT_EQ(answer.Get().status().code(), Code::kUnavailable);
   EXPECT_EQ(done.Get().code(), Code::kUnavailable);
-  service_.Release();  // late: dropped
-  server->Shutdown();  // idempotent
+  service_.Release();   // late: dropped
+  server_->Shutdown();  // idempotent
 }
 
 TEST_F(GrpcTransportTest, DestroyingTheTransportCompletesCallsInFlight) {
   service_.mode = FakeService::Mode::kNever;
-  auto server = Serve(node_b_, 200ms);
-  ASSERT_NE(server, nullptr);
-  auto client = Client(node_a_, 60000ms);
-  client->SetPeerAddress("node-b", Address(*server));
+  ASSERT_TRUE(Connect(200ms, 60000ms));
   Awaited<proto::ReplicaStatus> answer;
-  client->Status("node-b", proto::ReplicaStatusRequest(), answer.Callback());
+  client_->Status("node-b", proto::ReplicaStatusRequest(), answer.Callback());
   while (service_.calls.load() < 1) std::this_thread::sleep_for(5ms);
-  client.reset();
+  client_.reset();
   EXPECT_EQ(answer.count(), 1) << "completed before the destructor returned";
   EXPECT_EQ(answer.Get().status().code(), Code::kUnavailable);
 }
