@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "common/encoding.h"
+#include "common/testing/files.h"
 #include "common/testing/temp_dir.h"
 #include "crypto/internal/openssl_util.h"
 #include "crypto/jwt.h"
@@ -754,22 +755,38 @@ TEST(Certificate, RejectsBadNamesAndValidity) {
   EXPECT_TRUE(GenerateSelfSignedCertificate({}, {"10.1.2.3"}, 3650).ok());
 }
 
+TEST(Certificate, IssuedByACaChainsToItAndOnlyACaMayIssue) {
+  CertificateProfile ca_profile{
+      "test CA", {}, {}, 30, CertificateProfile::Use::kCertificateAuthority};
+  auto ca = IssueCertificate(ca_profile, nullptr);
+  ASSERT_TRUE(ca.ok()) << ca.status().ToString();
+  EXPECT_TRUE(CheckIssuer(*ca).ok());
+  CertificateProfile peer{"peer", {"peer.test"}, {}, 30, CertificateProfile::Use::kTlsPeer};
+  auto leaf = IssueCertificate(peer, &*ca);
+  ASSERT_TRUE(leaf.ok()) << leaf.status().ToString();
+  X509* ca_cert = ParseCertificate(ca->cert_pem);
+  X509* cert = ParseCertificate(leaf->cert_pem);
+  ASSERT_NE(cert, nullptr);
+  EXPECT_EQ(X509_verify(cert, X509_get0_pubkey(ca_cert)), 1) << "signed by the CA's key";
+  EXPECT_EQ(X509_check_issued(ca_cert, cert), X509_V_OK);
+  EXPECT_EQ(X509_check_purpose(cert, X509_PURPOSE_SSL_CLIENT, 0), 1);
+  EXPECT_EQ(X509_check_purpose(cert, X509_PURPOSE_SSL_SERVER, 0), 1);
+  X509_free(cert);
+  X509_free(ca_cert);
+
+  // A certificate that is not a CA, a key that is not the certificate's, text that is no PEM.
+  EXPECT_EQ(IssueCertificate(peer, &*leaf).status().code(), Code::kInvalidArgument);
+  CertificateAndKey mismatched{ca->cert_pem, leaf->key_pem};
+  EXPECT_EQ(IssueCertificate(peer, &mismatched).status().code(), Code::kInvalidArgument);
+  CertificateAndKey garbage{"not pem", "not pem"};
+  EXPECT_EQ(CheckIssuer(garbage).code(), Code::kInvalidArgument);
+}
+
 // --- WritePrivateFile ---------------------------------------------------------------------------
 
+using testing::ModeOf;
+using testing::ReadAll;
 using testing::TempDir;
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-mode_t ModeOf(const std::string& path) {
-  struct stat st {};
-  EXPECT_EQ(stat(path.c_str(), &st), 0);
-  return st.st_mode & 07777;
-}
 
 TEST(PrivateFile, IsOwnerOnly) {
   TempDir dir;

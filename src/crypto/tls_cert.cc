@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "crypto/internal/openssl_util.h"
@@ -101,41 +102,104 @@ std::string CertificatePem(X509* cert) {
   return internal::BioContents(bio.get());
 }
 
+// The issuer's certificate and key, checked to belong together and to be a CA.
+struct Issuer {
+  internal::X509Ptr cert;
+  internal::OwnedPkey key;
+};
+
+Result<Issuer> ParseIssuer(const CertificateAndKey& pem) {
+  Issuer issuer;
+  internal::BioPtr cert_bio = internal::MemoryBio(pem.cert_pem);
+  if (cert_bio) issuer.cert.reset(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
+  // An empty passphrase callback: an encrypted key fails at once instead of prompting.
+  auto no_passphrase = [](char*, int, int, void*) { return 0; };
+  internal::BioPtr key_bio = internal::MemoryBio(pem.key_pem);
+  if (key_bio) {
+    issuer.key.reset(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, no_passphrase, nullptr));
+  }
+  if (!issuer.cert || !issuer.key) {
+    return InvalidArgument("the issuer's certificate or key does not parse: " +
+                           internal::OpenSslErrors());
+  }
+  if (X509_check_private_key(issuer.cert.get(), issuer.key.get()) != 1) {
+    internal::OpenSslErrors();
+    return InvalidArgument("the issuer's key does not belong to its certificate");
+  }
+  if (X509_check_ca(issuer.cert.get()) == 0) {
+    return InvalidArgument("the issuer's certificate is not a CA");
+  }
+  return issuer;
+}
+
+// The basicConstraints, keyUsage and extendedKeyUsage values of each use.
+struct UseExtensions {
+  const char* basic_constraints;
+  const char* key_usage;
+  const char* ext_key_usage;  // null: none
+};
+
+UseExtensions ExtensionsFor(CertificateProfile::Use use) {
+  switch (use) {
+    case CertificateProfile::Use::kTlsServer:
+      return {"critical,CA:FALSE", "critical,digitalSignature", "serverAuth"};
+    case CertificateProfile::Use::kTlsPeer:
+      return {"critical,CA:FALSE", "critical,digitalSignature", "serverAuth,clientAuth"};
+    case CertificateProfile::Use::kCertificateAuthority:
+      return {"critical,CA:TRUE", "critical,keyCertSign,cRLSign", nullptr};
+  }
+  internal::OpenSslFatal("unknown certificate use");
+}
+
 }  // namespace
 
-Result<CertificateAndKey> GenerateSelfSignedCertificate(
-    const std::vector<std::string>& dns_names, const std::vector<std::string>& ip_addresses,
-    int days) {
-  if (days < 1 || days > 3650) {
+Result<CertificateAndKey> IssueCertificate(const CertificateProfile& profile,
+                                           const CertificateAndKey* issuer_pem) {
+  if (profile.days < 1 || profile.days > 3650) {
     return InvalidArgument("certificate validity must be 1 to 3650 days");
   }
-  if (dns_names.empty() && ip_addresses.empty()) {
+  bool is_ca = profile.use == CertificateProfile::Use::kCertificateAuthority;
+  if (!is_ca && profile.dns_names.empty() && profile.ip_addresses.empty()) {
     return InvalidArgument("a certificate needs at least one DNS name or IP address");
   }
-  MERIDIAN_ASSIGN_OR_RETURN(GeneralNamesPtr san, SubjectAltNames(dns_names, ip_addresses));
+  MERIDIAN_ASSIGN_OR_RETURN(GeneralNamesPtr san,
+                            SubjectAltNames(profile.dns_names, profile.ip_addresses));
+  std::optional<Issuer> issuer;
+  if (issuer_pem != nullptr) {
+    MERIDIAN_ASSIGN_OR_RETURN(issuer, ParseIssuer(*issuer_pem));
+  }
 
   internal::OwnedPkey key(EVP_EC_gen("P-256"));
   if (!key) return Internal("EC key generation failed: " + internal::OpenSslErrors());
   internal::X509Ptr cert(X509_new());
   if (!cert) internal::OpenSslFatal("X509_new");
+  X509* issuer_cert = issuer ? issuer->cert.get() : cert.get();
+  EVP_PKEY* signing_key = issuer ? issuer->key.get() : key.get();
 
   X509_NAME* name = X509_get_subject_name(cert.get());
-  bool ok =
-      X509_set_version(cert.get(), X509_VERSION_3) == 1 && SetRandomSerial(cert.get()) &&
-      X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600) != nullptr &&
-      X509_gmtime_adj(X509_getm_notAfter(cert.get()), static_cast<long>(days) * 86400) != nullptr &&
-      X509_set_pubkey(cert.get(), key.get()) == 1 && AddNameEntry(name, "O", "Meridian") &&
-      AddNameEntry(name, "CN", kCommonName) && X509_set_issuer_name(cert.get(), name) == 1 &&
-      X509_add1_ext_i2d(cert.get(), NID_subject_alt_name, san.get(), 0, X509V3_ADD_DEFAULT) == 1;
+  bool ok = X509_set_version(cert.get(), X509_VERSION_3) == 1 && SetRandomSerial(cert.get()) &&
+            X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600) != nullptr &&
+            X509_gmtime_adj(X509_getm_notAfter(cert.get()),
+                            static_cast<long>(profile.days) * 86400) != nullptr &&
+            X509_set_pubkey(cert.get(), key.get()) == 1 && AddNameEntry(name, "O", "Meridian") &&
+            AddNameEntry(name, "CN", profile.common_name.c_str()) &&
+            X509_set_issuer_name(cert.get(), X509_get_subject_name(issuer_cert)) == 1;
+  if (ok && sk_GENERAL_NAME_num(san.get()) > 0) {
+    ok = X509_add1_ext_i2d(cert.get(), NID_subject_alt_name, san.get(), 0, X509V3_ADD_DEFAULT) == 1;
+  }
   if (ok) {
+    UseExtensions ext = ExtensionsFor(profile.use);
     X509V3_CTX v3;
     X509V3_set_ctx_nodb(&v3);
-    X509V3_set_ctx(&v3, cert.get(), cert.get(), nullptr, nullptr, 0);
-    ok = AddConfExtension(cert.get(), &v3, NID_basic_constraints, "critical,CA:FALSE") &&
-         AddConfExtension(cert.get(), &v3, NID_key_usage, "critical,digitalSignature") &&
-         AddConfExtension(cert.get(), &v3, NID_ext_key_usage, "serverAuth") &&
+    X509V3_set_ctx(&v3, issuer_cert, cert.get(), nullptr, nullptr, 0);
+    ok = AddConfExtension(cert.get(), &v3, NID_basic_constraints, ext.basic_constraints) &&
+         AddConfExtension(cert.get(), &v3, NID_key_usage, ext.key_usage) &&
+         (ext.ext_key_usage == nullptr ||
+          AddConfExtension(cert.get(), &v3, NID_ext_key_usage, ext.ext_key_usage)) &&
          AddConfExtension(cert.get(), &v3, NID_subject_key_identifier, "hash") &&
-         X509_sign(cert.get(), key.get(), internal::Sha256Md()) > 0;
+         (!issuer ||
+          AddConfExtension(cert.get(), &v3, NID_authority_key_identifier, "keyid:always")) &&
+         X509_sign(cert.get(), signing_key, internal::Sha256Md()) > 0;
   }
   if (!ok) return Internal("certificate generation failed: " + internal::OpenSslErrors());
 
@@ -143,6 +207,19 @@ Result<CertificateAndKey> GenerateSelfSignedCertificate(
   out.cert_pem = CertificatePem(cert.get());
   out.key_pem = internal::PrivateKeyPem(key.get());
   return out;
+}
+
+Status CheckIssuer(const CertificateAndKey& issuer) { return ParseIssuer(issuer).status(); }
+
+Result<CertificateAndKey> GenerateSelfSignedCertificate(
+    const std::vector<std::string>& dns_names, const std::vector<std::string>& ip_addresses,
+    int days) {
+  CertificateProfile profile;
+  profile.common_name = kCommonName;
+  profile.dns_names = dns_names;
+  profile.ip_addresses = ip_addresses;
+  profile.days = days;
+  return IssueCertificate(profile, nullptr);
 }
 
 Status WritePrivateFile(const std::string& path, std::string_view contents) {

@@ -28,7 +28,8 @@ class Transport {
                       Reply<proto::ReplicaStatus> reply) = 0;
   // Streams the peer's checkpoint into `sink` (which outlives the call), then calls `done`.
   virtual void FetchCheckpoint(const std::string& to, const proto::CheckpointRequest& request,
-                               CheckpointWriter* sink, std::function<void(meridian::Status)> done) = 0;
+                               CheckpointWriter* sink,
+                               std::function<void(meridian::Status)> done) = 0;
   virtual void Forward(const std::string& to, const proto::ForwardRequest& request,
                        Reply<proto::ForwardResponse> reply) = 0;
 };

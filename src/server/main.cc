@@ -1,7 +1,8 @@
 // meridian: the one binary. `meridian serve` runs the embedded default (every role in one
 // process on one data directory); `meridian tenant create` asks a running server for a new
 // tenant and prints its bootstrap credentials; `meridian tenant restore-admin` is the operator's
-// break-glass for a tenant without administrators.
+// break-glass for a tenant without administrators; `meridian cluster certs` makes the cluster CA
+// and the node certificates of node-to-node mutual TLS.
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -14,6 +15,7 @@
 
 #include "http/client.h"
 #include "http/server.h"
+#include "rpc/cluster_certs.h"
 #include "server/meridian_server.h"
 
 namespace json = boost::json;
@@ -143,6 +145,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   restore->add_option("--tenant", tenant_name, "Tenant id or verified domain")->required();
 
+  std::string certs_dir;
+  std::vector<std::string> cert_nodes, cert_hosts;
+  auto* cluster = app.add_subcommand("cluster", "Manage the replicated cluster");
+  cluster->require_subcommand(1);
+  auto* certs = cluster->add_subcommand(
+      "certs", "Create (or reuse) the cluster CA in DIR and write a certificate for each node");
+  certs->add_option("--out", certs_dir, "Directory of the CA and the node certificates")
+      ->required();
+  certs->add_option("--node", cert_nodes, "Node id (repeatable)")->required();
+  certs->add_option("--host", cert_hosts,
+                    "Host name or IP address every node certificate also names (repeatable)");
+
   CLI11_PARSE(app, argc, argv);
   if (s->parsed()) return Serve(serve);
   if (create->parsed()) {
@@ -158,6 +172,15 @@ int main(int argc, char** argv) {
       }
     }
     return OperatorRequest(data_dir, path, json::object{}, 201);
+  }
+  if (certs->parsed()) {
+    auto written = rpc::MakeClusterCertificates(certs_dir, cert_nodes, cert_hosts);
+    if (!written.ok()) {
+      std::cerr << written.status().ToString() << std::endl;
+      return 1;
+    }
+    for (const std::string& line : *written) std::cout << line << std::endl;
+    return 0;
   }
   return 1;
 }
