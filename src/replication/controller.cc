@@ -52,7 +52,7 @@ void Controller::Decide(const std::vector<VersionedConfig>& configs, const NodeM
   }
   for (const auto& spec : options_.partitions) {
     if (configured.count(spec.id) || busy_.count(spec.id)) continue;
-    auto placed = InitialPlacement(spec.id, spec.region, live, "");
+    auto placed = InitialPlacement(spec.id, spec.region, live, "", 0, options_.sync_members);
     if (!placed.ok()) continue;  // the region does not have the nodes yet
     busy_.insert(spec.id);
     config_->CompareAndSwap(spec.id, 0, *placed,

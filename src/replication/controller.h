@@ -36,8 +36,10 @@ struct PartitionSpec {
 struct ControllerOptions {
   std::string node;
   int64_t poll_ms = 200;
-  // The partitions this cluster holds, placed when they have no configuration yet.
+  // The partitions this cluster holds, placed when they have no configuration yet, with this
+  // many sync members.
   std::vector<PartitionSpec> partitions;
+  size_t sync_members = 1;
 };
 
 class Controller {

@@ -51,7 +51,7 @@ Status CheckPlacement(const proto::PartitionConfig& c, const NodeMap& nodes) {
 Result<proto::PartitionConfig> InitialPlacement(const std::string& partition,
                                                 const std::string& region, const NodeMap& nodes,
                                                 const std::string& preferred_primary,
-                                                size_t replicas) {
+                                                size_t replicas, size_t sync_members) {
   proto::PartitionConfig c;
   c.set_partition(partition);
   c.set_region(region);
@@ -80,7 +80,11 @@ Result<proto::PartitionConfig> InitialPlacement(const std::string& partition,
   for (const auto* n : in_region) {
     if (members >= limit) break;
     if (n->id() == primary->id() || (c.sync_size() > 0 && n->id() == c.sync(0))) continue;
-    c.add_secondaries(n->id());
+    if (static_cast<size_t>(c.sync_size()) < sync_members) {
+      c.add_sync(n->id());
+    } else {
+      c.add_secondaries(n->id());
+    }
     ++members;
   }
   MERIDIAN_RETURN_IF_ERROR(CheckPlacement(c, nodes));

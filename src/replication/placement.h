@@ -25,12 +25,13 @@ Status CheckPlacement(const proto::PartitionConfig& config, const NodeMap& nodes
 bool HasRemoteSync(const proto::PartitionConfig& config, const NodeMap& nodes);
 
 // A first configuration (epoch 1) for `partition` of `region` over `nodes`: the primary on
-// `preferred_primary` when it qualifies (else the first node of the region), one sync member in
-// another datacenter, every other node of the region a secondary, at most `replicas` members in
-// all (0: all). Fails like CheckPlacement when the region cannot hold it.
+// `preferred_primary` when it qualifies (else the first node of the region), `sync_members`
+// sync members (the first in another datacenter; more make a write wait for more nodes and
+// leave more choice at a failover), every other node of the region a secondary, at most
+// `replicas` members in all (0: all). Fails like CheckPlacement when the region cannot hold it.
 Result<proto::PartitionConfig> InitialPlacement(const std::string& partition,
                                                 const std::string& region, const NodeMap& nodes,
                                                 const std::string& preferred_primary,
-                                                size_t replicas = 0);
+                                                size_t replicas = 0, size_t sync_members = 1);
 
 }  // namespace meridian::replication

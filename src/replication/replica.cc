@@ -69,11 +69,10 @@ Replica::Replica(ReplicaOptions options, ReplicaStore* store, Loop* loop, Transp
       alive_(std::make_shared<bool>(true)) {
   durable_ = store_->durable_end();
   // What the replica knew to be committed when it stopped; a primary that crashed may also hold
-  // an unacknowledged tail beyond it, which reads never see.
-  committed_ = std::max(store_->base(), store_->visible());
-  visible_pub_.store(std::min(committed_, store_->applied()));
-  store_->SetVisible(visible_pub_.load());
-  Publish();
+  // an unacknowledged tail beyond it, and a checkpoint installed ahead of the commit point has
+  // its base beyond it: reads see neither.
+  committed_ = store_->visible();
+  UpdateVisible();
 }
 
 Replica::~Replica() { *alive_ = false; }
@@ -98,7 +97,12 @@ void Replica::Start() {
 }
 
 void Replica::Publish() {
-  role_.store(my_role_);
+  // State installed from a checkpoint may hold entries not yet committed, and no older state to
+  // show instead: nothing is readable until the commit point reaches it.
+  readable_.store(committed_ >= store_->base());
+  // Named primary by a configuration it has not yet claimed, or deposed by a newer epoch it has
+  // not yet read: it acts as nothing.
+  role_.store(my_role_ == Role::kPrimary && !primary_ ? Role::kNone : my_role_);
   epoch_pub_.store(epoch_);
   committed_pub_.store(committed_);
 }
@@ -256,13 +260,9 @@ void Replica::StepDown(const std::string& why) {
   SetAccepting(false);
   peers_.clear();
   FailPending("the primary changed before the write committed (" + why + ")");
-  for (auto& pc : pending_checkpoints_) pc.reply(Status(Code::kUnavailable, "no longer primary"));
-  pending_checkpoints_.clear();
   if (transfer_) FinishTransfer(Status::Ok());
   // Our own log may now hold entries no one else has; reads stay at what is committed.
-  store_->SetVisible(std::min(committed_, store_->applied()));
-  visible_pub_.store(std::min(committed_, store_->applied()));
-  Publish();
+  UpdateVisible();
 }
 
 void Replica::FailPending(const std::string& why) {
@@ -430,22 +430,13 @@ void Replica::AdvanceCommit() {
   }
   if (c > committed_) {
     committed_ = c;
-    store_->SetVisible(std::min(committed_, store_->applied()));
-    visible_pub_.store(std::min(committed_, store_->applied()));
+    UpdateVisible();
     while (!pending_.empty() && pending_.begin()->first <= committed_) {
       auto done = std::move(pending_.begin()->second);
       uint64_t lsn = pending_.begin()->first;
       pending_.erase(pending_.begin());
       auto e = store_->EpochAt(lsn);
       done(Commit{lsn, e.ok() ? *e : epoch_});
-    }
-    for (auto it = pending_checkpoints_.begin(); it != pending_checkpoints_.end();) {
-      if (it->lsn <= committed_) {
-        it->reply(std::move(it->reader));
-        it = pending_checkpoints_.erase(it);
-      } else {
-        ++it;
-      }
     }
   }
   if (!reconciled_ && committed_ >= epoch_start_ && durable_ >= epoch_start_ &&
@@ -658,10 +649,16 @@ void Replica::ApplyCommitted() {
       return;
     }
   }
-  uint64_t visible = std::min(committed_, store_->applied());
-  store_->SetVisible(visible);
-  visible_pub_.store(visible);
+  UpdateVisible();
   TrimLog();
+}
+
+void Replica::UpdateVisible() {
+  uint64_t visible = std::min(committed_, store_->applied());
+  if (visible >= store_->base()) {
+    store_->SetVisible(visible);
+    visible_pub_.store(visible);
+  }
   Publish();
 }
 
@@ -703,6 +700,9 @@ void Replica::HandleAppend(const proto::AppendRequest& req,
   if (installing_) return reply(Answer(R::NEED_CHECKPOINT, epoch_, 0, 0, "installing"));
 
   auto need_checkpoint = [&](const std::string& why) {
+    spdlog::debug("partition {}: {} needs a checkpoint: {} (applied {}, base {}, committed {})",
+                  options_.partition, options_.node, why, store_->applied(), store_->base(),
+                  committed_);
     FetchCheckpoint(req.primary());
     reply(Answer(R::NEED_CHECKPOINT, epoch_, 0, 0, why));
   };
@@ -729,12 +729,23 @@ void Replica::HandleAppend(const proto::AppendRequest& req,
   // unless we already applied it (only a deposed primary can have), which takes a checkpoint.
   std::vector<proto::Op> fresh;
   for (const auto& e : req.entries()) {
-    if (e.lsn() <= store_->base()) continue;
+    if (e.lsn() < store_->base()) continue;
+    if (e.lsn() == store_->base()) {
+      // Entries up to the base are in our state. They are the primary's too if its entry at the
+      // base is ours (as the log matching goes); a checkpoint installed ahead of the commit
+      // point may not be.
+      if (e.epoch() != store_->base_epoch() && e.lsn() > committed_) {
+        return need_checkpoint("installed state diverges from the primary's log");
+      }
+      continue;
+    }
     if (fresh.empty() && e.lsn() <= store_->log_end()) {
       auto mine = store_->EpochAt(e.lsn());
       if (!mine.ok()) return reply(Answer(R::UNAVAILABLE, epoch_, 0, 0, mine.status().message()));
       if (*mine == e.epoch()) continue;
       if (e.lsn() <= store_->applied()) return need_checkpoint("applied a divergent entry");
+      spdlog::debug("partition {}: {} truncates after {} (epoch {} replaces {})",
+                    options_.partition, options_.node, e.lsn() - 1, e.epoch(), *mine);
       Status t = store_->TruncateAfter(e.lsn() - 1);
       if (!t.ok()) return reply(Answer(R::UNAVAILABLE, epoch_, 0, 0, t.message()));
       durable_ = std::min(durable_, e.lsn() - 1);
@@ -783,17 +794,17 @@ proto::ReplicaStatus Replica::HandleStatus() const {
   return s;
 }
 
+// A checkpoint holds the primary's whole applied state, which may run ahead of the commit point;
+// the replica that installs it serves no reads until the commit point reaches it (readable()),
+// and if those entries are then lost with the primary, it finds its applied state ahead of the
+// next primary's log and takes a checkpoint again. Waiting for the commit point here instead
+// could wait forever: the replica may be the one the commit waits for.
 void Replica::HandleFetchCheckpoint(const proto::CheckpointRequest& req,
                                     Reply<std::unique_ptr<CheckpointReader>> reply) {
   if (!primary_ || req.epoch() > epoch_) {
     return reply(Status(Code::kUnavailable, options_.node + " is not the primary"));
   }
-  auto reader = store_->OpenCheckpoint();
-  if (!reader.ok()) return reply(reader.status());
-  uint64_t at = store_->applied();
-  if (at <= committed_) return reply(std::move(*reader));
-  // Only committed state leaves the primary: wait until the checkpoint's position commits.
-  pending_checkpoints_.push_back(PendingCheckpoint{at, std::move(*reader), std::move(reply)});
+  reply(store_->OpenCheckpoint());
 }
 
 void Replica::FetchCheckpoint(const std::string& from) {
@@ -825,9 +836,10 @@ void Replica::FetchCheckpoint(const std::string& from) {
                          s.ToString());
             return;
           }
+          spdlog::debug("partition {}: {} installed a checkpoint at {} (epoch {})",
+                        options_.partition, options_.node, store_->base(), store_->base_epoch());
           FailWaitingReplies();
           durable_ = store_->durable_end();
-          committed_ = std::max(committed_, store_->applied());
           ApplyCommitted();
         });
       });

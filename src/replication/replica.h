@@ -110,6 +110,9 @@ class Replica {
   uint64_t epoch() const { return epoch_pub_.load(); }
   // Reads see the state through this LSN, every entry of which is committed.
   uint64_t visible_lsn() const { return visible_pub_.load(); }
+  // Whether reads may be served at all (false after a checkpoint install until the commit point
+  // reaches the checkpoint's position).
+  bool readable() const { return readable_.load(); }
   uint64_t committed_lsn() const { return committed_pub_.load(); }
   // Whether Propose() would be accepted now.
   bool accepting_writes() const { return accepting_epoch_.load() != 0; }
@@ -129,11 +132,6 @@ class Replica {
     uint64_t epoch;
     uint64_t match_end;
     std::function<void(proto::AppendResponse)> reply;
-  };
-  struct PendingCheckpoint {
-    uint64_t lsn;
-    std::unique_ptr<CheckpointReader> reader;
-    Reply<std::unique_ptr<CheckpointReader>> reply;
   };
   struct Transfer {
     std::string target;
@@ -173,6 +171,7 @@ class Replica {
   void MaybeSync();
   void OnSynced(Result<uint64_t> durable);
   void ApplyCommitted();
+  void UpdateVisible();
   void AnswerWaitingReplies();
   void FailWaitingReplies();
   void FetchCheckpoint(const std::string& from);
@@ -207,7 +206,6 @@ class Replica {
   uint64_t epoch_start_ = 0;  // our log end when we became primary
   std::map<std::string, Peer> peers_;
   std::map<uint64_t, Done> pending_;
-  std::vector<PendingCheckpoint> pending_checkpoints_;
   bool config_change_inflight_ = false;
   std::string stall_reason_;
   std::unique_ptr<Transfer> transfer_;
@@ -223,6 +221,7 @@ class Replica {
   std::atomic<uint64_t> visible_pub_{0};
   std::atomic<uint64_t> committed_pub_{0};
   std::atomic<uint64_t> failovers_{0};
+  std::atomic<bool> readable_{false};
 };
 
 }  // namespace meridian::replication

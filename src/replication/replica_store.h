@@ -106,7 +106,8 @@ class ReplicaStore {
   virtual Result<std::unique_ptr<CheckpointReader>> OpenCheckpoint() = 0;
   virtual Result<std::unique_ptr<CheckpointWriter>> BeginInstall() = 0;
   // Replaces the storage with what `writer` received: afterwards base == applied == log_end ==
-  // the checkpoint's position, and reads see it.
+  // durable_end == the checkpoint's position. Visibility is left alone: the checkpoint may run
+  // ahead of the commit point, and the replica calls SetVisible once it knows.
   virtual Status Install(std::unique_ptr<CheckpointWriter> writer) = 0;
 };
 

@@ -55,7 +55,7 @@ TEST_F(SimTest, SeededFaultSchedulesLoseNothing) {
     o.seed = only ? only : 1000 + i;
     o.verbose = only != 0;
     if (o.verbose) {
-      spdlog::set_level(spdlog::level::info);
+      spdlog::set_level(spdlog::level::debug);
       spdlog::set_pattern("%v");
     }
     Report r = sim::Run(o);

@@ -210,7 +210,6 @@ Status MemStore::Install(std::unique_ptr<CheckpointWriter> writer) {
   base_ = applied_ = durable_end_ = durable_applied_ = c.lsn();
   base_epoch_ = c.epoch();
   log_.clear();
-  visible_ = durable_visible_ = c.lsn();
   return Status::Ok();
 }
 

@@ -215,6 +215,7 @@ class World {
   std::vector<std::shared_ptr<Write>> writes_;
   std::map<std::string, std::set<std::string>> observed_;  // values some read returned
   std::map<int, int> client_target_;
+  size_t sync_members_ = 1;
 };
 
 int64_t NodeLoop::NowMillis() const { return w_->now(); }
@@ -364,6 +365,7 @@ void World::Boot(int i) {
   ControllerOptions co;
   co.node = n.info.id();
   co.partitions = {PartitionSpec{kPartition, "emea"}};
+  co.sync_members = sync_members_;
   n.controller = std::make_unique<Controller>(co, n.loop.get(), n.transport.get(), n.config.get());
   Schedule(i, 0, [this, i] {
     nodes_[i].replica->Start();
@@ -427,6 +429,8 @@ void World::Nemesis() {
       }
       break;
     case 4:
+      // Long enough, often, for the node to be deposed while it runs on.
+      span *= static_cast<int64_t>(Uniform(1, 3));
       Fault("cut " + nodes_[i].info.id() + " from etcd");
       nodes_[i].etcd_cut_until = std::max(nodes_[i].etcd_cut_until, now_ + span);
       break;
@@ -488,7 +492,7 @@ void World::ClientStep(int c) {
     // A read without a token: whatever a replica shows must never be lost later.
     int i = static_cast<int>(Uniform(0, nodes_.size() - 1));
     Node& n = nodes_[i];
-    if (n.up && n.frozen_until <= now_ && n.replica) {
+    if (n.up && n.frozen_until <= now_ && n.replica && n.replica->readable()) {
       std::string key = "k" + std::to_string(Uniform(0, 7));
       for (const auto& v : n.store.Read(key)) observed_[key].insert(v);
       ++report_.reads;
@@ -544,7 +548,8 @@ void World::ClientStep(int c) {
 
 void World::TokenRead(const std::shared_ptr<Write>& w, int node, int64_t deadline) {
   Node& n = nodes_[node];
-  if (n.up && n.frozen_until <= now_ && n.replica && n.replica->visible_lsn() >= w->commit.lsn) {
+  if (n.up && n.frozen_until <= now_ && n.replica && n.replica->readable() &&
+      n.replica->visible_lsn() >= w->commit.lsn) {
     ++report_.token_reads;
     auto values = n.store.Read(w->key);
     for (const auto& v : values) observed_[w->key].insert(v);
@@ -626,6 +631,7 @@ void World::Check() {
 
 Report World::RunAll() {
   report_.seed = o_.seed;
+  sync_members_ = Uniform(1, 2);
   for (int i = 0; i < o_.nodes; ++i) {
     Node n;
     n.index = i;
