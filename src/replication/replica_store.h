@@ -14,7 +14,7 @@
 //             committed, so that its state never holds an op that could still be lost.
 //   visible   what reads see (SetVisible): never beyond the commit point the replica knows.
 //
-// `ServerReplicaStore` implements it on a store::Partition; the simulation keeps it in memory.
+// `PartitionReplicaStore` implements it on a store::Partition; the simulation keeps it in memory.
 // Calls come from one replica's event loop, one at a time; reads of the state (through the
 // partition's views) may run concurrently.
 #pragma once
@@ -33,8 +33,9 @@
 namespace meridian::replication {
 
 // The op format this binary writes and the newest it can apply. A replica refuses entries of a
-// newer format (it must be upgraded first) rather than apply them wrongly.
-inline constexpr uint32_t kOpFormat = 1;
+// newer format (it must be upgraded first) rather than apply them wrongly. Defined by the store,
+// which stamps and checks it.
+inline constexpr uint32_t kOpFormat = store::kOpFormat;
 
 // Streams a checkpoint out: every chunk in order, the first carrying the position.
 class CheckpointReader {
