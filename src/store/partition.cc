@@ -771,30 +771,17 @@ Status Partition::Install(std::unique_ptr<CheckpointStaging> staged, uint64_t ls
 
 // ------------------------------------------------------------------ positions
 
-uint64_t Partition::last_lsn() const {
+Partition::Positions Partition::Current() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return pos_.log_end;
+  return pos_;
 }
-uint64_t Partition::applied() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return pos_.applied;
-}
-uint64_t Partition::durable_end() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return pos_.durable_end;
-}
-uint64_t Partition::base() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return pos_.base;
-}
-uint64_t Partition::base_epoch() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return pos_.base_epoch;
-}
-uint64_t Partition::visible() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return pos_.visible;
-}
+
+uint64_t Partition::last_lsn() const { return Current().log_end; }
+uint64_t Partition::applied() const { return Current().applied; }
+uint64_t Partition::durable_end() const { return Current().durable_end; }
+uint64_t Partition::base() const { return Current().base; }
+uint64_t Partition::base_epoch() const { return Current().base_epoch; }
+uint64_t Partition::visible() const { return Current().visible; }
 
 Status Partition::Writable() const {
   std::lock_guard<std::mutex> lock(write_mu_);

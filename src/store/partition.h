@@ -300,6 +300,7 @@ class Partition {
   void Publish(const Positions& next);
   // The database and positions, as a reader takes them.
   Positions Read(std::shared_ptr<DbHandle>* db) const;
+  Positions Current() const;
 
   const std::string id_;
   const std::string path_;

@@ -183,6 +183,7 @@ TEST(Partition, AcknowledgedWriteSyncsTheWal) {
     uint64_t before = env.wal_syncs();
     ASSERT_TRUE(Put(p.get(), "k" + std::to_string(i), "v").ok());
     EXPECT_GT(env.wal_syncs(), before) << "write " << i << " was acknowledged before its WAL sync";
+    EXPECT_EQ(p->durable_end(), static_cast<uint64_t>(i + 1));
   }
 
   // The counter counts syncs, not writes: without sync a write does not move it.
@@ -567,6 +568,23 @@ bool Has(const ReadView& view, const std::string& key) {
   return got.ok() && got->has_value();
 }
 
+// A primary whose log holds `n` proposals at epoch 1, writing keys "Tk1".."Tk<n>".
+std::unique_ptr<Partition> PrimaryWith(const std::string& path, StateMachine* m, int n) {
+  auto p = std::move(Partition::Open("p", path, m)).value();
+  for (int i = 1; i <= n; ++i) {
+    EXPECT_TRUE(p->Propose(1, PutBuilder("k" + std::to_string(i), "v")).ok());
+  }
+  return p;
+}
+
+// A secondary that has appended `primary`'s whole log, applied nothing and synced nothing.
+std::unique_ptr<Partition> SecondaryOf(const Partition& primary, const std::string& path,
+                                       StateMachine* m) {
+  auto s = std::move(Partition::Open("s", path, m)).value();
+  EXPECT_TRUE(s->Append(Log(primary)).ok());
+  return s;
+}
+
 TEST(PartitionReplica, ProposeStampsEpochAndFormatAndWriteStampsEpochZero) {
   TempDir a, b;
   KvMachine m;
@@ -596,13 +614,9 @@ TEST(PartitionReplica, ProposeStampsEpochAndFormatAndWriteStampsEpochZero) {
 TEST(PartitionReplica, AppendWithoutApplyThenApplyThrough) {
   TempDir a, b;
   KvMachine m;
-  auto primary = std::move(Partition::Open("p", a.path(), &m)).value();
-  for (int i = 1; i <= 5; ++i) {
-    ASSERT_TRUE(primary->Propose(1, PutBuilder("k" + std::to_string(i), "v")).ok());
-  }
+  auto primary = PrimaryWith(a.path(), &m, 5);
   {
-    auto secondary = std::move(Partition::Open("s", b.path(), &m)).value();
-    ASSERT_TRUE(secondary->Append(Log(*primary)).ok());
+    auto secondary = SecondaryOf(*primary, b.path(), &m);
     EXPECT_EQ(secondary->last_lsn(), 5u);
     EXPECT_EQ(secondary->applied(), 0u);
     EXPECT_EQ(secondary->durable_end(), 0u);
@@ -646,8 +660,7 @@ TEST(PartitionReplica, SyncedAppendsSurviveACrashAndUnsyncedOnesGoWhole) {
     FaultEnv env;
     PartitionOptions options;
     options.env = &env;
-    auto primary = std::move(Partition::Open("p", a.path(), &m)).value();
-    for (int i = 1; i <= 6; ++i) ASSERT_TRUE(primary->Propose(1, PutBuilder("k", "v")).ok());
+    auto primary = PrimaryWith(a.path(), &m, 6);
     auto log = Log(*primary);
     {
       auto s = std::move(Partition::Open("s", b.path(), &m, options)).value();
@@ -691,27 +704,12 @@ TEST(PartitionReplica, GroupCommitOneSyncMakesManyProposalsDurable) {
   EXPECT_EQ(env.wal_syncs(), before + 1) << "one fsync for all twenty";
 }
 
-TEST(PartitionReplica, EmbeddedWriteIsStillSyncedAndDurable) {
-  TempDir dir;
-  KvMachine m;
-  FaultEnv env;
-  PartitionOptions options;
-  options.env = &env;
-  auto p = std::move(Partition::Open("p", dir.path(), &m, options)).value();
-  uint64_t before = env.wal_syncs();
-  ASSERT_EQ(*p->Write(PutBuilder("k", "v")), 1u);
-  EXPECT_GT(env.wal_syncs(), before);
-  EXPECT_EQ(p->durable_end(), 1u);
-}
-
 TEST(PartitionReplica, TruncateRefusesBelowAppliedAndIsDurable) {
   TempDir a, b;
   KvMachine m;
-  auto primary = std::move(Partition::Open("p", a.path(), &m)).value();
-  for (int i = 1; i <= 5; ++i) ASSERT_TRUE(primary->Propose(1, PutBuilder("k", "v")).ok());
+  auto primary = PrimaryWith(a.path(), &m, 5);
   {
-    auto s = std::move(Partition::Open("s", b.path(), &m)).value();
-    ASSERT_TRUE(s->Append(Log(*primary)).ok());
+    auto s = SecondaryOf(*primary, b.path(), &m);
     ASSERT_TRUE(s->Sync().ok());
     ASSERT_TRUE(s->ApplyThrough(3).ok());
     EXPECT_EQ(s->TruncateAfter(2).code(), Code::kFailedPrecondition);
@@ -735,7 +733,7 @@ TEST(PartitionReplica, TruncateRefusesBelowAppliedAndIsDurable) {
   EXPECT_EQ(*s->EpochAt(3), 1u);
   ASSERT_TRUE(s->Sync().ok());
   ASSERT_TRUE(s->ApplyThrough(4).ok());
-  EXPECT_EQ(s->Latest()->Get("Tk")->value_or(""), "new");
+  EXPECT_EQ(s->Latest()->Get("Tk4")->value_or(""), "new");
   // An older epoch cannot follow a newer one.
   op.set_lsn(5);
   op.set_epoch(1);
@@ -830,10 +828,7 @@ TEST(PartitionReplica, VisibilityHidesProposalsUntilSetVisible) {
 TEST(PartitionReplica, ApplyThroughIsHiddenUntilVisible) {
   TempDir a, b;
   KvMachine m;
-  auto primary = std::move(Partition::Open("p", a.path(), &m)).value();
-  for (int i = 1; i <= 3; ++i) {
-    ASSERT_TRUE(primary->Propose(1, PutBuilder("k" + std::to_string(i), "v")).ok());
-  }
+  auto primary = PrimaryWith(a.path(), &m, 3);
   PartitionOptions options;
   options.track_visibility = true;
   auto s = std::move(Partition::Open("s", b.path(), &m, options)).value();
