@@ -29,8 +29,8 @@ namespace json = boost::json;
 
 // Golden digests: SHA-256 (hex) of every key/value pair of the partition in key order, each pair
 // as <key length:8 bytes big-endian> key <value length:8 bytes big-endian> value.
-constexpr char kTenantGolden[] = "873dac91a5e259ade7258c14baf917625f5e0f515705fb73b84dad91edc3e17b";
-constexpr char kGlobalGolden[] = "c0403dce770fdf8ee6fdbdd1d219a015a3645872e20aa34459e3ea79c05dd902";
+constexpr char kTenantGolden[] = "3b7bb583e23b6d3f94e25c34146ac330a83a4e38efbdf0234849225f0c0ec942";
+constexpr char kGlobalGolden[] = "0b75daf7885681b50513e12624d994bc33d8339a5da1da1a771d1c7f06e750db";
 
 constexpr char kTenant[] = "0b5e7d1c-2a3f-4c6e-9d8b-7f1a2c3e4d5f";
 constexpr char kAdmin[] = "11111111-1111-4111-8111-111111111111";

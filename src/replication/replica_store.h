@@ -34,8 +34,9 @@
 namespace meridian::replication {
 
 // The op format this binary writes and the newest it can apply. A replica refuses entries of a
-// newer format (it must be upgraded first) rather than apply them wrongly.
-inline constexpr uint32_t kOpFormat = 1;
+// newer format (it must be upgraded first) rather than apply them wrongly. Defined by the store,
+// which stamps and checks it.
+inline constexpr uint32_t kOpFormat = store::kOpFormat;
 
 // Streams a checkpoint out: every chunk in order, the first carrying the position.
 class CheckpointReader {

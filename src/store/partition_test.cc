@@ -14,6 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include <rocksdb/db.h>
+
+#include "common/encoding.h"
 #include "common/testing/temp_dir.h"
 #include "store/keys.h"
 #include "store/testing/fault_env.h"
@@ -180,6 +183,7 @@ TEST(Partition, AcknowledgedWriteSyncsTheWal) {
     uint64_t before = env.wal_syncs();
     ASSERT_TRUE(Put(p.get(), "k" + std::to_string(i), "v").ok());
     EXPECT_GT(env.wal_syncs(), before) << "write " << i << " was acknowledged before its WAL sync";
+    EXPECT_EQ(p->durable_end(), static_cast<uint64_t>(i + 1));
   }
 
   // The counter counts syncs, not writes: without sync a write does not move it.
@@ -520,6 +524,598 @@ TEST(Partition, ConcurrentWritersGetDenseUniqueLsns) {
     if (k[0] == 'T') state.emplace(k, v);
   }
   EXPECT_EQ(state, expected);
+}
+
+// ------------------------------------------------------------------ a replica's write paths
+
+Partition::Builder PutBuilder(const std::string& id, const std::string& value) {
+  return [id, value](const ReadView&, proto::Op* op) {
+    op->mutable_put_object()->set_id(id);
+    op->mutable_put_object()->set_record_json(value);
+    return Status::Ok();
+  };
+}
+
+// The state without the log and the meta keys: what a replica must agree on.
+std::map<std::string, std::string> State(const ReadView& view) {
+  std::map<std::string, std::string> out;
+  EXPECT_TRUE(view.Scan("T", "U", false, [&](std::string_view k, std::string_view v) {
+                    out.emplace(k, v);
+                    return true;
+                  }).ok());
+  return out;
+}
+
+std::vector<proto::Op> Log(const Partition& p, uint64_t from = 1) {
+  std::vector<proto::Op> out;
+  Status s = p.ReadLog(from, [&](const proto::Op& op) {
+    out.push_back(op);
+    return true;
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return out;
+}
+
+std::vector<uint64_t> Lsns(const std::vector<proto::Op>& ops) {
+  std::vector<uint64_t> out;
+  for (const auto& op : ops) out.push_back(op.lsn());
+  return out;
+}
+
+bool Has(const ReadView& view, const std::string& key) {
+  auto got = view.Get(key);
+  EXPECT_TRUE(got.ok());
+  return got.ok() && got->has_value();
+}
+
+// A primary whose log holds `n` proposals at epoch 1, writing keys "Tk1".."Tk<n>".
+std::unique_ptr<Partition> PrimaryWith(const std::string& path, StateMachine* m, int n) {
+  auto p = std::move(Partition::Open("p", path, m)).value();
+  for (int i = 1; i <= n; ++i) {
+    EXPECT_TRUE(p->Propose(1, PutBuilder("k" + std::to_string(i), "v")).ok());
+  }
+  return p;
+}
+
+// A secondary that has appended `primary`'s whole log, applied nothing and synced nothing.
+std::unique_ptr<Partition> SecondaryOf(const Partition& primary, const std::string& path,
+                                       StateMachine* m) {
+  auto s = std::move(Partition::Open("s", path, m)).value();
+  EXPECT_TRUE(s->Append(Log(primary)).ok());
+  return s;
+}
+
+TEST(PartitionReplica, ProposeStampsEpochAndFormatAndWriteStampsEpochZero) {
+  TempDir a, b;
+  KvMachine m;
+  auto embedded = std::move(Partition::Open("e", a.path(), &m)).value();
+  ASSERT_TRUE(embedded->Write(PutBuilder("k", "v")).ok());
+  auto primary = std::move(Partition::Open("p", b.path(), &m)).value();
+  ASSERT_TRUE(primary->Propose(7, [](const ReadView&, proto::Op* op) {
+                        op->set_format(99);  // the store decides the format, not the builder
+                        op->set_epoch(1);
+                        op->mutable_put_object()->set_id("k");
+                        return Status::Ok();
+                      }).ok());
+  auto e = Log(*embedded), p = Log(*primary);
+  ASSERT_EQ(e.size(), 1u);
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(e[0].epoch(), 0u);
+  EXPECT_EQ(e[0].format(), kOpFormat);
+  EXPECT_EQ(p[0].epoch(), 7u);
+  EXPECT_EQ(p[0].format(), kOpFormat);
+  EXPECT_EQ(*primary->EpochAt(1), 7u);
+  // An epoch older than the log's last entry's is a deposed primary's.
+  EXPECT_EQ(primary->Propose(6, PutBuilder("x", "y")).status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(primary->Write(PutBuilder("x", "y")).status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(primary->last_lsn(), 1u);
+}
+
+TEST(PartitionReplica, AppendWithoutApplyThenApplyThrough) {
+  TempDir a, b;
+  KvMachine m;
+  auto primary = PrimaryWith(a.path(), &m, 5);
+  {
+    auto secondary = SecondaryOf(*primary, b.path(), &m);
+    EXPECT_EQ(secondary->last_lsn(), 5u);
+    EXPECT_EQ(secondary->applied(), 0u);
+    EXPECT_EQ(secondary->durable_end(), 0u);
+    EXPECT_TRUE(State(*secondary->Latest()).empty()) << "an appended entry was applied";
+    EXPECT_EQ(secondary->ApplyThrough(3).code(), Code::kFailedPrecondition)
+        << "applied an entry that is not durable yet";
+    // Neither path that applies as it logs may run before the log is applied.
+    EXPECT_EQ(secondary->Propose(1, PutBuilder("x", "y")).status().code(),
+              Code::kFailedPrecondition);
+    proto::Op next = Log(*primary)[0];
+    next.set_lsn(6);
+    EXPECT_EQ(secondary->ApplyLogged(next).code(), Code::kFailedPrecondition);
+
+    ASSERT_EQ(*secondary->Sync(), 5u);
+    ASSERT_TRUE(secondary->ApplyThrough(3).ok());
+    EXPECT_EQ(secondary->applied(), 3u);
+    auto view = secondary->Snapshot();
+    EXPECT_TRUE(Has(*view, "Tk3"));
+    EXPECT_FALSE(Has(*view, "Tk4"));
+    ASSERT_TRUE(secondary->ApplyThrough(2).ok()) << "applying what is applied does nothing";
+  }
+  // Applied is persisted apart from the log's end.
+  auto secondary = std::move(Partition::Open("s", b.path(), &m)).value();
+  EXPECT_EQ(secondary->applied(), 3u);
+  EXPECT_EQ(secondary->last_lsn(), 5u);
+  EXPECT_EQ(secondary->durable_end(), 5u);
+  EXPECT_FALSE(Has(*secondary->Latest(), "Tk4"));
+  ASSERT_TRUE(secondary->ApplyThrough(5).ok());
+  EXPECT_EQ(State(*secondary->Snapshot()), State(*primary->Snapshot()));
+  // Applied caught up with the log's end: the meta key is gone, as in the old layout.
+  EXPECT_FALSE(Has(*secondary->Latest(), "Mapplied"));
+  EXPECT_EQ(Log(*secondary).size(), 5u);
+}
+
+// A crash loses at most what was appended after the last Sync, and never part of a batch.
+TEST(PartitionReplica, SyncedAppendsSurviveACrashAndUnsyncedOnesGoWhole) {
+  for (SyncFailure outcome : {SyncFailure::kDropUnsynced, SyncFailure::kKeepUnsynced}) {
+    SCOPED_TRACE(outcome == SyncFailure::kDropUnsynced ? "dropped" : "kept");
+    TempDir a, b;
+    KvMachine m;
+    FaultEnv env;
+    PartitionOptions options;
+    options.env = &env;
+    auto primary = PrimaryWith(a.path(), &m, 6);
+    auto log = Log(*primary);
+    {
+      auto s = std::move(Partition::Open("s", b.path(), &m, options)).value();
+      ASSERT_TRUE(s->Append({log.begin(), log.begin() + 2}).ok());
+      ASSERT_EQ(*s->Sync(), 2u);
+      ASSERT_TRUE(s->Append({log.begin() + 2, log.end()}).ok());  // one batch of four
+      // The crash: the unsynced tail is lost (or lands) when the next fsync fails.
+      env.FailNextWalSync(outcome);
+      ASSERT_FALSE(s->Sync().ok());
+      EXPECT_GT(env.injected_faults(), 0u);
+      EXPECT_EQ(s->durable_end(), 2u);
+      EXPECT_EQ(s->Append({}).code(), Code::kUnavailable) << "a failed sync stops writes";
+      EXPECT_EQ(s->Sync().status().code(), Code::kUnavailable);
+    }
+    env.Heal();
+    auto s = std::move(Partition::Open("s", b.path(), &m, options)).value();
+    auto got = Lsns(Log(*s));
+    if (outcome == SyncFailure::kDropUnsynced) {
+      EXPECT_EQ(got, (std::vector<uint64_t>{1, 2}));
+    } else {
+      EXPECT_EQ(got, (std::vector<uint64_t>{1, 2, 3, 4, 5, 6}));
+    }
+    EXPECT_EQ(s->last_lsn(), got.size());
+    EXPECT_EQ(s->applied(), 0u);
+  }
+}
+
+TEST(PartitionReplica, GroupCommitOneSyncMakesManyProposalsDurable) {
+  TempDir dir;
+  KvMachine m;
+  FaultEnv env;
+  PartitionOptions options;
+  options.env = &env;
+  auto p = std::move(Partition::Open("p", dir.path(), &m, options)).value();
+  uint64_t before = env.wal_syncs();
+  for (int i = 1; i <= 20; ++i) ASSERT_TRUE(p->Propose(1, PutBuilder("k", "v")).ok());
+  EXPECT_EQ(env.wal_syncs(), before) << "a proposal synced on its own";
+  EXPECT_EQ(p->durable_end(), 0u);
+  EXPECT_EQ(p->applied(), 20u);
+  ASSERT_EQ(*p->Sync(), 20u);
+  EXPECT_EQ(env.wal_syncs(), before + 1) << "one fsync for all twenty";
+}
+
+TEST(PartitionReplica, TruncateRefusesBelowAppliedAndIsDurable) {
+  TempDir a, b;
+  KvMachine m;
+  auto primary = PrimaryWith(a.path(), &m, 5);
+  {
+    auto s = SecondaryOf(*primary, b.path(), &m);
+    ASSERT_TRUE(s->Sync().ok());
+    ASSERT_TRUE(s->ApplyThrough(3).ok());
+    EXPECT_EQ(s->TruncateAfter(2).code(), Code::kFailedPrecondition);
+    EXPECT_EQ(s->TruncateAfter(6).code(), Code::kFailedPrecondition);
+    EXPECT_EQ(s->last_lsn(), 5u);
+    ASSERT_TRUE(s->TruncateAfter(4).ok());
+    EXPECT_EQ(s->last_lsn(), 4u);
+    EXPECT_EQ(s->durable_end(), 4u);
+  }
+  auto s = std::move(Partition::Open("s", b.path(), &m)).value();
+  EXPECT_EQ(Lsns(Log(*s)), (std::vector<uint64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(s->applied(), 3u);
+  ASSERT_TRUE(s->TruncateAfter(3).ok());
+  EXPECT_FALSE(Has(*s->Latest(), "Mapplied")) << "applied == log end is said by the key's absence";
+  // A new primary's entry takes the truncated place.
+  proto::Op op = Log(*primary)[3];
+  op.set_epoch(2);
+  op.mutable_put_object()->set_record_json("new");
+  ASSERT_TRUE(s->Append({op}).ok());
+  EXPECT_EQ(*s->EpochAt(4), 2u);
+  EXPECT_EQ(*s->EpochAt(3), 1u);
+  ASSERT_TRUE(s->Sync().ok());
+  ASSERT_TRUE(s->ApplyThrough(4).ok());
+  EXPECT_EQ(s->Latest()->Get("Tk4")->value_or(""), "new");
+  // An older epoch cannot follow a newer one.
+  op.set_lsn(5);
+  op.set_epoch(1);
+  EXPECT_EQ(s->Append({op}).code(), Code::kFailedPrecondition);
+}
+
+TEST(PartitionReplica, NewerOpFormatIsRefused) {
+  TempDir dir;
+  KvMachine m;
+  proto::Op op;
+  op.set_lsn(1);
+  op.set_format(kOpFormat + 1);
+  op.mutable_put_object()->set_id("k");
+  {
+    auto p = std::move(Partition::Open("p", dir.path(), &m)).value();
+    Status s = p->Append({op});
+    EXPECT_EQ(s.code(), Code::kFailedPrecondition);
+    EXPECT_NE(s.message().find("upgrade this node"), std::string::npos) << s.ToString();
+    EXPECT_EQ(p->ApplyLogged(op).code(), Code::kFailedPrecondition);
+    EXPECT_EQ(p->last_lsn(), 0u);
+    op.set_format(0);  // logged before ops were stamped: applies as format 1
+    ASSERT_TRUE(p->ApplyLogged(op).ok());
+  }
+  // A log written by a newer binary, then opened by this one (a downgrade): not applied.
+  {
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir.path(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    op.set_lsn(2);
+    op.set_format(kOpFormat + 1);
+    std::string applied;
+    PutBigEndian64(&applied, 1);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), LogKey(2), op.SerializeAsString()).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "Mapplied", applied).ok());
+  }
+  auto p = std::move(Partition::Open("p", dir.path(), &m)).value();
+  EXPECT_EQ(p->last_lsn(), 2u);
+  EXPECT_EQ(p->applied(), 1u);
+  Status s = p->ApplyThrough(2);
+  EXPECT_EQ(s.code(), Code::kFailedPrecondition) << s.ToString();
+  EXPECT_EQ(p->applied(), 1u);
+}
+
+TEST(PartitionReplica, VisibilityHidesProposalsUntilSetVisible) {
+  TempDir dir;
+  KvMachine m;
+  PartitionOptions options;
+  options.track_visibility = true;
+  auto p = std::move(Partition::Open("p", dir.path(), &m, options)).value();
+  ASSERT_TRUE(p->Propose(1, PutBuilder("a", "1")).ok());
+  EXPECT_FALSE(Has(*p->Latest(), "Ta")) << "visible before SetVisible";
+  EXPECT_FALSE(Has(*p->Snapshot(), "Ta"));
+  p->SetVisible(1);
+  EXPECT_TRUE(Has(*p->Latest(), "Ta"));
+
+  // A view taken while everything is visible does not see a later proposal either.
+  auto before = p->Latest();
+  ASSERT_TRUE(p->Propose(1, PutBuilder("b", "2")).ok());
+  EXPECT_FALSE(Has(*before, "Tb"));
+  // The next proposal's builder reads the latest state, invisible entries included.
+  bool builder_saw_b = false;
+  ASSERT_TRUE(p->Propose(1, [&](const ReadView& latest, proto::Op* op) {
+                  builder_saw_b = latest.Get("Tb")->has_value();
+                  op->mutable_put_object()->set_id("c");
+                  return Status::Ok();
+                }).ok());
+  EXPECT_TRUE(builder_saw_b);
+  EXPECT_FALSE(Has(*p->Latest(), "Tb"));
+  EXPECT_FALSE(Has(*p->Snapshot(), "Tc"));
+  EXPECT_EQ(p->visible(), 1u);
+
+  p->SetVisible(2);
+  auto at2 = p->Snapshot();
+  EXPECT_TRUE(Has(*at2, "Tb"));
+  EXPECT_FALSE(Has(*at2, "Tc"));
+  EXPECT_FALSE(Has(*p->Latest(), "Tc"));
+  p->SetVisible(1);  // never backwards
+  EXPECT_TRUE(Has(*p->Latest(), "Tb"));
+  p->SetVisible(3);
+  EXPECT_TRUE(Has(*p->Latest(), "Tc"));
+  EXPECT_FALSE(Has(*at2, "Tc")) << "a view keeps its snapshot";
+  p->SetVisible(99);  // clamped to applied
+  EXPECT_EQ(p->visible(), 3u);
+
+  // Without tracking (the embedded default), a proposal is seen at once.
+  TempDir dir2;
+  auto e = std::move(Partition::Open("e", dir2.path(), &m)).value();
+  ASSERT_TRUE(e->Propose(1, PutBuilder("a", "1")).ok());
+  EXPECT_TRUE(Has(*e->Latest(), "Ta"));
+}
+
+TEST(PartitionReplica, ApplyThroughIsHiddenUntilVisible) {
+  TempDir a, b;
+  KvMachine m;
+  auto primary = PrimaryWith(a.path(), &m, 3);
+  PartitionOptions options;
+  options.track_visibility = true;
+  auto s = std::move(Partition::Open("s", b.path(), &m, options)).value();
+  ASSERT_TRUE(s->Append(Log(*primary)).ok());
+  ASSERT_TRUE(s->Sync().ok());
+  ASSERT_TRUE(s->ApplyThrough(3).ok());
+  EXPECT_FALSE(Has(*s->Latest(), "Tk1"));
+  s->SetVisible(2);
+  EXPECT_TRUE(Has(*s->Latest(), "Tk2"));
+  EXPECT_FALSE(Has(*s->Latest(), "Tk3"));
+}
+
+TEST(PartitionReplica, TrimKeepsTheBaseEpochAndRefusesReadsBelowIt) {
+  TempDir dir;
+  KvMachine m;
+  const uint64_t epochs[] = {1, 1, 2, 2, 3};
+  {
+    auto p = std::move(Partition::Open("p", dir.path(), &m)).value();
+    for (uint64_t e : epochs) ASSERT_TRUE(p->Propose(e, PutBuilder("k", std::to_string(e))).ok());
+    EXPECT_EQ(p->TrimLogThrough(6).code(), Code::kFailedPrecondition) << "beyond applied";
+    ASSERT_TRUE(p->TrimLogThrough(3).ok());
+    EXPECT_EQ(p->base(), 3u);
+    EXPECT_EQ(p->base_epoch(), 2u);
+    EXPECT_EQ(*p->EpochAt(3), 2u);
+    EXPECT_EQ(*p->EpochAt(4), 2u);
+    EXPECT_EQ(p->EpochAt(2).status().code(), Code::kFailedPrecondition);
+    EXPECT_EQ(p->EpochAt(6).status().code(), Code::kFailedPrecondition);
+    std::vector<proto::Op> out;
+    EXPECT_EQ(p->ReadLog(3, 1 << 20, &out).code(), Code::kFailedPrecondition);
+    EXPECT_EQ(p->ReadLog(1, [](const proto::Op&) { return true; }).code(),
+              Code::kFailedPrecondition);
+    ASSERT_TRUE(p->ReadLog(4, 1 << 20, &out).ok());
+    EXPECT_EQ(Lsns(out), (std::vector<uint64_t>{4, 5}));
+    ASSERT_TRUE(p->TrimLogThrough(2).ok()) << "trimming what is trimmed does nothing";
+    EXPECT_EQ(p->base(), 3u);
+  }
+  auto p = std::move(Partition::Open("p", dir.path(), &m)).value();
+  EXPECT_EQ(p->base(), 3u);
+  EXPECT_EQ(p->base_epoch(), 2u);
+  EXPECT_EQ(p->last_lsn(), 5u);
+  // The whole log trimmed: its end is the base, and the next op follows it.
+  ASSERT_TRUE(p->TrimLogThrough(5).ok());
+  EXPECT_TRUE(Log(*p, 6).empty());
+  p.reset();
+  p = std::move(Partition::Open("p", dir.path(), &m)).value();
+  EXPECT_EQ(p->last_lsn(), 5u);
+  EXPECT_EQ(p->applied(), 5u);
+  EXPECT_EQ(*p->EpochAt(5), 3u);
+  EXPECT_EQ(*p->Propose(3, PutBuilder("k", "6")), 6u);
+  EXPECT_EQ(p->Latest()->Get("Tk")->value_or(""), "6");
+}
+
+TEST(PartitionReplica, ReadLogStopsAtMaxBytesButReturnsAtLeastOne) {
+  TempDir dir;
+  KvMachine m;
+  auto p = std::move(Partition::Open("p", dir.path(), &m)).value();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(p->Propose(1, PutBuilder("k", std::string(100, 'x'))).ok());
+  size_t one = Log(*p)[0].ByteSizeLong();
+  std::vector<proto::Op> out;
+  ASSERT_TRUE(p->ReadLog(1, 1, &out).ok());
+  EXPECT_EQ(Lsns(out), (std::vector<uint64_t>{1}));
+  out.clear();
+  ASSERT_TRUE(p->ReadLog(2, 3 * one + one / 2, &out).ok());
+  EXPECT_EQ(Lsns(out), (std::vector<uint64_t>{2, 3, 4}));
+  out.clear();
+  ASSERT_TRUE(p->ReadLog(11, 1 << 20, &out).ok());
+  EXPECT_TRUE(out.empty());
+}
+
+// ------------------------------------------------------------------ checkpoints
+
+// Copies a checkpoint into a staging directory in small chunks, as the network would.
+Status Transfer(const Checkpoint& cp, CheckpointStaging* staging, size_t chunk = 4096) {
+  for (const std::string& f : cp.files()) {
+    for (uint64_t offset = 0;;) {
+      std::string data;
+      MERIDIAN_RETURN_IF_ERROR(cp.Read(f, offset, chunk, &data));
+      offset += data.size();
+      bool end = data.size() < chunk;
+      MERIDIAN_RETURN_IF_ERROR(staging->Add(f, data, end));
+      if (end) break;
+    }
+  }
+  return Status::Ok();
+}
+
+std::vector<std::string> Entries(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    out.push_back(e.path().filename().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// A source partition at epoch 4 whose state has some keys, with its log trimmed part way.
+std::unique_ptr<Partition> Source(const std::string& path, StateMachine* m) {
+  auto p = std::move(Partition::Open("src", path, m)).value();
+  for (int i = 0; i < 300; ++i) {
+    EXPECT_TRUE(p->Propose(i < 200 ? 3 : 4, PutBuilder("k" + std::to_string(i % 97),
+                                                       std::string(i, 'v')))
+                    .ok());
+  }
+  EXPECT_TRUE(p->Sync().ok());
+  EXPECT_TRUE(p->TrimLogThrough(100).ok());
+  return p;
+}
+
+TEST(PartitionCheckpoint, RoundTripGivesTheSameStateAndPositions) {
+  TempDir a, b;
+  KvMachine m;
+  auto src = Source(a.path(), &m);
+  auto cp = std::move(src->OpenCheckpoint()).value();
+  EXPECT_EQ(cp->lsn(), 300u);
+  EXPECT_EQ(cp->epoch(), 4u);
+  // Writes after the checkpoint was taken are not in it.
+  ASSERT_TRUE(src->Propose(4, PutBuilder("late", "x")).ok());
+
+  auto dst = std::move(Partition::Open("dst", b.path(), &m)).value();
+  ASSERT_TRUE(dst->Propose(1, PutBuilder("old", "x")).ok());
+  auto staging = std::move(dst->BeginInstall()).value();
+  ASSERT_TRUE(Transfer(*cp, staging.get()).ok());
+  ASSERT_TRUE(dst->Install(std::move(staging), cp->lsn(), cp->epoch()).ok());
+  auto checkpoint_dir = Entries(a.path());
+  cp.reset();
+  EXPECT_LT(Entries(a.path()).size(), checkpoint_dir.size()) << "the checkpoint was not removed";
+
+  auto expected = State(*src->Snapshot());
+  expected.erase("Tlate");
+  auto check = [&](Partition* p) {
+    EXPECT_EQ(State(*p->Snapshot()), expected);
+    EXPECT_FALSE(Has(*p->Latest(), "Told"));
+    EXPECT_EQ(p->base(), 300u);
+    EXPECT_EQ(p->base_epoch(), 4u);
+    EXPECT_EQ(p->applied(), 300u);
+    EXPECT_EQ(p->last_lsn(), 300u);
+    EXPECT_EQ(p->durable_end(), 300u);
+    EXPECT_EQ(p->visible(), 300u);
+    EXPECT_EQ(*p->EpochAt(300), 4u);
+    EXPECT_TRUE(Log(*p, 301).empty());
+  };
+  check(dst.get());
+  dst.reset();
+  dst = std::move(Partition::Open("dst", b.path(), &m)).value();
+  check(dst.get());
+  // The old layout's files are gone; the partition lives in the directory ACTIVE names.
+  EXPECT_EQ(Entries(b.path()), (std::vector<std::string>{"ACTIVE", "data-1"}));
+  // It continues the source's log.
+  ASSERT_TRUE(dst->Append(Log(*src, 301)).ok());
+  ASSERT_TRUE(dst->Sync().ok());
+  ASSERT_TRUE(dst->ApplyThrough(301).ok());
+  EXPECT_EQ(State(*dst->Snapshot()), State(*src->Snapshot()));
+
+  // A second install replaces data-1 with data-2.
+  auto cp2 = std::move(src->OpenCheckpoint()).value();
+  auto staging2 = std::move(dst->BeginInstall()).value();
+  ASSERT_TRUE(Transfer(*cp2, staging2.get(), 1 << 20).ok());
+  ASSERT_TRUE(dst->Install(std::move(staging2), cp2->lsn(), cp2->epoch()).ok());
+  EXPECT_EQ(Entries(b.path()), (std::vector<std::string>{"ACTIVE", "data-2"}));
+}
+
+TEST(PartitionCheckpoint, InstallRefusesAWrongPositionOrAnIncompleteStaging) {
+  TempDir a, b;
+  KvMachine m;
+  auto src = Source(a.path(), &m);
+  auto cp = std::move(src->OpenCheckpoint()).value();
+  auto dst = std::move(Partition::Open("dst", b.path(), &m)).value();
+  ASSERT_TRUE(dst->Propose(1, PutBuilder("old", "x")).ok());
+
+  auto staging = std::move(dst->BeginInstall()).value();
+  ASSERT_TRUE(Transfer(*cp, staging.get()).ok());
+  EXPECT_EQ(dst->Install(std::move(staging), cp->lsn() - 1, cp->epoch()).code(),
+            Code::kInvalidArgument);
+  staging = std::move(dst->BeginInstall()).value();
+  ASSERT_TRUE(Transfer(*cp, staging.get()).ok());
+  EXPECT_EQ(dst->Install(std::move(staging), cp->lsn(), cp->epoch() + 1).code(),
+            Code::kInvalidArgument);
+  staging = std::move(dst->BeginInstall()).value();
+  ASSERT_TRUE(staging->Add(cp->files()[0], "x", /*end_of_file=*/false).ok());
+  EXPECT_EQ(staging->Add(cp->files()[1], "x", false).code(), Code::kInvalidArgument);
+  EXPECT_EQ(dst->Install(std::move(staging), cp->lsn(), cp->epoch()).code(),
+            Code::kInvalidArgument);
+  staging = std::move(dst->BeginInstall()).value();
+  for (const char* bad : {"", ".", "..", "../x", "a/b"}) {
+    EXPECT_EQ(staging->Add(bad, "x", true).code(), Code::kInvalidArgument) << bad;
+  }
+  staging.reset();
+  EXPECT_TRUE(Has(*dst->Latest(), "Told"));
+  EXPECT_EQ(dst->last_lsn(), 1u);
+  ASSERT_TRUE(dst->Writable().ok());
+  // Nothing of the failed installs is left.
+  for (const auto& e : Entries(b.path())) EXPECT_EQ(e.rfind("data-", 0), std::string::npos) << e;
+}
+
+// A crash anywhere in an install leaves the old state or the new one, never a mix: simulated by
+// stopping the install at each step (as a crash would leave the files) and reopening.
+TEST(PartitionCheckpoint, InstallIsAtomicAcrossACrash) {
+  TempDir a;
+  KvMachine m;
+  auto src = Source(a.path(), &m);
+  auto cp = std::move(src->OpenCheckpoint()).value();
+  auto expected = State(*src->Snapshot());
+  for (std::string step : {"install:before-switch", "install:after-switch"}) {
+    SCOPED_TRACE(step);
+    TempDir b;
+    PartitionOptions options;
+    options.install_fail_point = [step](std::string_view at) {
+      return at == step ? Internal("crash at " + std::string(at)) : Status::Ok();
+    };
+    {
+      auto dst = std::move(Partition::Open("dst", b.path(), &m, options)).value();
+      ASSERT_TRUE(dst->Propose(1, PutBuilder("old", "x")).ok());
+      ASSERT_TRUE(dst->Sync().ok());
+      auto staging = std::move(dst->BeginInstall()).value();
+      ASSERT_TRUE(Transfer(*cp, staging.get()).ok());
+      Status s = dst->Install(std::move(staging), cp->lsn(), cp->epoch());
+      ASSERT_FALSE(s.ok());
+      EXPECT_NE(s.message().find("crash at"), std::string::npos) << s.ToString();
+      EXPECT_TRUE(Has(*dst->Latest(), "Told")) << "the running partition switched part way";
+    }
+    auto dst = std::move(Partition::Open("dst", b.path(), &m)).value();
+    if (step == "install:before-switch") {
+      EXPECT_EQ(State(*dst->Snapshot()), (std::map<std::string, std::string>{{"Told", "x"}}));
+      EXPECT_EQ(dst->last_lsn(), 1u);
+      EXPECT_EQ(dst->base(), 0u);
+      for (const auto& e : Entries(b.path())) {
+        EXPECT_EQ(e.rfind("data-", 0), std::string::npos) << "leftover " << e;
+      }
+    } else {
+      EXPECT_EQ(State(*dst->Snapshot()), expected);
+      EXPECT_EQ(dst->last_lsn(), 300u);
+      EXPECT_EQ(dst->base(), 300u);
+      EXPECT_EQ(Entries(b.path()), (std::vector<std::string>{"ACTIVE", "data-1"}));
+    }
+  }
+}
+
+// A storage fault while the files arrive fails the install and leaves the old state working.
+TEST(PartitionCheckpoint, FailedStagingWriteLeavesTheOldState) {
+  TempDir a, b;
+  KvMachine m;
+  FaultEnv env;
+  PartitionOptions options;
+  options.env = &env;
+  auto src = Source(a.path(), &m);
+  auto cp = std::move(src->OpenCheckpoint()).value();
+  {
+    auto dst = std::move(Partition::Open("dst", b.path(), &m, options)).value();
+    ASSERT_TRUE(dst->Write(PutBuilder("old", "x")).ok());
+    auto staging = std::move(dst->BeginInstall()).value();
+    env.SetWriteFault(WriteFault::kNoSpace);
+    Status s = Transfer(*cp, staging.get());
+    env.Heal();
+    EXPECT_EQ(s.code(), Code::kInternal) << s.ToString();
+    EXPECT_GT(env.injected_faults(), 0u);
+    staging.reset();
+    EXPECT_TRUE(Has(*dst->Latest(), "Told"));
+    EXPECT_EQ(*dst->Write(PutBuilder("after", "y")), 2u);
+  }
+  auto dst = std::move(Partition::Open("dst", b.path(), &m)).value();
+  EXPECT_EQ(dst->last_lsn(), 2u);
+  EXPECT_TRUE(Has(*dst->Latest(), "Told"));
+}
+
+TEST(PartitionCheckpoint, ViewOpenedBeforeInstallKeepsReadingTheOldState) {
+  TempDir a, b;
+  KvMachine m;
+  auto src = Source(a.path(), &m);
+  auto cp = std::move(src->OpenCheckpoint()).value();
+  auto dst = std::move(Partition::Open("dst", b.path(), &m)).value();
+  ASSERT_TRUE(dst->Write(PutBuilder("old", "x")).ok());
+  auto snapshot = dst->Snapshot();
+  auto latest = dst->Latest();
+  auto staging = std::move(dst->BeginInstall()).value();
+  ASSERT_TRUE(Transfer(*cp, staging.get()).ok());
+  ASSERT_TRUE(dst->Install(std::move(staging), cp->lsn(), cp->epoch()).ok());
+  EXPECT_FALSE(Has(*dst->Latest(), "Told"));
+  EXPECT_TRUE(Has(*dst->Latest(), "Tk1"));
+  for (ReadView* v : {snapshot.get(), latest.get()}) {
+    EXPECT_EQ(State(*v), (std::map<std::string, std::string>{{"Told", "x"}}));
+  }
+  // The old layout's files stay while the views hold them, and go with the last one.
+  EXPECT_TRUE(std::filesystem::exists(b.File("CURRENT")));
+  snapshot.reset();
+  EXPECT_TRUE(std::filesystem::exists(b.File("CURRENT")));
+  latest.reset();
+  EXPECT_EQ(Entries(b.path()), (std::vector<std::string>{"ACTIVE", "data-1"}));
 }
 
 TEST(Keys, IndexEncodingKeepsValueOrderAndPrefixesApart) {
