@@ -39,6 +39,7 @@ class PartitionReplicaStore final : public ReplicaStore {
   Status TruncateAfter(uint64_t lsn) override { return p_->TruncateAfter(lsn); }
   Status ApplyThrough(uint64_t lsn) override { return p_->ApplyThrough(lsn); }
   void SetVisible(uint64_t lsn) override { p_->SetVisible(lsn); }
+  uint64_t visible() const override { return p_->known_committed(); }
   Status ReadLog(uint64_t from, size_t max_bytes, std::vector<proto::Op>* out) const override {
     return p_->ReadLog(from, max_bytes, out);
   }

@@ -19,6 +19,8 @@ constexpr char kLogPrefix = 'L';
 // The meta keys (see the key space in partition.h). Under "M": outside every tenant and the log.
 constexpr char kAppliedKey[] = "Mapplied";
 constexpr char kBaseKey[] = "Mbase";
+// The last visible LSN a Sync wrote down: what a restarted replica knows to be committed.
+constexpr char kCommittedKey[] = "Mcommitted";
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::Ok();
@@ -293,6 +295,12 @@ Result<Partition::Positions> Partition::Recover(rocksdb::DB* db) {
   }
   pos.durable_end = pos.log_end;
   pos.visible = pos.applied;
+  MERIDIAN_ASSIGN_OR_RETURN(auto committed, GetRaw(db, kCommittedKey));
+  pos.known_committed = pos.applied;
+  if (committed) {
+    if (committed->size() != 8) return Internal("corrupt meta key Mcommitted");
+    pos.known_committed = std::min(GetBigEndian64(*committed), pos.applied);
+  }
   return pos;
 }
 
@@ -542,6 +550,18 @@ Result<uint64_t> Partition::Sync() {
     end = pos_.log_end;
     generation = log_generation_;
   }
+  // With visibility tracking, the visible point goes to disk with the log: it is what a
+  // restarted replica knows to be committed (see known_committed()).
+  if (options_.track_visibility) {
+    uint64_t visible = Current().visible;
+    std::lock_guard<std::mutex> lock(write_mu_);
+    if (!persisted_committed_ || visible > *persisted_committed_) {
+      rocksdb::WriteBatch batch;
+      batch.Put(kCommittedKey, Encode64(visible)).PermitUncheckedError();
+      MERIDIAN_RETURN_IF_ERROR(WriteOrStop(&batch, /*sync=*/false, "visible point"));
+      persisted_committed_ = visible;
+    }
+  }
   // Outside the write lock: ops proposed meanwhile wait for the next Sync, not for this one.
   rocksdb::Status s = db->db()->SyncWAL();
   std::lock_guard<std::mutex> lock(write_mu_);
@@ -763,6 +783,7 @@ Status Partition::Install(std::unique_ptr<CheckpointStaging> staged, uint64_t ls
       pos_ = Positions{lsn, epoch, lsn, lsn, lsn, epoch, lsn};
     }
     ++log_generation_;
+    persisted_committed_.reset();  // the new database has not recorded one
     // Removed once the last view of the old state lets go (perhaps right here).
     old->MarkObsolete();
   }
@@ -782,6 +803,7 @@ uint64_t Partition::durable_end() const { return Current().durable_end; }
 uint64_t Partition::base() const { return Current().base; }
 uint64_t Partition::base_epoch() const { return Current().base_epoch; }
 uint64_t Partition::visible() const { return Current().visible; }
+uint64_t Partition::known_committed() const { return Current().known_committed; }
 
 Status Partition::Writable() const {
   std::lock_guard<std::mutex> lock(write_mu_);

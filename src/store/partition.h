@@ -255,6 +255,11 @@ class Partition {
   uint64_t base_epoch() const;
   // What reads see when the partition tracks visibility. Open sets it to applied().
   uint64_t visible() const;
+  // What the partition knew to be committed when it was opened: the last visible point a Sync
+  // wrote down (with visibility tracking), or applied() for a partition that never recorded one
+  // (the embedded default's, every entry of which is committed). A restarted replica serves
+  // nothing beyond it until its primary says more is committed.
+  uint64_t known_committed() const;
 
   // Ok while the partition takes writes; the error that stopped them otherwise (for readiness).
   // Takes the write lock, so it waits for a commit in progress.
@@ -275,6 +280,7 @@ class Partition {
     uint64_t durable_end = 0;
     uint64_t log_end = 0, log_end_epoch = 0;
     uint64_t visible = 0;
+    uint64_t known_committed = 0;
   };
   using SnapshotRef = std::shared_ptr<const rocksdb::Snapshot>;
 
@@ -315,6 +321,8 @@ class Partition {
   // Bumped by TruncateAfter and Install, so that a Sync that ran across one does not claim
   // entries written after it as durable; guarded by write_mu_.
   uint64_t log_generation_ = 0;
+  // The visible point last written by Sync; guarded by write_mu_.
+  std::optional<uint64_t> persisted_committed_;
 
   // Guards what readers take: the database, the positions and the snapshots of visibility. They
   // change only under write_mu_ as well, so a writer reads them without mu_.

@@ -825,6 +825,32 @@ TEST(PartitionReplica, VisibilityHidesProposalsUntilSetVisible) {
   EXPECT_TRUE(Has(*e->Latest(), "Ta"));
 }
 
+TEST(PartitionReplica, ASyncRecordsTheVisiblePointAReopenedReplicaTrusts) {
+  TempDir dir;
+  KvMachine m;
+  PartitionOptions options;
+  options.track_visibility = true;
+  {
+    auto p = std::move(Partition::Open("p", dir.path(), &m, options)).value();
+    for (const char* k : {"a", "b", "c"}) ASSERT_TRUE(p->Propose(1, PutBuilder(k, "1")).ok());
+    p->SetVisible(2);
+    ASSERT_TRUE(p->Sync().ok());
+    p->SetVisible(3);  // not synced: the reopened partition cannot know it
+  }
+  auto p = std::move(Partition::Open("p", dir.path(), &m, options)).value();
+  EXPECT_EQ(p->applied(), 3u);
+  EXPECT_EQ(p->known_committed(), 2u) << "a restarted replica would trust its unacknowledged tail";
+
+  // A partition that never recorded one (the embedded default's) knows everything committed.
+  TempDir dir2;
+  {
+    auto e = std::move(Partition::Open("e", dir2.path(), &m)).value();
+    ASSERT_TRUE(e->Write(PutBuilder("a", "1")).ok());
+  }
+  auto e = std::move(Partition::Open("e", dir2.path(), &m)).value();
+  EXPECT_EQ(e->known_committed(), 1u);
+}
+
 TEST(PartitionReplica, ApplyThroughIsHiddenUntilVisible) {
   TempDir a, b;
   KvMachine m;
