@@ -54,9 +54,11 @@ Result<std::unique_ptr<Directory>> Directory::Open(DirectoryOptions options) {
   popts.sync = d->options_.sync;
   popts.env = d->options_.env;
   popts.block_cache_bytes = 16 << 20;
+  popts.track_visibility = d->options_.replicated;
   MERIDIAN_ASSIGN_OR_RETURN(d->global_, GlobalDirectory::Open((base / "global").string(), popts,
                                                               d->clock_, d->random_));
   for (Region r : regions) {
+    if (!d->options_.local_region.empty() && RegionCode(r) != d->options_.local_region) continue;
     for (int i = 1; i <= d->options_.partitions_per_region; ++i) {
       std::string id = std::string(RegionCode(r)) + "-" + std::to_string(i);
       MERIDIAN_ASSIGN_OR_RETURN(auto p, store::Partition::Open(id, (base / id).string(),
@@ -64,15 +66,29 @@ Result<std::unique_ptr<Directory>> Directory::Open(DirectoryOptions options) {
       d->partitions_.emplace(id, std::move(p));
     }
   }
-  MERIDIAN_ASSIGN_OR_RETURN(std::string key, d->global_->ServiceSecret("skiptoken-mac", 32));
-  d->skip_tokens_ = SkipTokens(std::move(key));
   ProvisioningOptions popt{d->options_.cloud, d->options_.partitions_per_region,
                            d->options_.domain_suffix, d->options_.password_iterations,
                            d->options_.fault_point};
   d->provisioner_ = std::make_unique<Provisioner>(std::move(popt), d->clock_, d->random_,
                                                   d->global_.get(), &d->partitions_);
-  MERIDIAN_RETURN_IF_ERROR(d->provisioner_->RecoverTenantCreations());
+  if (!d->options_.replicated) MERIDIAN_RETURN_IF_ERROR(d->Bootstrap());
   return d;
+}
+
+Status Directory::Bootstrap() {
+  MERIDIAN_ASSIGN_OR_RETURN(std::string key, global_->ServiceSecret("skiptoken-mac", 32));
+  skip_tokens_ = SkipTokens(std::move(key));
+  // A cluster's interrupted creations wait for the operator (see docs/cluster.md): completing
+  // them takes the primaries of two partitions, which need not be on one node.
+  if (!options_.replicated) MERIDIAN_RETURN_IF_ERROR(provisioner_->RecoverTenantCreations());
+  return Status::Ok();
+}
+
+std::map<std::string, store::Partition*> Directory::Partitions() const {
+  std::map<std::string, store::Partition*> out;
+  out["global"] = global_->mutable_partition();
+  for (const auto& [id, p] : partitions_) out[id] = p.get();
+  return out;
 }
 
 Status Directory::CheckHealth() const {

@@ -55,6 +55,13 @@ struct DirectoryOptions {
   rocksdb::Env* env = nullptr;
   // Where password hashes run (bounded, fair across tenants); nullptr runs them inline.
   CpuGate* cpu_gate = nullptr;
+  // A cluster node: the partitions of this region only (empty: every region of the cloud), and
+  // the global partition. Tenants of other regions are served by nodes of their region.
+  std::string local_region;
+  // The partitions are replicas (replication/): reads see only committed state, writes go through
+  // the hook the node installs on each partition, and Open writes nothing; the node calls
+  // Bootstrap() once the global partition has a primary.
+  bool replicated = false;
   // Tests only: called at named points of multi-step operations; a non-OK status stops the
   // operation there, as a crash would ("create-tenant:reserved", "create-tenant:created").
   std::function<Status(std::string_view point)> fault_point;
@@ -66,6 +73,14 @@ class Directory final : public TenantDirectory, public ClientDirectory {
   static Result<std::unique_ptr<Directory>> Open(DirectoryOptions options);
 
   const DirectoryOptions& options() const { return options_; }
+
+  // What Open does last on the embedded default, and a cluster node once its global partition
+  // has a primary: loads (or, on the global primary, creates) the deployment's secrets, and
+  // completes or undoes tenant creations a crash interrupted (embedded default only). A node
+  // that is not the global primary gets kUnavailable until the primary has created them.
+  Status Bootstrap();
+  // Every partition this directory holds, the global one included, by id.
+  std::map<std::string, store::Partition*> Partitions() const;
   Clock* clock() const override { return clock_; }
   Random* random() const override { return random_; }
   const std::string& cloud() const override { return options_.cloud; }
@@ -179,7 +194,7 @@ class Directory final : public TenantDirectory, public ClientDirectory {
   std::unique_ptr<GlobalDirectory> global_;
   std::map<std::string, std::unique_ptr<store::Partition>> partitions_;
   std::unique_ptr<Provisioner> provisioner_;
-  SkipTokens skip_tokens_;  // under the deployment's key, from the global directory
+  SkipTokens skip_tokens_;  // under the deployment's key, from the global directory; Bootstrap
 };
 
 }  // namespace meridian::directory

@@ -60,6 +60,7 @@ class GlobalDirectory {
   // Reads the partition once (for readiness).
   Status CheckHealth() const;
   const store::Partition& partition() const { return *partition_; }
+  store::Partition* mutable_partition() { return partition_.get(); }
 
  private:
   GlobalDirectory(Clock* clock, Random* random) : clock_(clock), random_(random) {}

@@ -52,9 +52,36 @@ void Controller::Decide(const std::vector<VersionedConfig>& configs, const NodeM
   }
   for (const auto& spec : options_.partitions) {
     if (configured.count(spec.id) || busy_.count(spec.id)) continue;
-    auto placed = InitialPlacement(spec.id, spec.region, live, "", 0, options_.sync_members);
-    if (!placed.ok()) continue;  // the region does not have the nodes yet
-    busy_.insert(spec.id);
+    Place(spec, live);
+  }
+}
+
+// A first placement. Its primary is the node whose copy of the partition reaches furthest: a
+// data directory of the embedded default that joins a cluster keeps its data and is copied from.
+void Controller::Place(const PartitionSpec& spec, const NodeMap& live) {
+  std::vector<std::string> candidates;
+  for (const auto& [id, n] : live) {
+    if (MayHold(n, spec.region)) candidates.push_back(id);
+  }
+  if (InitialPlacement(spec.id, spec.region, live, "", 0, options_.sync_members).status().code() ==
+      Code::kFailedPrecondition) {
+    return;  // the region does not have the nodes yet
+  }
+  busy_.insert(spec.id);
+  Gather(spec.id, candidates, [this, spec, live](const std::vector<proto::ReplicaStatus>& all) {
+    std::string preferred;
+    uint64_t best = 0;
+    for (const auto& s : all) {
+      if (preferred.empty() || s.log_end() > best) {
+        preferred = s.node();
+        best = s.log_end();
+      }
+    }
+    auto placed = InitialPlacement(spec.id, spec.region, live, preferred, 0, options_.sync_members);
+    if (!placed.ok() || preferred.empty()) {
+      busy_.erase(spec.id);
+      return;
+    }
     config_->CompareAndSwap(spec.id, 0, *placed,
                             [this, alive = std::weak_ptr<bool>(alive_), spec](Result<int64_t> r) {
                               if (alive.expired()) return;
@@ -64,6 +91,32 @@ void Controller::Decide(const std::vector<VersionedConfig>& configs, const NodeM
                                 if (r.ok()) spdlog::info("partition {} placed", spec.id);
                               });
                             });
+  });
+}
+
+// Asks each of `nodes` for its replica of `partition`, then calls `done` on the loop with the
+// answers that came.
+void Controller::Gather(const std::string& partition, const std::vector<std::string>& nodes,
+                        std::function<void(const std::vector<proto::ReplicaStatus>&)> done) {
+  struct State {
+    size_t waiting;
+    std::vector<proto::ReplicaStatus> answers;
+    std::function<void(const std::vector<proto::ReplicaStatus>&)> done;
+  };
+  auto state = std::make_shared<State>(State{nodes.size(), {}, std::move(done)});
+  if (nodes.empty()) return state->done(state->answers);
+  std::weak_ptr<bool> alive = alive_;
+  for (const auto& node : nodes) {
+    proto::ReplicaStatusRequest req;
+    req.set_partition(partition);
+    transport_->Status(node, req, [this, alive, state](Result<proto::ReplicaStatus> r) {
+      if (alive.expired()) return;
+      loop_->Post([alive, state, r = std::move(r)] {
+        if (alive.expired()) return;
+        if (r.ok()) state->answers.push_back(*r);
+        if (--state->waiting == 0) state->done(state->answers);
+      });
+    });
   }
 }
 
@@ -86,24 +139,9 @@ void Controller::Failover(const VersionedConfig& vc, const NodeMap& live) {
   stalled_.erase(c.partition());
   busy_.insert(c.partition());
   // Ask every live sync member where its log ends, then promote the one furthest ahead.
-  struct Gather {
-    size_t waiting;
-    std::vector<proto::ReplicaStatus> answers;
-  };
-  auto gather = std::make_shared<Gather>(Gather{candidates.size(), {}});
-  std::weak_ptr<bool> alive = alive_;
-  for (const auto& node : candidates) {
-    proto::ReplicaStatusRequest req;
-    req.set_partition(c.partition());
-    transport_->Status(node, req, [this, alive, gather, vc, live](Result<proto::ReplicaStatus> r) {
-      if (alive.expired()) return;
-      loop_->Post([this, alive, gather, vc, live, r = std::move(r)] {
-        if (alive.expired()) return;
-        if (r.ok()) gather->answers.push_back(*r);
-        if (--gather->waiting == 0) Promote(vc, live, gather->answers);
-      });
-    });
-  }
+  Gather(c.partition(), candidates, [this, vc, live](const std::vector<proto::ReplicaStatus>& all) {
+    Promote(vc, live, all);
+  });
 }
 
 void Controller::Promote(const VersionedConfig& vc, const NodeMap& live,

@@ -2,7 +2,7 @@
 //
 // It reads the configuration of every partition and the live nodes (those whose etcd lease is
 // alive). A partition without a configuration gets a first placement once its region has the
-// nodes for one. A partition whose primary is no longer live gets a new primary: the live member
+// nodes for one, with its primary on the node whose copy reaches furthest. A partition whose primary is no longer live gets a new primary: the live member
 // of its sync set whose log reaches furthest, under the next epoch, by compare-and-swap. Only a
 // sync member can be promoted: every acknowledged write is durable on each of them, and on no
 // other node necessarily, so promoting anyone else could lose one. With no live sync member the
@@ -56,7 +56,10 @@ class Controller {
  private:
   void Tick();
   void Decide(const std::vector<VersionedConfig>& configs, const NodeMap& live);
+  void Place(const PartitionSpec& spec, const NodeMap& live);
   void Failover(const VersionedConfig& vc, const NodeMap& live);
+  void Gather(const std::string& partition, const std::vector<std::string>& nodes,
+              std::function<void(const std::vector<proto::ReplicaStatus>&)> done);
   void Promote(const VersionedConfig& vc, const NodeMap& live,
                const std::vector<proto::ReplicaStatus>& statuses);
 

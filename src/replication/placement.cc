@@ -14,6 +14,10 @@ std::string DatacenterOf(const NodeMap& nodes, const std::string& id) {
 
 }  // namespace
 
+bool MayHold(const proto::NodeInfo& node, const std::string& region) {
+  return region == kGlobalRegion || node.region() == region;
+}
+
 bool HasRemoteSync(const proto::PartitionConfig& c, const NodeMap& nodes) {
   std::string home = DatacenterOf(nodes, c.primary());
   for (const auto& s : c.sync()) {
@@ -35,7 +39,7 @@ Status CheckPlacement(const proto::PartitionConfig& c, const NodeMap& nodes) {
     if (!seen.insert(m).second) return Refuse(where + "node " + m + " is named twice");
     auto it = nodes.find(m);
     if (it == nodes.end()) return Refuse(where + "node " + m + " is not a registered node");
-    if (it->second.region() != c.region()) {
+    if (!MayHold(it->second, c.region())) {
       return Refuse(where + "node " + m + " is in region " + it->second.region() +
                     ": a partition's data never leaves its region");
     }
@@ -58,11 +62,11 @@ Result<proto::PartitionConfig> InitialPlacement(const std::string& partition,
   c.set_epoch(1);
   std::vector<const proto::NodeInfo*> in_region;
   for (const auto& [id, n] : nodes) {
-    if (n.region() == region) in_region.push_back(&n);
+    if (MayHold(n, region)) in_region.push_back(&n);
   }
   auto pref = nodes.find(preferred_primary);
   const proto::NodeInfo* primary =
-      pref != nodes.end() && pref->second.region() == region ? &pref->second
+      pref != nodes.end() && MayHold(pref->second, region) ? &pref->second
       : in_region.empty()                                    ? nullptr
                                                              : in_region.front();
   if (!primary) return Refuse("partition " + partition + ": no node in region " + region);

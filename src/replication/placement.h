@@ -14,6 +14,13 @@ namespace meridian::replication {
 
 using NodeMap = std::map<std::string, proto::NodeInfo>;
 
+// The region of the global partition, which holds only routing metadata (tenant -> region and
+// partition, verified domains) and deployment keys, never a tenant's data: any node may hold it.
+inline constexpr char kGlobalRegion[] = "global";
+
+// Whether `node` may hold a partition of `region`.
+bool MayHold(const proto::NodeInfo& node, const std::string& region);
+
 // Ok when `config` keeps the rules with the nodes as registered; otherwise kFailedPrecondition
 // saying which rule it breaks and for which node: a member that is not a registered node, a
 // member outside the partition's region, a node named twice, no primary, or no sync member in

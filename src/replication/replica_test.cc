@@ -9,6 +9,7 @@
 
 #include <deque>
 
+#include "replication/replica_token.h"
 #include "replication/sim/mem_store.h"
 
 namespace meridian::replication {
@@ -318,6 +319,30 @@ TEST_F(ReplicaTest, APrimaryThatMeetsANewerEpochStepsDownAndFailsItsPendingWrite
   EXPECT_FALSE(r->accepting_writes());
   ASSERT_TRUE(done.has_value());
   EXPECT_EQ(done->status().code(), Code::kUnavailable);
+}
+
+}  // namespace
+}  // namespace meridian::replication
+
+namespace meridian::replication {
+namespace {
+
+TEST(ReplicaTokenTest, RoundTripsAndRefusesForgeriesAndForeignKeys) {
+  ReplicaToken t{"emea-1", 7, 12345};
+  std::string text = EncodeReplicaToken(t, "key-a");
+  auto back = DecodeReplicaToken(text, "key-a");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->partition, "emea-1");
+  EXPECT_EQ(back->epoch, 7u);
+  EXPECT_EQ(back->lsn, 12345u);
+  EXPECT_FALSE(DecodeReplicaToken(text, "key-b").ok()) << "a token of another deployment";
+  std::string forged = text;
+  forged.replace(forged.find("12345"), 5, "99999");
+  EXPECT_FALSE(DecodeReplicaToken(forged, "key-a").ok()) << "a forged LSN";
+  for (const char* junk : {"", "1", "1.p.1.1", "2.p.1.1.x", "1..1.1.x", "1.p.-1.1.x",
+                           "1.p.1.99999999999999999999999.x"}) {
+    EXPECT_FALSE(DecodeReplicaToken(junk, "key-a").ok()) << junk;
+  }
 }
 
 }  // namespace

@@ -171,6 +171,12 @@ class Partition {
   using Builder = std::function<Status(const ReadView& state, proto::Op* op)>;
   Result<uint64_t> Write(const Builder& build);
 
+  // On a cluster node, Write goes through the partition's replica instead (propose, replicate to
+  // the sync set, commit) and returns the committed LSN, or the replica's error (kUnavailable on
+  // a node that is not the primary). Set once, before the first Write.
+  using WriteHook = std::function<Result<uint64_t>(const Builder& build)>;
+  void SetWriteHook(WriteHook hook) { write_hook_ = std::move(hook); }
+
   // Applies and logs, in one batch synced as Write's, an op that already has its LSN, which must be
   // last_lsn() + 1 with every entry applied (kFailedPrecondition otherwise, and for a format newer
   // than kOpFormat). Used to replay one partition's log into another. Other failures as for Write.
@@ -321,6 +327,7 @@ class Partition {
   // Bumped by TruncateAfter and Install, so that a Sync that ran across one does not claim
   // entries written after it as durable; guarded by write_mu_.
   uint64_t log_generation_ = 0;
+  WriteHook write_hook_;
   // The visible point last written by Sync; guarded by write_mu_.
   std::optional<uint64_t> persisted_committed_;
 
