@@ -68,7 +68,7 @@ Result<std::unique_ptr<Directory>> Directory::Open(DirectoryOptions options) {
   }
   ProvisioningOptions popt{d->options_.cloud, d->options_.partitions_per_region,
                            d->options_.domain_suffix, d->options_.password_iterations,
-                           d->options_.fault_point};
+                           d->options_.fault_point, d->options_.writable_here};
   d->provisioner_ = std::make_unique<Provisioner>(std::move(popt), d->clock_, d->random_,
                                                   d->global_.get(), &d->partitions_);
   if (!d->options_.replicated) MERIDIAN_RETURN_IF_ERROR(d->Bootstrap());
@@ -82,6 +82,10 @@ Status Directory::Bootstrap() {
   // them takes the primaries of two partitions, which need not be on one node.
   if (!options_.replicated) MERIDIAN_RETURN_IF_ERROR(provisioner_->RecoverTenantCreations());
   return Status::Ok();
+}
+
+Result<std::string> Directory::ServiceSecret(std::string_view name) {
+  return global_->ServiceSecret(name, 32);
 }
 
 std::map<std::string, store::Partition*> Directory::Partitions() const {

@@ -62,6 +62,10 @@ struct DirectoryOptions {
   // the hook the node installs on each partition, and Open writes nothing; the node calls
   // Bootstrap() once the global partition has a primary.
   bool replicated = false;
+  // A cluster node: whether this node is the primary of a partition now. A new tenant goes to a
+  // partition of its region whose primary is here (its creation writes the global partition and
+  // that one, both from this node); null: any.
+  std::function<bool(const std::string& partition)> writable_here;
   // Tests only: called at named points of multi-step operations; a non-OK status stops the
   // operation there, as a crash would ("create-tenant:reserved", "create-tenant:created").
   std::function<Status(std::string_view point)> fault_point;
@@ -79,6 +83,8 @@ class Directory final : public TenantDirectory, public ClientDirectory {
   // completes or undoes tenant creations a crash interrupted (embedded default only). A node
   // that is not the global primary gets kUnavailable until the primary has created them.
   Status Bootstrap();
+  // The deployment's secret `name` (32 random bytes, made on the global primary on first use).
+  Result<std::string> ServiceSecret(std::string_view name);
   // Every partition this directory holds, the global one included, by id.
   std::map<std::string, store::Partition*> Partitions() const;
   Clock* clock() const override { return clock_; }

@@ -136,10 +136,24 @@ Result<NewTenant> Provisioner::CreateTenant(std::string_view display_name,
   nt.tenant.region = std::string(RegionCode(region));
   // Placement: a tenant id is random, so its first bytes spread tenants evenly over the region's
   // partitions; the choice is recorded and never recomputed.
-  int slot = static_cast<int>(std::stoul(nt.tenant.id.substr(0, 8), nullptr, 16) %
-                              static_cast<unsigned long>(options_.partitions_per_region));
-  nt.tenant.partition = nt.tenant.region + "-" + std::to_string(slot + 1);
-  store::Partition* partition = partitions_->at(nt.tenant.partition).get();
+  // On a cluster node, only partitions whose primary is here qualify: the next one that does.
+  int n = options_.partitions_per_region;
+  int first = static_cast<int>(std::stoul(nt.tenant.id.substr(0, 8), nullptr, 16) %
+                               static_cast<unsigned long>(n));
+  store::Partition* partition = nullptr;
+  for (int i = 0; i < n && !partition; ++i) {
+    std::string id = nt.tenant.region + "-" + std::to_string((first + i) % n + 1);
+    auto it = partitions_->find(id);
+    if (it == partitions_->end() || (options_.writable_here && !options_.writable_here(id))) continue;
+    nt.tenant.partition = id;
+    partition = it->second.get();
+  }
+  if (!partition) {
+    return Status(Code::kUnavailable,
+                  "no partition of region " + nt.tenant.region +
+                      " has its primary on this node; create the tenant on the node that is "
+                      "primary of the global partition and of one of the region's partitions");
+  }
 
   // The initial domain must be unique across the deployment.
   std::string label = DomainLabel(display_name), domain;

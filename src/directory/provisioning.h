@@ -29,6 +29,8 @@ struct ProvisioningOptions {
   int password_iterations = 600000;
   // Tests only: see DirectoryOptions::fault_point.
   std::function<Status(std::string_view point)> fault_point;
+  // See DirectoryOptions::writable_here.
+  std::function<bool(const std::string& partition)> writable_here;
 };
 
 // The credentials a new tenant starts with; shown once.

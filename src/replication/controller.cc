@@ -72,7 +72,8 @@ void Controller::Place(const PartitionSpec& spec, const NodeMap& live) {
     std::string preferred;
     uint64_t best = 0;
     for (const auto& s : all) {
-      if (preferred.empty() || s.log_end() > best) {
+      // Ties go to the lowest id, so that a new cluster starts with its primaries together.
+      if (preferred.empty() || s.log_end() > best || (s.log_end() == best && s.node() < preferred)) {
         preferred = s.node();
         best = s.log_end();
       }

@@ -374,6 +374,7 @@ void Replica::OnAppendReply(const std::string& name, uint64_t tenure, uint64_t p
   switch (resp.result()) {
     case proto::AppendResponse::OK:
       p.installing = false;
+      p.acked = true;
       p.last_ack_ms = loop_->NowMillis();
       p.match = std::max(p.match, std::min(resp.durable_lsn(), last));
       p.next = std::max(p.next, last + 1);
@@ -471,11 +472,21 @@ void Replica::CheckMembers() {
   }
   for (const auto& c : config_.candidates()) {
     const Peer& p = peers_[c];
-    if (!p.installing && answering(p) && p.match >= committed_ &&
+    if (p.acked && !p.installing && answering(p) && p.match >= committed_ &&
         p.match + options_.max_catch_up_gap >= store_->log_end()) {
       Remove(next.mutable_candidates(), c);
       *next.add_secondaries() = c;
       why += c + " caught up; ";
+    }
+  }
+  // A node that joined the region since the placement becomes a candidate, to catch up.
+  std::vector<std::string> listed = Members(next);
+  std::set<std::string> members(listed.begin(), listed.end());
+  members.insert(options_.node);
+  for (const auto& [id, n] : nodes_) {
+    if (!members.count(id) && MayHold(n, config_.region())) {
+      *next.add_candidates() = id;
+      why += id + " joins as a candidate; ";
     }
   }
   // A new sync member must hold every committed entry: the next primary is chosen among them.
@@ -487,7 +498,7 @@ void Replica::CheckMembers() {
       auto n = nodes_.find(s);
       // It must hold our whole log as of our promotion too: entries we had then may have been
       // acknowledged by the previous primary, and the next primary is chosen among the sync set.
-      if (n == nodes_.end() || n->second.datacenter() == home || p.installing ||
+      if (n == nodes_.end() || n->second.datacenter() == home || !p.acked || p.installing ||
           p.match < std::max(committed_, epoch_start_) || !answering(p)) {
         continue;
       }

@@ -126,6 +126,7 @@ class Replica {
     uint64_t match = 0;      // entries through this are durable on the peer and equal to ours
     bool inflight = false;
     bool installing = false; // the peer said it is installing a checkpoint
+    bool acked = false;      // it has answered OK in this tenure
     int64_t last_ack_ms = 0;
   };
   struct WaitingReply {

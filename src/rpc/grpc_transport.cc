@@ -209,8 +209,37 @@ class CheckpointFetch final : public ClientCall,
 
 }  // namespace
 
+namespace {
+
+// gRPC 1.51 runs callback-API completions on a process-wide "alternative" completion queue that
+// it creates when the first channel or server needs it and shuts down when the last lets go.
+// Letting go and taking it again while its threads wind down can unref it twice and abort the
+// process (seen when a server is destroyed and a channel then fails a TLS handshake). One channel
+// that has made a callback call, kept for the life of the process, holds it open throughout.
+void PinCallbackCompletionQueue() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    auto* channel = new std::shared_ptr<grpc::Channel>(
+        grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()));
+    auto stub = proto::Replication::NewStub(*channel);
+    struct Call {
+      grpc::ClientContext context;
+      proto::ReplicaStatusRequest request;
+      proto::ReplicaStatus response;
+    };
+    auto* call = new Call;
+    call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(1));
+    stub->async()->Status(&call->context, &call->request, &call->response,
+                          [call](grpc::Status) { delete call; });
+  });
+}
+
+}  // namespace
+
 GrpcTransport::GrpcTransport(GrpcTransportOptions options)
-    : impl_(std::make_unique<Impl>(std::move(options))) {}
+    : impl_(std::make_unique<Impl>(std::move(options))) {
+  PinCallbackCompletionQueue();
+}
 
 GrpcTransport::~GrpcTransport() = default;
 
@@ -450,6 +479,7 @@ class GrpcServer::Impl {
 
 Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(GrpcServerOptions options,
                                                       replication::Service* service) {
+  PinCallbackCompletionQueue();
   auto impl = std::make_unique<Impl>(std::move(options), service);
   MERIDIAN_RETURN_IF_ERROR(impl->Start());
   return std::unique_ptr<GrpcServer>(new GrpcServer(std::move(impl)));

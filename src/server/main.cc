@@ -13,6 +13,9 @@
 #include <iostream>
 #include <sstream>
 
+#include "common/encoding.h"
+#include "common/random.h"
+#include "crypto/tls_cert.h"
 #include "http/client.h"
 #include "http/server.h"
 #include "rpc/cluster_certs.h"
@@ -79,7 +82,12 @@ int OperatorRequest(const std::string& data_dir, const std::string& path, const 
               << " (server.json is missing); start `meridian serve` first." << std::endl;
     return 1;
   }
-  std::string key = Slurp(dir / "operator.key");
+  // A cluster node names the operator key it shares with the other nodes.
+  fs::path key_file = dir / "operator.key";
+  if (auto* k = info.as_object().if_contains("operatorKey"); k && k->is_string()) {
+    key_file = std::string(k->get_string());
+  }
+  std::string key = Slurp(key_file);
   while (!key.empty() && isspace(static_cast<unsigned char>(key.back()))) key.pop_back();
   auto port = static_cast<uint16_t>(info.at("port").to_number<int64_t>());
   auto client = http::Client::Connect("127.0.0.1", port, Slurp(dir / "tls" / "cert.pem"));
@@ -126,6 +134,10 @@ int main(int argc, char** argv) {
   s->add_option("--password-iterations", serve.password_iterations,
                 "PBKDF2-HMAC-SHA256 iterations for new password hashes")
       ->capture_default_str();
+  std::string config_file;
+  s->add_option("--config", config_file,
+                "Run as a node of a replicated cluster described by this TOML file "
+                "(docs/cluster.md); its data_dir and listen replace --data-dir and --bind/--port");
 
   std::string data_dir = "./data", name, country;
   auto* tenant = app.add_subcommand("tenant", "Manage tenants");
@@ -158,7 +170,23 @@ int main(int argc, char** argv) {
                     "Host name or IP address every node certificate also names (repeatable)");
 
   CLI11_PARSE(app, argc, argv);
-  if (s->parsed()) return Serve(serve);
+  if (s->parsed()) {
+    if (!config_file.empty()) {
+      std::string listen = serve.bind_address + ":" + std::to_string(serve.port);
+      auto cluster = server::LoadClusterConfig(config_file, &serve.data_dir, &listen);
+      if (!cluster.ok()) {
+        std::cerr << cluster.status().message() << std::endl;
+        return 2;
+      }
+      size_t colon = listen.rfind(':');
+      serve.bind_address = listen.substr(0, colon);
+      serve.port = static_cast<uint16_t>(std::stoi(listen.substr(colon + 1)));
+      serve.cloud = cluster->cloud;
+      serve.public_url = cluster->public_url;
+      serve.cluster = std::move(*cluster);
+    }
+    return Serve(serve);
+  }
   if (create->parsed()) {
     return OperatorRequest(data_dir, "/operator/v1/tenants",
                            {{"displayName", name}, {"countryLetterCode", country}}, 201);
@@ -180,6 +208,17 @@ int main(int argc, char** argv) {
       return 1;
     }
     for (const std::string& line : *written) std::cout << line << std::endl;
+    // The operator key every node of the cluster accepts (meridian tenant create).
+    std::filesystem::path op_key = std::filesystem::path(certs_dir) / "operator.key";
+    if (!std::filesystem::exists(op_key)) {
+      Status w = crypto::WritePrivateFile(op_key.string(),
+                                          Base64UrlEncode(SecureRandom::Default()->Bytes(32)));
+      if (!w.ok()) {
+        std::cerr << w.ToString() << std::endl;
+        return 1;
+      }
+      std::cout << "wrote " << op_key.string() << " (the operator key)" << std::endl;
+    }
     return 0;
   }
   return 1;

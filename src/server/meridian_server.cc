@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "auth/token_service.h"
 #include "common/cpu_gate.h"
@@ -17,6 +18,7 @@
 #include "directory/directory.h"
 #include "graph/api.h"
 #include "graph/errors.h"
+#include "server/gateway.h"
 #include "server/request_scheduler.h"
 #include "http/metrics.h"
 #include "http/router.h"
@@ -116,6 +118,7 @@ struct MeridianServer::Impl {
   ServeOptions options;
   std::string first_tenant_file;
   std::string operator_key_hash;
+  std::string operator_key_file;
   std::string cert_file;
   std::unique_ptr<CpuGate> cpu_gate;  // password hashes, bounded and fair across tenants
   std::unique_ptr<directory::Directory> directory;
@@ -125,9 +128,20 @@ struct MeridianServer::Impl {
   http::Router router;
   RequestScheduler scheduler;  // before http: handlers it runs hold http's connections
   std::unique_ptr<http::Server> http;
+  std::unique_ptr<ClusterNode> cluster;  // cluster mode only; after what it calls into
+  std::unique_ptr<Gateway> gateway;
+  std::thread bootstrap;
+  std::atomic<bool> stopping{false};
   std::atomic<bool> ready{false};
 
   Status Init();
+  Status StartCluster();
+  // Cluster mode: once the global partition has a primary, the deployment's secrets and signing
+  // keys exist everywhere; only then does the node serve.
+  void Bootstrap();
+  // Runs a request a peer forwarded through the local request path.
+  void ServeForwarded(const proto::ForwardRequest& f,
+                      replication::Reply<proto::ForwardResponse> reply);
   void Routes();
   // Whether the request carries the operator key; answers 401 when not.
   bool IsOperator(const http::Request& req, http::Response& res);
@@ -161,8 +175,15 @@ Status MeridianServer::Impl::Init() {
     spdlog::info("generated a self-signed development certificate: {}", cert_file);
   }
 
-  // The operator key authorizes `meridian tenant create` against this server.
-  fs::path op_key = dir / "operator.key";
+  // The operator key authorizes `meridian tenant create` against this server; every node of a
+  // cluster reads the one beside the cluster's certificates.
+  fs::path op_key = options.cluster ? fs::path(options.cluster->certs_dir) / "operator.key"
+                                    : dir / "operator.key";
+  operator_key_file = fs::absolute(op_key).lexically_normal().string();
+  if (options.cluster && !fs::exists(op_key)) {
+    return Status(Code::kFailedPrecondition,
+                  op_key.string() + " is missing: `meridian cluster certs` writes it");
+  }
   if (!fs::exists(op_key)) {
     MERIDIAN_RETURN_IF_ERROR(crypto::WritePrivateFile(
         op_key.string(), Base64UrlEncode(SecureRandom::Default()->Bytes(32))));
@@ -182,7 +203,9 @@ Status MeridianServer::Impl::Init() {
           res.SetJson(503, R"({"status":"starting"})");
           return;
         }
+        if (gateway && gateway->Route(req, res)) return;
         res.route_label = router.Dispatch(req, res);
+        if (gateway) gateway->Finish(res);
       },
       [this](const http::Request& req) -> std::string {
         auto h = req.Header("authorization");
@@ -204,6 +227,14 @@ Status MeridianServer::Impl::Init() {
   dopts.password_iterations = options.password_iterations;
   dopts.sync = options.sync;
   dopts.cpu_gate = cpu_gate.get();
+  if (options.cluster) {
+    dopts.writable_here = [this](const std::string& partition) {
+      return cluster && cluster->WriteDestination(partition).local;
+    };
+    dopts.local_region = options.cluster->region;
+    dopts.replicated = true;
+    dopts.partitions_per_region = options.cluster->partitions_per_region;
+  }
   MERIDIAN_ASSIGN_OR_RETURN(directory, directory::Directory::Open(dopts));
 
   http::ServerOptions hopts;
@@ -226,9 +257,10 @@ Status MeridianServer::Impl::Init() {
   auth::TokenServiceOptions topts;
   topts.public_url = options.public_url;
   tokens = std::make_unique<auth::TokenService>(directory.get(), topts);
-  MERIDIAN_RETURN_IF_ERROR(tokens->Start());
   graph = std::make_unique<graph::GraphApi>(directory.get(), tokens.get());
   Routes();
+  if (options.cluster) return StartCluster();
+  MERIDIAN_RETURN_IF_ERROR(tokens->Start());
 
   // A first tenant only on a deployment that has none; a failed count stops the start-up
   // rather than create a second one, and its credentials file is never overwritten.
@@ -262,6 +294,71 @@ Status MeridianServer::Impl::Init() {
   return Status::Ok();
 }
 
+Status MeridianServer::Impl::StartCluster() {
+  ClusterOptions co = *options.cluster;
+  if (co.http_advertise.empty()) co.http_advertise = options.bind_address + ":" + std::to_string(http->port());
+  MERIDIAN_ASSIGN_OR_RETURN(
+      cluster, ClusterNode::Start(co, directory.get(),
+                                  [this](const proto::ForwardRequest& f,
+                                         replication::Reply<proto::ForwardResponse> reply) {
+                                    ServeForwarded(f, std::move(reply));
+                                  }));
+  gateway = std::make_unique<Gateway>(cluster.get(), directory.get(), tokens.get());
+  cluster->RegisterMetrics(&metrics);
+  json::object info{{"url", options.public_url},
+                    {"port", http->port()},
+                    {"pid", static_cast<int64_t>(getpid())},
+                    {"node", co.node},
+                    {"operatorKey", operator_key_file},
+                    {"caCertificate", cert_file}};
+  MERIDIAN_RETURN_IF_ERROR(crypto::WritePrivateFile(
+      (fs::path(options.data_dir) / "server.json").string(), json::serialize(info) + "\n"));
+  bootstrap = std::thread([this] { Bootstrap(); });
+  return Status::Ok();
+}
+
+void MeridianServer::Impl::Bootstrap() {
+  int64_t next_log = 0;
+  while (!stopping.load()) {
+    Status s = directory->Bootstrap();
+    if (s.ok()) s = tokens->Start();
+    Result<std::string> key = s.ok() ? directory->ServiceSecret("replica-token-mac")
+                                     : Result<std::string>(s);
+    if (key.ok()) {
+      cluster->SetTokenKey(*key);
+      ready.store(true, std::memory_order_release);
+      spdlog::info("node {} serves", options.cluster->node);
+      return;
+    }
+    if (directory->clock()->NowMillis() >= next_log) {
+      spdlog::info("waiting for the global partition's primary: {}", key.status().message());
+      next_log = directory->clock()->NowMillis() + 5000;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+void MeridianServer::Impl::ServeForwarded(const proto::ForwardRequest& f,
+                                          replication::Reply<proto::ForwardResponse> reply) {
+  auto req = Gateway::Unwrap(f);
+  if (!req.ok()) return reply(req.status());
+  // The exchange of a forwarded request: its Finish sends the response back to the peer.
+  struct Exchange final : http::internal::Exchange {
+    http::Request req;
+    http::Response res;
+    replication::Reply<proto::ForwardResponse> reply;
+    std::atomic<bool> finished{false};
+    void Finish() override {
+      if (!finished.exchange(true)) reply(Gateway::Wrap(res));
+    }
+  };
+  auto x = std::make_shared<Exchange>();
+  x->req = std::move(*req);
+  x->res.request_id = SecureRandom::Default()->Uuid();
+  x->reply = std::move(reply);
+  scheduler.Serve(x->req, x->res, http::Done(x));
+}
+
 void MeridianServer::Impl::Routes() {
   router.Add("GET", "/healthz", [](const http::Request&, const http::RouteParams&,
                                    http::Response& res) { res.SetJson(200, R"({"status":"ok"})"); });
@@ -271,6 +368,7 @@ void MeridianServer::Impl::Routes() {
              [this](const http::Request&, const http::RouteParams&, http::Response& res) {
                Status s = directory->CheckHealth();
                if (s.ok()) s = tokens->CheckHealth();
+               if (s.ok() && cluster) s = cluster->Ready();
                if (!s.ok()) {
                  spdlog::warn("not ready: {}", s.ToString());
                  res.SetJson(503, json::serialize(json::object{{"status", "unavailable"},
@@ -405,8 +503,12 @@ const std::string& MeridianServer::first_tenant_file() const { return impl_->fir
 
 void MeridianServer::Stop() {
   if (!impl_) return;
+  impl_->stopping.store(true);
+  if (impl_->bootstrap.joinable()) impl_->bootstrap.join();
   impl_->scheduler.Stop();  // first: http's Stop waits for the requests the workers hold
   if (impl_->http) impl_->http->Stop();
+  impl_->gateway.reset();
+  impl_->cluster.reset();
 }
 
 }  // namespace meridian::server

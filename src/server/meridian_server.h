@@ -1,12 +1,16 @@
-// MeridianServer: one process of Meridian on its embedded default: the directory (all partitions
-// of the configured cloud on one data directory), the token service, the Graph API, health and
-// metrics, behind one HTTPS listener. `meridian serve` runs one; tests start one in-process.
+// MeridianServer: one process of Meridian: the directory, the token service, the Graph API,
+// health and metrics, behind one HTTPS listener. On the embedded default it holds every partition
+// of the configured cloud on one data directory; as a cluster node (ServeOptions::cluster) the
+// partitions of its region, replicated, with a Gateway that sends each request where it can run.
+// `meridian serve` runs one; tests start one in-process.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/status.h"
+#include "server/cluster_node.h"
 
 namespace meridian::server {
 
@@ -22,6 +26,9 @@ struct ServeOptions {
   std::string first_tenant_country = "US";
   int password_iterations = 600000;
   bool sync = true;
+  // A cluster node (`meridian serve --config node.toml`): the partitions of its region and the
+  // global one, replicated through etcd's configurations; no first tenant is made.
+  std::optional<ClusterOptions> cluster;
 };
 
 class MeridianServer {

@@ -1,0 +1,436 @@
+#include "server/cluster_node.h"
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+#include <toml.hpp>
+
+#include "cluster/etcd_client.h"
+#include "cluster/etcd_config_store.h"
+#include "directory/directory.h"
+#include "directory/regions.h"
+#include "http/metrics.h"
+#include "replication/controller.h"
+#include "replication/partition_replica_store.h"
+#include "replication/placement.h"
+#include "replication/thread_loop.h"
+#include "rpc/cluster_certs.h"
+#include "rpc/grpc_transport.h"
+
+namespace meridian::server {
+namespace {
+
+using replication::Replica;
+using replication::Role;
+
+thread_local std::optional<replication::ReplicaToken> last_write;
+
+// The partitions a cluster of `cloud` holds: every region's, and the global one.
+std::vector<replication::PartitionSpec> ClusterPartitions(const std::string& cloud, int per_region) {
+  std::vector<replication::PartitionSpec> out{{"global", replication::kGlobalRegion}};
+  for (directory::Region r : directory::CloudRegions(cloud)) {
+    for (int i = 1; i <= per_region; ++i) {
+      std::string code(directory::RegionCode(r));
+      out.push_back({code + "-" + std::to_string(i), code});
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+struct ClusterNode::Impl {
+  ClusterOptions options;
+  directory::Directory* directory = nullptr;
+  Serve serve;
+  std::unique_ptr<cluster::EtcdClient> etcd;
+  std::unique_ptr<cluster::EtcdConfigStore> config;
+  std::unique_ptr<replication::ThreadLoop> loop;
+  std::unique_ptr<rpc::GrpcTransport> transport;
+  std::map<std::string, std::unique_ptr<replication::PartitionReplicaStore>> stores;
+  std::map<std::string, std::unique_ptr<Replica>> replicas;
+  std::unique_ptr<rpc::GrpcServer> server;
+  std::unique_ptr<cluster::NodeRegistration> registration;
+  std::unique_ptr<replication::Controller> controller;
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+
+  mutable std::mutex mu;
+  std::map<std::string, replication::VersionedConfig> configs;  // guarded by mu
+  replication::NodeMap nodes;                                   // guarded by mu
+  std::string token_key;                                        // guarded by mu
+
+  Replica* ReplicaOf(const std::string& partition) const {
+    auto it = replicas.find(partition);
+    return it == replicas.end() ? nullptr : it->second.get();
+  }
+  // Refreshes the view of configurations and nodes that routing reads, and the transport's
+  // address book.
+  void Refresh();
+};
+
+void ClusterNode::Impl::Refresh() {
+  std::weak_ptr<bool> weak = alive;
+  config->LiveNodes([this, weak](Result<std::vector<proto::NodeInfo>> nodes_now) {
+    if (weak.expired() || !nodes_now.ok()) return;
+    replication::NodeMap m;
+    for (const auto& n : *nodes_now) {
+      m[n.id()] = n;
+      if (n.id() != options.node) transport->SetPeerAddress(n.id(), n.peer_address());
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    nodes = std::move(m);
+  });
+  config->ListPartitions([this, weak](Result<std::vector<replication::VersionedConfig>> all) {
+    if (weak.expired() || !all.ok()) return;
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& vc : *all) configs[vc.config.partition()] = vc;
+  });
+  loop->PostAfter(200, [this, weak] {
+    if (!weak.expired()) Refresh();
+  });
+}
+
+ClusterNode::ClusterNode(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)), options_(impl_->options) {}
+
+ClusterNode::~ClusterNode() {
+  // Peers first stop reaching us; then nothing calls back into the replicas; then they go.
+  if (impl_->server) impl_->server->Shutdown();
+  impl_->registration.reset();
+  *impl_->alive = false;
+  for (auto& [id, p] : impl_->directory->Partitions()) p->SetWriteHook(nullptr);
+  impl_->transport.reset();
+  impl_->config.reset();
+  impl_->loop.reset();
+  impl_->controller.reset();
+  impl_->replicas.clear();
+  impl_->stores.clear();
+}
+
+Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ClusterOptions options,
+                                                        directory::Directory* directory,
+                                                        Serve serve) {
+  if (options.node.empty() || options.region.empty() || options.datacenter.empty()) {
+    return InvalidArgument("a cluster node needs a node id, a region and a datacenter");
+  }
+  if (options.etcd.empty()) return InvalidArgument("a cluster node needs etcd endpoints");
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->directory = directory;
+  impl->serve = std::move(serve);
+
+  cluster::EtcdOptions eo;
+  eo.endpoints = options.etcd;
+  MERIDIAN_ASSIGN_OR_RETURN(impl->etcd, cluster::EtcdClient::Create(eo));
+  impl->config = std::make_unique<cluster::EtcdConfigStore>(impl->etcd.get(), options.cluster);
+  impl->loop = std::make_unique<replication::ThreadLoop>();
+  MERIDIAN_ASSIGN_OR_RETURN(rpc::NodeCredentials creds,
+                            rpc::LoadNodeCredentials(options.certs_dir, options.node));
+  rpc::GrpcTransportOptions to;
+  to.credentials = creds;
+  to.call_timeout = std::chrono::milliseconds(2000);
+  impl->transport = std::make_unique<rpc::GrpcTransport>(to);
+
+  Impl* raw = impl.get();
+  for (auto& [id, partition] : directory->Partitions()) {
+    auto store = std::make_unique<replication::PartitionReplicaStore>(partition);
+    replication::ReplicaOptions ro;
+    ro.node = options.node;
+    ro.partition = id;
+    auto replica = std::make_unique<Replica>(ro, store.get(), impl->loop.get(),
+                                             impl->transport.get(), impl->config.get());
+    Replica* r = replica.get();
+    int64_t timeout = options.write_timeout_ms;
+    std::string pid = id;
+    partition->SetWriteHook([r, timeout, pid](const store::Partition::Builder& build)
+                                -> Result<uint64_t> {
+      auto promise = std::make_shared<std::promise<Result<replication::Commit>>>();
+      auto future = promise->get_future();
+      r->Propose(build, [promise](Result<replication::Commit> c) { promise->set_value(c); });
+      if (future.wait_for(std::chrono::milliseconds(timeout)) != std::future_status::ready) {
+        return meridian::Status(Code::kUnavailable, "the write did not commit within " +
+                                              std::to_string(timeout) +
+                                              " ms; its outcome is unknown");
+      }
+      Result<replication::Commit> c = future.get();
+      if (!c.ok()) return c.status();
+      last_write = replication::ReplicaToken{pid, c->epoch, c->lsn};
+      return c->lsn;
+    });
+    impl->stores[id] = std::move(store);
+    impl->replicas[id] = std::move(replica);
+  }
+
+  rpc::GrpcServerOptions so;
+  so.listen_address = options.peer_listen;
+  so.credentials = creds;
+  std::unique_ptr<ClusterNode> node(new ClusterNode(std::move(impl)));
+  MERIDIAN_ASSIGN_OR_RETURN(raw->server, rpc::GrpcServer::Start(so, node.get()));
+  if (raw->options.peer_advertise.empty()) {
+    std::string host = options.peer_listen.substr(0, options.peer_listen.rfind(':'));
+    raw->options.peer_advertise = host + ":" + std::to_string(raw->server->port());
+  }
+  proto::NodeInfo info;
+  info.set_id(options.node);
+  info.set_cloud(options.cloud);
+  info.set_region(options.region);
+  info.set_datacenter(options.datacenter);
+  info.set_peer_address(raw->options.peer_advertise);
+  info.set_http_address(options.http_advertise);
+  MERIDIAN_ASSIGN_OR_RETURN(
+      raw->registration,
+      cluster::NodeRegistration::Start(raw->etcd.get(), options.cluster, info,
+                                       std::chrono::seconds(options.lease_ttl_seconds)));
+  replication::ControllerOptions co;
+  co.node = options.node;
+  co.partitions = ClusterPartitions(options.cloud, options.partitions_per_region);
+  co.sync_members = options.sync_members;
+  raw->controller = std::make_unique<replication::Controller>(co, raw->loop.get(),
+                                                              raw->transport.get(),
+                                                              raw->config.get());
+  raw->loop->Post([raw] {
+    raw->Refresh();
+    for (auto& [id, r] : raw->replicas) r->Start();
+    raw->controller->Start();
+  });
+  spdlog::info("cluster {}: node {} ({} / {}) peers on {}, holding {} partitions",
+               options.cluster, options.node, options.region, options.datacenter,
+               raw->options.peer_advertise, raw->replicas.size());
+  return node;
+}
+
+Destination ClusterNode::WriteDestination(const std::string& partition) const {
+  Replica* r = impl_->ReplicaOf(partition);
+  if (r && r->accepting_writes()) return Destination{};
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->configs.find(partition);
+  Destination d;
+  d.local = false;
+  if (it == impl_->configs.end()) {
+    d.unavailable = true;
+    d.why = "partition " + partition + " is not placed yet";
+    return d;
+  }
+  const auto& primary = it->second.config.primary();
+  if (primary == options_.node || !impl_->nodes.count(primary)) {
+    d.unavailable = true;
+    d.why = "partition " + partition + " has no primary taking writes at the moment";
+    return d;
+  }
+  d.node = primary;
+  return d;
+}
+
+Destination ClusterNode::ReadDestination(const std::string& partition, uint64_t min_lsn) const {
+  Replica* r = impl_->ReplicaOf(partition);
+  if (r && r->readable() && r->visible_lsn() >= min_lsn && r->role() != Role::kNone &&
+      r->role() != Role::kCandidate) {
+    return Destination{};
+  }
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  Destination d;
+  d.local = false;
+  auto it = impl_->configs.find(partition);
+  if (it == impl_->configs.end()) {
+    d.unavailable = true;
+    d.why = "partition " + partition + " is not placed yet";
+    return d;
+  }
+  const auto& c = it->second.config;
+  auto live = [&](const std::string& n) { return n != options_.node && impl_->nodes.count(n); };
+  // A token names an LSN only the primary is sure to hold; otherwise the nearest member.
+  if (min_lsn == 0) {
+    std::vector<std::string> members(c.sync().begin(), c.sync().end());
+    members.insert(members.end(), c.secondaries().begin(), c.secondaries().end());
+    for (int pass = 0; pass < 2; ++pass) {
+      for (const auto& m : members) {
+        if (!live(m)) continue;
+        bool same_dc = impl_->nodes.at(m).datacenter() == options_.datacenter;
+        if (pass == 1 || same_dc) {
+          d.node = m;
+          return d;
+        }
+      }
+    }
+  }
+  if (live(c.primary())) {
+    d.node = c.primary();
+    return d;
+  }
+  d.unavailable = true;
+  d.why = "no replica of partition " + partition + " can serve this read at the moment";
+  return d;
+}
+
+bool ClusterNode::WaitVisible(const std::string& partition, uint64_t lsn, int64_t timeout_ms) const {
+  Replica* r = impl_->ReplicaOf(partition);
+  if (!r) return false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!(r->readable() && r->visible_lsn() >= lsn)) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+void ClusterNode::ForwardTo(const std::string& node, const proto::ForwardRequest& request,
+                            replication::Reply<proto::ForwardResponse> reply) {
+  impl_->transport->Forward(node, request, std::move(reply));
+}
+
+std::optional<replication::ReplicaToken> ClusterNode::TakeLastWrite() {
+  auto t = std::move(last_write);
+  last_write.reset();
+  return t;
+}
+
+void ClusterNode::SetTokenKey(std::string key) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->token_key = std::move(key);
+}
+
+std::string ClusterNode::token_key() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->token_key;
+}
+
+meridian::Status ClusterNode::Ready() const {
+  if (!impl_->registration->registered()) {
+    return meridian::Status(Code::kUnavailable, "not registered in etcd");
+  }
+  for (const auto& [id, r] : impl_->replicas) {
+    if (r->role() == Role::kNone || r->role() == Role::kCandidate) {
+      return meridian::Status(Code::kUnavailable, "partition " + id + ": " + RoleName(r->role()));
+    }
+    if (!r->readable()) return meridian::Status(Code::kUnavailable, "partition " + id + ": catching up");
+  }
+  return meridian::Status::Ok();
+}
+
+void ClusterNode::RegisterMetrics(http::Metrics* metrics) {
+  auto per_replica = [this](auto value) {
+    return [this, value] {
+      std::vector<std::pair<std::string, double>> out;
+      for (const auto& [id, r] : impl_->replicas) {
+        out.emplace_back("partition=\"" + id + "\",role=\"" + RoleName(r->role()) + "\"",
+                         static_cast<double>(value(*r)));
+      }
+      return out;
+    };
+  };
+  metrics->AddGauge("meridian_replica_epoch", "Configuration epoch of each local replica",
+                    per_replica([](const Replica& r) { return r.epoch(); }));
+  metrics->AddGauge("meridian_replica_visible_lsn", "LSN through which reads see the partition",
+                    per_replica([](const Replica& r) { return r.visible_lsn(); }));
+  metrics->AddGauge("meridian_replica_committed_lsn", "Commit point the replica knows",
+                    per_replica([](const Replica& r) { return r.committed_lsn(); }));
+  metrics->AddGauge("meridian_replica_lag", "Committed entries not yet visible here",
+                    per_replica([](const Replica& r) {
+                      return r.committed_lsn() - std::min(r.committed_lsn(), r.visible_lsn());
+                    }));
+  metrics->AddGauge("meridian_replica_accepting_writes", "1 on a primary taking writes",
+                    per_replica([](const Replica& r) { return r.accepting_writes() ? 1 : 0; }));
+  metrics->AddGauge("meridian_replica_failovers", "Times this replica became primary",
+                    per_replica([](const Replica& r) { return r.failovers(); }));
+  metrics->AddGauge("meridian_replica_sync_set_size", "Sync members of each partition",
+                    [this] {
+                      std::vector<std::pair<std::string, double>> out;
+                      std::lock_guard<std::mutex> lock(impl_->mu);
+                      for (const auto& [id, vc] : impl_->configs) {
+                        out.emplace_back("partition=\"" + id + "\"",
+                                         static_cast<double>(vc.config.sync_size()));
+                      }
+                      return out;
+                    });
+}
+
+void ClusterNode::Append(const proto::AppendRequest& request,
+                         std::function<void(proto::AppendResponse)> reply) {
+  Replica* r = impl_->ReplicaOf(request.partition());
+  if (!r) {
+    proto::AppendResponse a;
+    a.set_result(proto::AppendResponse::UNAVAILABLE);
+    a.set_message("node " + options_.node + " does not hold partition " + request.partition());
+    return reply(a);
+  }
+  impl_->loop->Post([r, request, reply = std::move(reply)] { r->HandleAppend(request, reply); });
+}
+
+void ClusterNode::Status(const proto::ReplicaStatusRequest& request,
+                         replication::Reply<proto::ReplicaStatus> reply) {
+  Replica* r = impl_->ReplicaOf(request.partition());
+  if (!r) return reply(meridian::Status(Code::kNotFound, "no such partition here"));
+  impl_->loop->Post([r, reply = std::move(reply)] { reply(r->HandleStatus()); });
+}
+
+void ClusterNode::FetchCheckpoint(
+    const proto::CheckpointRequest& request,
+    replication::Reply<std::unique_ptr<replication::CheckpointReader>> reply) {
+  Replica* r = impl_->ReplicaOf(request.partition());
+  if (!r) return reply(meridian::Status(Code::kNotFound, "no such partition here"));
+  impl_->loop->Post([r, request, reply = std::move(reply)]() mutable {
+    r->HandleFetchCheckpoint(request, std::move(reply));
+  });
+}
+
+void ClusterNode::Forward(const proto::ForwardRequest& request,
+                          replication::Reply<proto::ForwardResponse> reply) {
+  impl_->serve(request, std::move(reply));
+}
+
+Result<ClusterOptions> LoadClusterConfig(const std::string& path, std::string* data_dir,
+                                         std::string* http_listen) {
+  ClusterOptions o;
+  std::string key;
+  try {
+    const auto data = toml::parse(path);
+    auto str = [&](const char* k, std::string fallback) {
+      key = k;
+      return toml::find_or<std::string>(data, k, fallback);
+    };
+    o.cluster = str("cluster", o.cluster);
+    o.node = str("node", "");
+    o.cloud = str("cloud", o.cloud);
+    o.region = str("region", "");
+    o.datacenter = str("datacenter", "");
+    o.peer_listen = str("peer_listen", o.peer_listen);
+    o.peer_advertise = str("peer_advertise", "");
+    o.certs_dir = str("certs", "");
+    o.public_url = str("public_url", "");
+    *data_dir = str("data_dir", *data_dir);
+    *http_listen = str("listen", *http_listen);
+    o.http_advertise = str("http_advertise", *http_listen);
+    key = "etcd";
+    o.etcd = toml::find_or<std::vector<std::string>>(data, "etcd", {});
+    key = "lease_ttl_seconds";
+    o.lease_ttl_seconds = static_cast<int>(
+        toml::find_or<toml::integer>(data, "lease_ttl_seconds", toml::integer(o.lease_ttl_seconds)));
+    key = "sync_members";
+    o.sync_members = static_cast<size_t>(
+        toml::find_or<toml::integer>(data, "sync_members", toml::integer(o.sync_members)));
+    key = "partitions_per_region";
+    o.partitions_per_region = static_cast<int>(toml::find_or<toml::integer>(
+        data, "partitions_per_region", toml::integer(o.partitions_per_region)));
+  } catch (const std::exception& e) {
+    return InvalidArgument(path + ": " + (key.empty() ? "" : "key '" + key + "': ") + e.what());
+  }
+  for (const auto& [k, v] : {std::pair<const char*, const std::string*>{"node", &o.node},
+                             {"region", &o.region},
+                             {"datacenter", &o.datacenter},
+                             {"certs", &o.certs_dir},
+                             {"public_url", &o.public_url}}) {
+    if (v->empty()) return InvalidArgument(path + ": '" + k + "' is required");
+  }
+  if (o.etcd.empty()) return InvalidArgument(path + ": 'etcd' lists no endpoint");
+  if (!directory::ParseRegionCode(o.region).ok()) {
+    return InvalidArgument(path + ": unknown region '" + o.region + "'");
+  }
+  if (o.lease_ttl_seconds < 1 || o.sync_members < 1) {
+    return InvalidArgument(path + ": lease_ttl_seconds and sync_members must be at least 1");
+  }
+  return o;
+}
+
+}  // namespace meridian::server

@@ -1,0 +1,127 @@
+// ClusterNode: what makes a Meridian process one node of a cluster.
+//
+// It registers the node in etcd under a lease (its liveness), serves its peers over gRPC with
+// mutual TLS, runs a Replica for every partition the node holds (its region's, and the global
+// partition) and a Controller, and routes each partition's writes through its replica: a
+// directory write on this node proposes on the local replica and returns once the write is
+// committed (durable here and on the sync set), with the replica token of the write.
+//
+// For the request path it answers where a request must go: the primary of a partition for a
+// write, a replica that has applied a token's LSN for a read. It forwards a request to another
+// node whole (Forward), and runs requests other nodes forward to it through `serve`.
+//
+// Thread-safe. Replicas and the controller run on the node's ThreadLoop.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "meridian/replication.pb.h"
+#include "replication/replica.h"
+#include "replication/replica_token.h"
+#include "replication/transport.h"
+
+namespace meridian::directory {
+class Directory;
+}
+namespace meridian::http {
+class Metrics;
+}
+
+namespace meridian::server {
+
+struct ClusterOptions {
+  std::string cluster = "meridian";  // names the etcd keys; sovereign clouds use their own etcd
+  std::string node;                  // this node's id (its certificate's name)
+  std::string cloud = "global";
+  std::string region;                // region code of this node ("emea", "na", ...)
+  std::string datacenter;
+  std::vector<std::string> etcd;     // etcd endpoints, host:port
+  std::string peer_listen = "127.0.0.1:0";  // gRPC (mutual TLS) listener
+  std::string peer_advertise;        // host:port peers dial; default: the listener's
+  std::string http_advertise;        // host:port clients and peers reach HTTPS on
+  std::string certs_dir;             // ca.pem, <node>.pem, <node>.key (meridian cluster certs)
+  // The one URL clients use for every node (a load balancer's, say): tokens name it as their
+  // issuer, and any node must accept what another issued.
+  std::string public_url;
+  int lease_ttl_seconds = 2;         // a node silent this long is failed over
+  size_t sync_members = 1;           // per partition, at first placement
+  int partitions_per_region = 2;
+  int64_t write_timeout_ms = 10000;  // a write not committed by then fails (outcome unknown)
+};
+
+// Where a request goes.
+struct Destination {
+  bool local = true;
+  std::string node;  // when not local
+  std::string why;   // when no node can take it: the 503's message
+  bool unavailable = false;
+};
+
+class ClusterNode final : public replication::Service {
+ public:
+  // Runs a request forwarded by a peer through this node's own request path.
+  using Serve = std::function<void(const proto::ForwardRequest&,
+                                   replication::Reply<proto::ForwardResponse>)>;
+
+  static Result<std::unique_ptr<ClusterNode>> Start(ClusterOptions options,
+                                                    directory::Directory* directory,
+                                                    Serve serve);
+  ~ClusterNode() override;
+
+  const ClusterOptions& options() const { return options_; }
+
+  // Where a write to `partition` must run: here when this node's replica is the primary taking
+  // writes, else the primary the configuration names.
+  Destination WriteDestination(const std::string& partition) const;
+  // Where a read of `partition` may run: here when this node holds a readable replica that has
+  // applied `min_lsn`; else another member, the primary last.
+  Destination ReadDestination(const std::string& partition, uint64_t min_lsn) const;
+  // Waits (bounded) until the local replica of `partition` has applied `lsn`. False on timeout.
+  bool WaitVisible(const std::string& partition, uint64_t lsn, int64_t timeout_ms) const;
+
+  void ForwardTo(const std::string& node, const proto::ForwardRequest& request,
+                 replication::Reply<proto::ForwardResponse> reply);
+
+  // The replica token of the last write committed on this thread, cleared by the call.
+  static std::optional<replication::ReplicaToken> TakeLastWrite();
+  // The key replica tokens are MAC'd with (a secret of the deployment); empty until the
+  // directory is bootstrapped.
+  void SetTokenKey(std::string key);
+  std::string token_key() const;
+
+  // Ready when every local replica is readable and plays a role in its partition.
+  meridian::Status Ready() const;
+  void RegisterMetrics(http::Metrics* metrics);
+
+  // replication::Service.
+  void Append(const proto::AppendRequest& request,
+              std::function<void(proto::AppendResponse)> reply) override;
+  void Status(const proto::ReplicaStatusRequest& request,
+              replication::Reply<proto::ReplicaStatus> reply) override;
+  void FetchCheckpoint(const proto::CheckpointRequest& request,
+                       replication::Reply<std::unique_ptr<replication::CheckpointReader>> reply) override;
+  void Forward(const proto::ForwardRequest& request,
+               replication::Reply<proto::ForwardResponse> reply) override;
+
+  struct Impl;
+
+ private:
+  explicit ClusterNode(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  const ClusterOptions& options_;
+};
+
+// Reads a node's configuration file (TOML; see docs/cluster.md). kInvalidArgument naming the key
+// that is missing or malformed.
+Result<ClusterOptions> LoadClusterConfig(const std::string& path, std::string* data_dir,
+                                         std::string* http_listen);
+
+}  // namespace meridian::server

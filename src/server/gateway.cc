@@ -1,0 +1,156 @@
+#include "server/gateway.h"
+
+#include <future>
+
+#include "auth/token_service.h"
+#include "directory/directory.h"
+#include "graph/errors.h"
+
+namespace meridian::server {
+namespace {
+
+// Forwarded requests carry this remote address, which no client connection can have.
+constexpr char kPeerPrefix[] = "peer:";
+constexpr int64_t kForwardTimeoutMs = 15000;
+
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+// The first path segment: the tenant of /{tenant}/oauth2/..., /{tenant}/discovery/... .
+std::string FirstSegment(std::string_view path) {
+  if (path.size() < 2) return "";
+  size_t end = path.find('/', 1);
+  return std::string(path.substr(1, end == std::string_view::npos ? std::string_view::npos : end - 1));
+}
+
+void Unavailable(const std::string& why, const http::Request& req, http::Response& res) {
+  graph::SetError(Status(Code::kUnavailable, why), req, &res);
+  res.headers.emplace_back("Retry-After", "1");
+}
+
+}  // namespace
+
+void Gateway::Classify(const http::Request& req, std::string* partition, bool* write) const {
+  *write = req.method != "GET" && req.method != "HEAD";
+  const std::string& path = req.path;
+  std::string tenant;
+  if (StartsWith(path, "/v1.0/") || path == "/v1.0") {
+    auto h = req.Header("authorization");
+    if (!h) return;
+    auto ctx = tokens_->Authenticate(*h);
+    if (!ctx.ok()) return;  // answered here: 401
+    tenant = ctx->tenant_id();
+  } else if (path == "/operator/v1/tenants") {
+    *partition = "global";
+    return;
+  } else if (StartsWith(path, "/operator/v1/tenants/")) {
+    tenant = FirstSegment(path.substr(std::string_view("/operator/v1/tenants").size()));
+  } else if (path.find("/oauth2/") != std::string::npos || path.find("/discovery/") != std::string::npos ||
+             path.find("/.well-known/") != std::string::npos) {
+    // Token issuance and discovery only read: any replica serves them, the primary not needed.
+    *write = false;
+    tenant = FirstSegment(path);
+  } else {
+    return;
+  }
+  auto info = directory_->ResolveTenant(tenant);
+  if (info.ok()) *partition = info->partition;
+}
+
+bool Gateway::Route(const http::Request& req, http::Response& res) const {
+  if (IsForwarded(req)) return false;
+  std::string partition;
+  bool write = false;
+  Classify(req, &partition, &write);
+  if (partition.empty()) return false;
+  uint64_t min_lsn = 0;
+  if (auto header = req.Header(replication::kReplicaTokenHeader); header && !write) {
+    auto token = replication::DecodeReplicaToken(*header, node_->token_key());
+    if (!token.ok()) {
+      graph::SetError(InvalidArgument("The replica token is not one this deployment issued."),
+                      req, &res);
+      return true;
+    }
+    // A token of another partition says nothing about this one.
+    if (token->partition == partition) {
+      min_lsn = token->lsn;
+      node_->WaitVisible(partition, min_lsn, kTokenWaitMs);
+    }
+  }
+  Destination d = write ? node_->WriteDestination(partition)
+                        : node_->ReadDestination(partition, min_lsn);
+  if (d.local) return false;
+  if (d.unavailable) {
+    Unavailable(d.why, req, res);
+    return true;
+  }
+  return Forward(d.node, req, res);
+}
+
+bool Gateway::Forward(const std::string& node, const http::Request& req,
+                      http::Response& res) const {
+  proto::ForwardRequest f;
+  f.set_method(req.method);
+  f.set_target(req.target);
+  for (const auto& [name, value] : req.headers) {
+    auto* h = f.add_headers();
+    h->set_name(name);
+    h->set_value(value);
+  }
+  f.set_body(req.body);
+  f.set_client_address(req.remote_address);
+  auto promise = std::make_shared<std::promise<Result<proto::ForwardResponse>>>();
+  auto future = promise->get_future();
+  node_->ForwardTo(node, f, [promise](Result<proto::ForwardResponse> r) { promise->set_value(r); });
+  if (future.wait_for(std::chrono::milliseconds(kForwardTimeoutMs)) != std::future_status::ready) {
+    Unavailable("node " + node + " did not answer in time", req, res);
+    return true;
+  }
+  auto r = future.get();
+  if (!r.ok()) {
+    Unavailable("node " + node + " cannot be reached: " + r.status().message(), req, res);
+    return true;
+  }
+  res.status = static_cast<int>(r->status());
+  res.body = r->body();
+  for (const auto& h : r->headers()) res.headers.emplace_back(h.name(), h.value());
+  return true;
+}
+
+void Gateway::Finish(http::Response& res) const {
+  auto token = ClusterNode::TakeLastWrite();
+  std::string key = node_->token_key();
+  if (token && !key.empty()) {
+    res.headers.emplace_back(replication::kReplicaTokenHeader,
+                             replication::EncodeReplicaToken(*token, key));
+  }
+}
+
+Result<http::Request> Gateway::Unwrap(const proto::ForwardRequest& f) {
+  http::Request req;
+  req.method = f.method();
+  MERIDIAN_RETURN_IF_ERROR(http::ParseTarget(f.target(), &req));
+  for (const auto& h : f.headers()) req.headers.emplace_back(h.name(), h.value());
+  req.body = f.body();
+  req.remote_address = kPeerPrefix + f.client_address();
+  return req;
+}
+
+bool Gateway::IsForwarded(const http::Request& req) {
+  return StartsWith(req.remote_address, kPeerPrefix);
+}
+
+proto::ForwardResponse Gateway::Wrap(const http::Response& res) {
+  proto::ForwardResponse f;
+  f.set_status(static_cast<uint32_t>(res.status));
+  f.set_body(res.body);
+  for (const auto& [name, value] : res.headers) {
+    auto* h = f.add_headers();
+    h->set_name(name);
+    h->set_value(value);
+  }
+  return f;
+}
+
+}  // namespace meridian::server

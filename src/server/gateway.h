@@ -1,0 +1,59 @@
+// Gateway: on a cluster node, where each request runs (DESIGN.md, "gateway" role).
+//
+// A request touches one partition: the Graph API the partition of the bearer token's tenant, the
+// token and discovery endpoints the partition of the tenant in their path, tenant creation the
+// global partition. A write runs on that partition's primary and a read on a replica that can
+// serve it: here when this node holds one, else on another node, to which the request is
+// forwarded whole over the node-to-node channel. A read that carries a replica token is served
+// here only once the local replica has applied the token's LSN (waiting a bounded time), else by
+// the primary. Every response to a write that committed carries the write's replica token.
+//
+// Thread-safe.
+#pragma once
+
+#include <string>
+
+#include "http/message.h"
+#include "server/cluster_node.h"
+
+namespace meridian::auth {
+class TokenService;
+}
+namespace meridian::directory {
+class Directory;
+}
+
+namespace meridian::server {
+
+class Gateway {
+ public:
+  Gateway(ClusterNode* node, directory::Directory* directory, auth::TokenService* tokens)
+      : node_(node), directory_(directory), tokens_(tokens) {}
+
+  // Forwards `req`, or refuses it (503 when no node can take it now, 400 for a malformed
+  // replica token), and returns true; returns false when it runs here.
+  bool Route(const http::Request& req, http::Response& res) const;
+  // After a request ran here: adds the replica token of the write it committed, if any.
+  void Finish(http::Response& res) const;
+
+  // Turns a forwarded request into the request this node serves, marked as forwarded so that it
+  // is never forwarded again.
+  static Result<http::Request> Unwrap(const proto::ForwardRequest& forwarded);
+  static bool IsForwarded(const http::Request& req);
+  static proto::ForwardResponse Wrap(const http::Response& res);
+
+  // How long a read with a replica token waits for the local replica before going to the
+  // primary.
+  static constexpr int64_t kTokenWaitMs = 500;
+
+ private:
+  // The partition `req` touches ("" when none: it runs here) and whether it writes.
+  void Classify(const http::Request& req, std::string* partition, bool* write) const;
+  bool Forward(const std::string& node, const http::Request& req, http::Response& res) const;
+
+  ClusterNode* const node_;
+  directory::Directory* const directory_;
+  auth::TokenService* const tokens_;
+};
+
+}  // namespace meridian::server

@@ -1,0 +1,120 @@
+"""The replicated tier with real processes: etcd and four nodes of one region in two datacenters
+on loopback. Writes sent to any node reach the primary; a read with a replica token sees its
+write on every node; a forged token is refused; when the primary is killed, writes come back on
+a new primary within seconds while reads and token issuance never stop, and nothing
+acknowledged is lost; the killed node rejoins and catches up.
+"""
+import time
+import unittest
+import uuid
+
+from cluster_process import Cluster, TOKEN_HEADER, app_token
+
+
+class ClusterTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # Two nodes per datacenter: whichever node is primary, losing it leaves a node in each
+        # datacenter, so that a new primary has a sync member in the other one.
+        cls.cluster = Cluster([("n1", "emea", "dc1"), ("n2", "emea", "dc2"),
+                               ("n3", "emea", "dc1"), ("n4", "emea", "dc2")]).start()
+        cls.tenant = cls.cluster.create_tenant(cls.cluster.node("n2"), "Contoso", "GB")
+        # A new tenant reaches the other replicas within a heartbeat or two.
+        for node in cls.cluster.nodes:
+            deadline = time.time() + 10
+            while app_token(node, cls.tenant).status_code != 200 and time.time() < deadline:
+                time.sleep(0.05)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.stop()
+
+    def auth(self, node):
+        r = app_token(node, self.tenant)
+        self.assertEqual(r.status_code, 200, r.text)
+        return {"Authorization": "Bearer " + r.json()["access_token"]}
+
+    def create_group(self, node, headers, name):
+        return node.session().post(node.url + "/v1.0/groups", headers=headers, timeout=20, json={
+            "displayName": name, "mailEnabled": False, "mailNickname": name,
+            "securityEnabled": True})
+
+    def test_1_writes_anywhere_and_reads_its_write_everywhere_with_its_token(self):
+        nodes = self.cluster.nodes
+        headers = self.auth(nodes[2])
+        for i, via in enumerate(nodes):
+            r = self.create_group(via, headers, "rw%d" % i)
+            self.assertEqual(r.status_code, 201, r.text)
+            token = r.headers.get(TOKEN_HEADER)
+            self.assertTrue(token, "a write response carries a replica token")
+            for reader in nodes:
+                got = reader.session().get(reader.url + "/v1.0/groups/" + r.json()["id"],
+                                           headers={**headers, TOKEN_HEADER: token}, timeout=20)
+                self.assertEqual(got.status_code, 200, "%s missed the write: %s" % (reader.id, got.text))
+
+    def test_2_a_forged_or_foreign_token_is_refused(self):
+        node = self.cluster.node("n3")
+        headers = self.auth(node)
+        r = self.create_group(node, headers, "forge")
+        token = r.headers[TOKEN_HEADER]
+        parts = token.split(".")
+        parts[3] = str(int(parts[3]) + 1000000)  # an LSN that does not exist yet
+        for bad in (".".join(parts), token[:-4] + "AAAA", "1.emea-1.1.1.x"):
+            got = node.session().get(node.url + "/v1.0/groups", timeout=20,
+                                     headers={**headers, TOKEN_HEADER: bad})
+            self.assertEqual(got.status_code, 400, got.text)
+
+    def test_3_killing_the_primary_loses_no_write_and_stops_no_read(self):
+        cluster = self.cluster
+        headers = self.auth(cluster.node("n2"))
+        acked = []
+        for i in range(10):
+            r = self.create_group(cluster.nodes[i % 4], headers, "before%d" % i)
+            self.assertEqual(r.status_code, 201, r.text)
+            acked.append(r.json()["id"])
+        primary = cluster.primary_of(self.tenant["partition"])
+        primary.kill9()
+        start = time.time()
+        first_write = None
+        reads = read_failures = tokens = token_failures = 0
+        survivors = [n for n in cluster.nodes if n is not primary]
+        while time.time() - start < 15 and (first_write is None or time.time() - start < 4):
+            via = survivors[int(time.time() * 10) % len(survivors)]
+            r = self.create_group(via, headers, "during-" + uuid.uuid4().hex[:8])
+            if r.status_code == 201:
+                acked.append(r.json()["id"])
+                if first_write is None:
+                    first_write = time.time() - start
+            else:
+                self.assertEqual(r.status_code, 503, r.text)
+                self.assertIn("Retry-After", r.headers)
+            got = via.session().get(via.url + "/v1.0/groups?$top=1", headers=headers, timeout=20)
+            reads += 1
+            read_failures += got.status_code != 200
+            t = app_token(via, self.tenant)
+            tokens += 1
+            token_failures += t.status_code != 200
+            time.sleep(0.05)
+        self.assertIsNotNone(first_write, "no write succeeded after the primary died")
+        self.assertLess(first_write, 5.0, "writes were unavailable for %.1f s" % first_write)
+        self.assertEqual(read_failures, 0, "reads failed during the failover")
+        self.assertEqual(token_failures, 0, "token issuance failed during the failover")
+        print("\nemergency failover: writes back after %.2f s; %d reads, %d tokens, none failed"
+              % (first_write, reads, tokens))
+        for gid in acked:
+            got = survivors[0].session().get(survivors[0].url + "/v1.0/groups/" + gid,
+                                             headers=headers, timeout=20)
+            self.assertEqual(got.status_code, 200, "acknowledged write %s lost" % gid)
+
+        # The old primary comes back, catches up, and serves a write made while it was down.
+        r = self.create_group(survivors[0], headers, "while-away")
+        self.assertEqual(r.status_code, 201, r.text)
+        primary.start().wait_ready()
+        got = primary.session().get(primary.url + "/v1.0/groups/" + r.json()["id"],
+                                    headers={**headers, TOKEN_HEADER: r.headers[TOKEN_HEADER]},
+                                    timeout=20)
+        self.assertEqual(got.status_code, 200, got.text)
+
+
+if __name__ == "__main__":
+    unittest.main()
