@@ -50,6 +50,13 @@ void Controller::Decide(const std::vector<VersionedConfig>& configs, const NodeM
     configured.insert(vc.config.partition());
     if (!live.count(vc.config.primary())) Failover(vc, live);
   }
+  std::set<std::string> live_now;
+  for (const auto& [id, n] : live) live_now.insert(id);
+  if (live_now != last_live_) {
+    last_live_ = live_now;
+    live_since_ms_ = loop_->NowMillis();
+  }
+  if (loop_->NowMillis() - live_since_ms_ < options_.placement_settle_ms) return;
   for (const auto& spec : options_.partitions) {
     if (configured.count(spec.id) || busy_.count(spec.id)) continue;
     Place(spec, live);

@@ -40,6 +40,9 @@ struct ControllerOptions {
   // many sync members.
   std::vector<PartitionSpec> partitions;
   size_t sync_members = 1;
+  // A first placement waits until the live nodes have not changed for this long, so that nodes
+  // starting together are all there and every partition starts with its primary on one node.
+  int64_t placement_settle_ms = 0;
 };
 
 class Controller {
@@ -68,6 +71,8 @@ class Controller {
   Transport* const transport_;
   ConfigStore* const config_;
   std::shared_ptr<bool> alive_;
+  std::set<std::string> last_live_;  // the live nodes of the last tick
+  int64_t live_since_ms_ = 0;        // when they last changed
   std::set<std::string> busy_;     // partitions with a failover under way
   std::set<std::string> stalled_;  // partitions reported as having no live sync member
   std::atomic<uint64_t> failovers_{0};

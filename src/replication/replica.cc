@@ -286,7 +286,7 @@ void Replica::Propose(const ReplicaStore::Builder& build, Done done) {
     if (epoch == 0) {
       std::string why = "partition " + options_.partition + " is not taking writes on " +
                         options_.node;
-      Post([done = std::move(done), why] { done(Status(Code::kUnavailable, why)); });
+      Post([done = std::move(done), why] { done(Status(Code::kUnavailable, why, kNotPrimary)); });
       return;
     }
     auto proposed = store_->Propose(epoch, build);

@@ -51,6 +51,10 @@ enum class Role { kNone, kCandidate, kSecondary, kSync, kPrimary };
 const char* RoleName(Role role);
 Role RoleIn(const proto::PartitionConfig& config, const std::string& node);
 
+// The graph_code of Propose's refusal when this replica is not a primary taking writes: the op
+// was never logged, so the request can safely run again where the primary is.
+inline constexpr char kNotPrimary[] = "NotPrimary";
+
 // Where an acknowledged write sits: what a replica token names.
 struct Commit {
   uint64_t lsn = 0;

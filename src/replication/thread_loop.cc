@@ -7,20 +7,28 @@ ThreadLoop::ThreadLoop(Clock* clock) : clock_(clock) {
   blocking_thread_ = std::thread([this] { RunBlocking(); });
 }
 
-ThreadLoop::~ThreadLoop() {
+ThreadLoop::~ThreadLoop() { Stop(); }
+
+void ThreadLoop::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return;
     stop_ = true;
   }
   cv_.notify_all();
   blocking_cv_.notify_all();
   thread_.join();
   blocking_thread_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  ready_.clear();
+  timers_.clear();
+  blocking_.clear();
 }
 
 void ThreadLoop::Post(std::function<void()> task) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return;
     ready_.push_back(std::move(task));
   }
   cv_.notify_one();
@@ -29,6 +37,7 @@ void ThreadLoop::Post(std::function<void()> task) {
 void ThreadLoop::PostAfter(int64_t delay_ms, std::function<void()> task) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return;
     timers_.emplace(clock_->NowMillis() + delay_ms, std::move(task));
   }
   cv_.notify_one();
@@ -37,6 +46,7 @@ void ThreadLoop::PostAfter(int64_t delay_ms, std::function<void()> task) {
 void ThreadLoop::Offload(std::function<void()> work, std::function<void()> then) {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return;
     blocking_.emplace_back(std::move(work), std::move(then));
   }
   blocking_cv_.notify_one();

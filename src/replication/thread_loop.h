@@ -17,8 +17,12 @@ namespace meridian::replication {
 class ThreadLoop final : public Loop {
  public:
   explicit ThreadLoop(Clock* clock = SystemClock::Default());
-  // Stops both threads; tasks not yet run are dropped.
-  ~ThreadLoop() override;
+  ~ThreadLoop() override;  // Stop()
+
+  // Stops both threads once the task running now has finished, and drops every task not yet
+  // run; later posts are dropped too. What still holds the loop (a transport's callbacks) may
+  // post until it is gone. Idempotent; not from a task of this loop.
+  void Stop();
 
   int64_t NowMillis() const override { return clock_->NowMillis(); }
   void Post(std::function<void()> task) override;

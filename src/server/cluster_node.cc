@@ -26,6 +26,7 @@ using replication::Replica;
 using replication::Role;
 
 thread_local std::optional<replication::ReplicaToken> last_write;
+thread_local bool last_write_refused = false;
 
 // The partitions a cluster of `cloud` holds: every region's, and the global one.
 std::vector<replication::PartitionSpec> ClusterPartitions(const std::string& cloud, int per_region) {
@@ -60,6 +61,7 @@ struct ClusterNode::Impl {
   std::map<std::string, replication::VersionedConfig> configs;  // guarded by mu
   replication::NodeMap nodes;                                   // guarded by mu
   std::string token_key;                                        // guarded by mu
+  bool stopped = false;                                         // guarded by mu
 
   Replica* ReplicaOf(const std::string& partition) const {
     auto it = replicas.find(partition);
@@ -72,14 +74,17 @@ struct ClusterNode::Impl {
 
 void ClusterNode::Impl::Refresh() {
   std::weak_ptr<bool> weak = alive;
+  // These callbacks run on the etcd store's thread; `stopped` (under mu) tells them the node is
+  // going away.
   config->LiveNodes([this, weak](Result<std::vector<proto::NodeInfo>> nodes_now) {
     if (weak.expired() || !nodes_now.ok()) return;
+    std::lock_guard<std::mutex> lock(mu);
+    if (stopped) return;
     replication::NodeMap m;
     for (const auto& n : *nodes_now) {
       m[n.id()] = n;
       if (n.id() != options.node) transport->SetPeerAddress(n.id(), n.peer_address());
     }
-    std::lock_guard<std::mutex> lock(mu);
     nodes = std::move(m);
   });
   config->ListPartitions([this, weak](Result<std::vector<replication::VersionedConfig>> all) {
@@ -96,17 +101,23 @@ ClusterNode::ClusterNode(std::unique_ptr<Impl> impl)
     : impl_(std::move(impl)), options_(impl_->options) {}
 
 ClusterNode::~ClusterNode() {
-  // Peers first stop reaching us; then nothing calls back into the replicas; then they go.
+  // Peers stop reaching us and the loop stops running replica code; then what may still post
+  // onto the loop (the transport's and etcd's callbacks) goes; then the replicas and the loop.
   if (impl_->server) impl_->server->Shutdown();
   impl_->registration.reset();
   *impl_->alive = false;
+  if (impl_->loop) impl_->loop->Stop();
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->stopped = true;
+  }
   for (auto& [id, p] : impl_->directory->Partitions()) p->SetWriteHook(nullptr);
   impl_->transport.reset();
   impl_->config.reset();
-  impl_->loop.reset();
   impl_->controller.reset();
   impl_->replicas.clear();
   impl_->stores.clear();
+  impl_->loop.reset();
 }
 
 Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ClusterOptions options,
@@ -155,7 +166,11 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ClusterOptions options,
                                               " ms; its outcome is unknown");
       }
       Result<replication::Commit> c = future.get();
-      if (!c.ok()) return c.status();
+      if (!c.ok()) {
+        if (c.status().graph_code() == replication::kNotPrimary) last_write_refused = true;
+        // Not a Graph error code: the client sees a plain 503.
+        return meridian::Status(Code::kUnavailable, c.status().message());
+      }
       last_write = replication::ReplicaToken{pid, c->epoch, c->lsn};
       return c->lsn;
     });
@@ -187,6 +202,7 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ClusterOptions options,
   co.node = options.node;
   co.partitions = ClusterPartitions(options.cloud, options.partitions_per_region);
   co.sync_members = options.sync_members;
+  co.placement_settle_ms = 2000;
   raw->controller = std::make_unique<replication::Controller>(co, raw->loop.get(),
                                                               raw->transport.get(),
                                                               raw->config.get());
@@ -275,6 +291,26 @@ bool ClusterNode::WaitVisible(const std::string& partition, uint64_t lsn, int64_
   return true;
 }
 
+Result<int64_t> ClusterNode::MovePrimary(const std::string& partition, const std::string& target,
+                                        int64_t timeout_ms) {
+  Replica* r = impl_->ReplicaOf(partition);
+  if (!r) return meridian::Status(Code::kNotFound, "no partition " + partition + " on this node");
+  auto promise = std::make_shared<std::promise<meridian::Status>>();
+  auto future = promise->get_future();
+  auto start = std::chrono::steady_clock::now();
+  impl_->loop->Post([r, target, timeout_ms, promise] {
+    r->TransferPrimary(target, timeout_ms,
+                       [promise](meridian::Status s) { promise->set_value(std::move(s)); });
+  });
+  if (future.wait_for(std::chrono::milliseconds(timeout_ms + 5000)) != std::future_status::ready) {
+    return meridian::Status(Code::kUnavailable, "the transfer did not finish in time");
+  }
+  MERIDIAN_RETURN_IF_ERROR(future.get());
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               start)
+      .count();
+}
+
 void ClusterNode::ForwardTo(const std::string& node, const proto::ForwardRequest& request,
                             replication::Reply<proto::ForwardResponse> reply) {
   impl_->transport->Forward(node, request, std::move(reply));
@@ -284,6 +320,12 @@ std::optional<replication::ReplicaToken> ClusterNode::TakeLastWrite() {
   auto t = std::move(last_write);
   last_write.reset();
   return t;
+}
+
+bool ClusterNode::TakeRefusedWrite() {
+  bool refused = last_write_refused;
+  last_write_refused = false;
+  return refused;
 }
 
 void ClusterNode::SetTokenKey(std::string key) {

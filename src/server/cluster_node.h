@@ -87,11 +87,21 @@ class ClusterNode final : public replication::Service {
   // Waits (bounded) until the local replica of `partition` has applied `lsn`. False on timeout.
   bool WaitVisible(const std::string& partition, uint64_t lsn, int64_t timeout_ms) const;
 
+  // Planned failover of `partition`, run on its primary: stops its writes, waits until `target`
+  // holds every entry, and hands it the primary. Returns how long writes were refused here.
+  // kFailedPrecondition when this node is not the primary or `target` is not a caught-up member;
+  // kUnavailable when the target does not catch up within `timeout_ms`.
+  Result<int64_t> MovePrimary(const std::string& partition, const std::string& target,
+                              int64_t timeout_ms);
+
   void ForwardTo(const std::string& node, const proto::ForwardRequest& request,
                  replication::Reply<proto::ForwardResponse> reply);
 
   // The replica token of the last write committed on this thread, cleared by the call.
   static std::optional<replication::ReplicaToken> TakeLastWrite();
+  // Whether a write on this thread was refused because the local replica stopped being the
+  // primary between routing and proposing (nothing was logged), cleared by the call.
+  static bool TakeRefusedWrite();
   // The key replica tokens are MAC'd with (a secret of the deployment); empty until the
   // directory is bootstrapped.
   void SetTokenKey(std::string key);

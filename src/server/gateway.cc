@@ -1,6 +1,7 @@
 #include "server/gateway.h"
 
 #include <future>
+#include <thread>
 
 #include "auth/token_service.h"
 #include "directory/directory.h"
@@ -44,6 +45,10 @@ void Gateway::Classify(const http::Request& req, std::string* partition, bool* w
   } else if (path == "/operator/v1/tenants") {
     *partition = "global";
     return;
+  } else if (StartsWith(path, "/operator/v1/partitions/")) {
+    // Moving a partition's primary runs on its primary.
+    *partition = FirstSegment(path.substr(std::string_view("/operator/v1/partitions").size()));
+    return;
   } else if (StartsWith(path, "/operator/v1/tenants/")) {
     tenant = FirstSegment(path.substr(std::string_view("/operator/v1/tenants").size()));
   } else if (path.find("/oauth2/") != std::string::npos || path.find("/discovery/") != std::string::npos ||
@@ -58,8 +63,8 @@ void Gateway::Classify(const http::Request& req, std::string* partition, bool* w
   if (info.ok()) *partition = info->partition;
 }
 
-bool Gateway::Route(const http::Request& req, http::Response& res) const {
-  if (IsForwarded(req)) return false;
+bool Gateway::Route(const http::Request& req, http::Response& res, bool retry) const {
+  if (IsForwarded(req) && (!retry || Hops(req) >= 2)) return false;
   std::string partition;
   bool write = false;
   Classify(req, &partition, &write);
@@ -80,6 +85,13 @@ bool Gateway::Route(const http::Request& req, http::Response& res) const {
   }
   Destination d = write ? node_->WriteDestination(partition)
                         : node_->ReadDestination(partition, min_lsn);
+  // While a primary takes over (a failover, a planned move), a write waits for it here rather
+  // than send the client away: a planned move pauses writes for well under a second.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kWriteWaitMs);
+  while (write && d.unavailable && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    d = node_->WriteDestination(partition);
+  }
   if (d.local) return false;
   if (d.unavailable) {
     Unavailable(d.why, req, res);
@@ -118,13 +130,15 @@ bool Gateway::Forward(const std::string& node, const http::Request& req,
   return true;
 }
 
-void Gateway::Finish(http::Response& res) const {
+bool Gateway::Finish(http::Response& res) const {
+  if (ClusterNode::TakeRefusedWrite()) return true;
   auto token = ClusterNode::TakeLastWrite();
   std::string key = node_->token_key();
   if (token && !key.empty()) {
     res.headers.emplace_back(replication::kReplicaTokenHeader,
                              replication::EncodeReplicaToken(*token, key));
   }
+  return false;
 }
 
 Result<http::Request> Gateway::Unwrap(const proto::ForwardRequest& f) {
@@ -139,6 +153,15 @@ Result<http::Request> Gateway::Unwrap(const proto::ForwardRequest& f) {
 
 bool Gateway::IsForwarded(const http::Request& req) {
   return StartsWith(req.remote_address, kPeerPrefix);
+}
+
+int Gateway::Hops(const http::Request& req) {
+  int hops = 0;
+  for (std::string_view a = req.remote_address; StartsWith(a, kPeerPrefix);
+       a.remove_prefix(std::string_view(kPeerPrefix).size())) {
+    ++hops;
+  }
+  return hops;
 }
 
 proto::ForwardResponse Gateway::Wrap(const http::Response& res) {

@@ -31,20 +31,28 @@ class Gateway {
       : node_(node), directory_(directory), tokens_(tokens) {}
 
   // Forwards `req`, or refuses it (503 when no node can take it now, 400 for a malformed
-  // replica token), and returns true; returns false when it runs here.
-  bool Route(const http::Request& req, http::Response& res) const;
-  // After a request ran here: adds the replica token of the write it committed, if any.
-  void Finish(http::Response& res) const;
+  // replica token), and returns true; returns false when it runs here. A forwarded request runs
+  // here, unless `retry` says it was refused here because the primary moved meanwhile: then it
+  // may go on once more (never a third hop).
+  bool Route(const http::Request& req, http::Response& res, bool retry = false) const;
+  // After a request ran here: adds the replica token of the write it committed, if any, and
+  // returns false; returns true when its write was refused because the primary moved away
+  // meanwhile (nothing was written): the caller routes it again.
+  bool Finish(http::Response& res) const;
 
   // Turns a forwarded request into the request this node serves, marked as forwarded so that it
   // is never forwarded again.
   static Result<http::Request> Unwrap(const proto::ForwardRequest& forwarded);
   static bool IsForwarded(const http::Request& req);
+  // How many nodes forwarded `req` on its way here.
+  static int Hops(const http::Request& req);
   static proto::ForwardResponse Wrap(const http::Response& res);
 
   // How long a read with a replica token waits for the local replica before going to the
   // primary.
   static constexpr int64_t kTokenWaitMs = 500;
+  // How long a write waits for its partition to have a primary taking writes before a 503.
+  static constexpr int64_t kWriteWaitMs = 3000;
 
  private:
   // The partition `req` touches ("" when none: it runs here) and whether it writes.

@@ -169,6 +169,14 @@ int main(int argc, char** argv) {
   certs->add_option("--host", cert_hosts,
                     "Host name or IP address every node certificate also names (repeatable)");
 
+  std::string move_partition, move_to;
+  auto* move = cluster->add_subcommand(
+      "move-primary",
+      "Planned failover: hand a partition's primary to a caught-up secondary (writes pause briefly)");
+  move->add_option("--data-dir", data_dir, "Data directory of a running node")->capture_default_str();
+  move->add_option("--partition", move_partition, "Partition id, e.g. emea-1")->required();
+  move->add_option("--to", move_to, "Node id of the new primary")->required();
+
   CLI11_PARSE(app, argc, argv);
   if (s->parsed()) {
     if (!config_file.empty()) {
@@ -200,6 +208,16 @@ int main(int argc, char** argv) {
       }
     }
     return OperatorRequest(data_dir, path, json::object{}, 201);
+  }
+  if (move->parsed()) {
+    for (char c : move_partition) {
+      if (!isalnum(static_cast<unsigned char>(c)) && c != '-') {
+        std::cerr << "--partition must be a partition id" << std::endl;
+        return 2;
+      }
+    }
+    return OperatorRequest(data_dir, "/operator/v1/partitions/" + move_partition + "/movePrimary",
+                           {{"to", move_to}}, 200);
   }
   if (certs->parsed()) {
     auto written = rpc::MakeClusterCertificates(certs_dir, cert_nodes, cert_hosts);

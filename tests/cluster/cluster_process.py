@@ -91,7 +91,7 @@ class Node:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("%s exited: %s" % (self.id, self.read_log()))
+                raise RuntimeError("%s exited with %s: %s" % (self.id, self.proc.returncode, self.read_log()))
             try:
                 if self.session().get(self.url + "/readyz", timeout=2).status_code == 200:
                     return self
@@ -114,6 +114,7 @@ class Node:
         self.proc.wait()
 
     def stop(self):
+        """Stops the node with SIGTERM; returns its exit code (0: a clean stop)."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -121,6 +122,7 @@ class Node:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        return self.proc.returncode if self.proc else 0
 
 
 class Cluster:
@@ -185,14 +187,15 @@ class Cluster:
         return r.json()
 
     def stop(self, keep=False):
-        for n in self.nodes:
-            n.stop()
+        """Stops every node and etcd; returns the nodes' exit codes by id."""
+        codes = {n.id: n.stop() for n in self.nodes}
         self.etcd.stop()
         keep = keep or os.environ.get("MERIDIAN_KEEP_CLUSTER")
         if keep:
             print("cluster files kept in " + self.root)
         else:
             shutil.rmtree(self.root, ignore_errors=True)
+        return codes
 
 
 def app_token(node, tenant):
