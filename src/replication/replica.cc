@@ -571,6 +571,9 @@ void Replica::TransferPrimary(const std::string& target, int64_t timeout_ms,
     return done(Status(Code::kFailedPrecondition, options_.node + " is not the primary"));
   }
   if (transfer_) return done(Status(Code::kFailedPrecondition, "a transfer is under way"));
+  if (target == options_.node) {
+    return done(Status(Code::kFailedPrecondition, target + " is the primary already"));
+  }
   if (!peers_.count(target) || RoleIn(config_, target) == Role::kCandidate) {
     return done(Status(Code::kFailedPrecondition,
                        target + " is not a caught-up member of partition " + options_.partition));
