@@ -536,6 +536,12 @@ void Replica::ChangeConfig(proto::PartitionConfig next, const std::string& why) 
           if (!r.ok()) {
             spdlog::info("partition {}: configuration change ({}) lost: {}", options_.partition,
                          why, r.status().ToString());
+            // A hand-over that did not happen (or whose outcome is unknown: the next read of the
+            // configuration tells) gives writes back; epochs keep it safe either way.
+            if (transfer_ && transfer_->swapping && tenure == tenure_) {
+              FinishTransfer(Status(Code::kUnavailable,
+                                    "the hand-over did not complete: " + r.status().message()));
+            }
             PollConfig();
             return;
           }
