@@ -93,7 +93,7 @@ void Replica::PostAfter(int64_t delay_ms, std::function<void()> fn) {
 
 void Replica::Start() {
   PollNodes();
-  PollConfig();
+  PollConfig(/*periodic=*/true);
 }
 
 void Replica::Publish() {
@@ -110,13 +110,15 @@ void Replica::Publish() {
 // ---------------------------------------------------------------------------------------------
 // Configuration
 
-void Replica::PollConfig() {
-  config_store_->Get(options_.partition, [this, alive = std::weak_ptr<bool>(alive_)](
+// Reads the configuration now; with `periodic`, again every config_poll_ms (Start begins the one
+// periodic chain; the other callers want one read sooner than the next poll).
+void Replica::PollConfig(bool periodic) {
+  config_store_->Get(options_.partition, [this, periodic, alive = std::weak_ptr<bool>(alive_)](
                                              Result<VersionedConfig> r) {
     if (alive.expired()) return;
-    Post([this, r = std::move(r)] {
+    Post([this, periodic, r = std::move(r)] {
       if (r.ok()) OnConfig(*r);
-      PostAfter(options_.config_poll_ms, [this] { PollConfig(); });
+      if (periodic) PostAfter(options_.config_poll_ms, [this] { PollConfig(true); });
     });
   });
 }

@@ -149,7 +149,7 @@ class Replica {
   void Post(std::function<void()> fn);
   void PostAfter(int64_t delay_ms, std::function<void()> fn);
 
-  void PollConfig();
+  void PollConfig(bool periodic = false);
   void PollNodes();
   void OnConfig(const VersionedConfig& vc);
   void ObserveEpoch(uint64_t epoch);

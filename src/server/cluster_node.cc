@@ -83,7 +83,8 @@ void ClusterNode::Impl::Refresh() {
     replication::NodeMap m;
     for (const auto& n : *nodes_now) {
       m[n.id()] = n;
-      if (n.id() != options.node) transport->SetPeerAddress(n.id(), n.peer_address());
+      // Itself included: its controller asks its own replicas where their logs end.
+      transport->SetPeerAddress(n.id(), n.peer_address());
     }
     nodes = std::move(m);
   });
