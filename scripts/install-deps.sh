@@ -5,7 +5,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   librocksdb-dev libprotobuf-dev protobuf-compiler libssl-dev openssl
-  libgrpc++-dev protobuf-compiler-grpc etcd-server libtoml11-dev
+  libgrpc++-dev protobuf-compiler-grpc etcd-server libtoml11-dev rocksdb-tools
   libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   bc curl jq wrk python3 python3-msal python3-jwt python3-requests

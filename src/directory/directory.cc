@@ -114,6 +114,7 @@ Result<TenantInfo> Directory::ResolveTenant(std::string_view id_or_domain) const
 }
 
 Result<int64_t> Directory::TenantCount() const { return global_->TenantCount(); }
+Result<std::vector<TenantInfo>> Directory::Tenants() const { return global_->ActiveTenants(); }
 
 Result<std::vector<proto::SigningKey>> Directory::SigningKeys() const {
   return global_->SigningKeys();

@@ -94,6 +94,9 @@ class Directory final : public TenantDirectory, public ClientDirectory {
   // ---- Global tenant directory (routing metadata) ----
   // Active tenants. Scans the global directory: for start-up, not for request paths.
   Result<int64_t> TenantCount() const;
+  // Every active tenant's routing record (id, region, partition, domains): routing metadata for
+  // the operator's residency report, never a tenant's objects. Scans the global directory.
+  Result<std::vector<TenantInfo>> Tenants() const;
   // Creates a tenant with its first administrator and a bootstrap application holding the Global
   // Administrator role. InvalidArgument for a bad name or country. The tenant is registered
   // pending, created in its partition, then activated; Open() undoes a creation that a crash

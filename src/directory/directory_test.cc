@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <filesystem>
+#include <map>
 
 #include "common/encoding.h"
 #include "crypto/sha.h"
@@ -40,6 +41,24 @@ TEST_F(DirectoryTest, NewTenantIsPlacedInItsRegionAndRoutable) {
   ASSERT_TRUE(jp.ok());
   EXPECT_EQ(jp->tenant.region, "jp");
   EXPECT_NE(jp->tenant.domains[0], tenant_.tenant.domains[0]) << "initial domains are unique";
+}
+
+TEST_F(DirectoryTest, TenantsListsEveryActiveTenantWithItsRoutingButNoPendingOne) {
+  auto jp = d_->CreateTenant("Northwind", "JP");
+  ASSERT_TRUE(jp.ok());
+  fault_point_ = "create-tenant:reserved";  // a creation stopped after its pending record
+  Reopen();
+  ASSERT_FALSE(d_->CreateTenant("Pending", "US").ok());
+  auto tenants = d_->Tenants();
+  ASSERT_TRUE(tenants.ok()) << tenants.status().ToString();
+  std::map<std::string, TenantInfo> by_id;
+  for (const auto& t : *tenants) by_id[t.id] = t;
+  ASSERT_EQ(by_id.size(), 2u) << "the pending tenant is not listed";
+  EXPECT_EQ(by_id.at(tenant_.tenant.id).region, "emea");
+  EXPECT_EQ(by_id.at(tenant_.tenant.id).partition, tenant_.tenant.partition);
+  EXPECT_EQ(by_id.at(jp->tenant.id).region, "jp");
+  EXPECT_EQ(by_id.at(jp->tenant.id).domains, jp->tenant.domains);
+  fault_point_.clear();
 }
 
 TEST_F(DirectoryTest, CreateGetUpdateDeleteUser) {

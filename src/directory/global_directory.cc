@@ -96,6 +96,14 @@ Result<std::vector<TenantInfo>> GlobalDirectory::PendingTenants() const {
   return out;
 }
 
+Result<std::vector<TenantInfo>> GlobalDirectory::ActiveTenants() const {
+  std::vector<TenantInfo> out;
+  MERIDIAN_RETURN_IF_ERROR(ScanTenants(*partition_, [&](json::object rec) {
+    if (!rec.contains("pending")) out.push_back(InfoOf(rec));
+  }));
+  return out;
+}
+
 Result<bool> GlobalDirectory::DomainTaken(std::string_view domain) const {
   MERIDIAN_ASSIGN_OR_RETURN(auto owner, partition_->Latest()->Get(GlobalDomainKey(domain)));
   return owner.has_value();

@@ -43,6 +43,9 @@ class GlobalDirectory {
   Result<bool> DomainTaken(std::string_view domain) const;
   // Tenants registered pending and never activated: creations a crash interrupted.
   Result<std::vector<TenantInfo>> PendingTenants() const;
+  // Every active tenant's routing record, in id order (a scan: for the operator's residency
+  // report, never for a request of a tenant). An undecodable record fails the whole call.
+  Result<std::vector<TenantInfo>> ActiveTenants() const;
 
   // The three steps of a tenant's registration (see proto RegisterTenant).
   Status RegisterPending(const TenantInfo& tenant);

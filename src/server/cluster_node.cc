@@ -339,6 +339,11 @@ std::string ClusterNode::token_key() const {
   return impl_->token_key;
 }
 
+ClusterView ClusterNode::View() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return ClusterView{impl_->configs, impl_->nodes};
+}
+
 meridian::Status ClusterNode::Ready() const {
   if (!impl_->registration->registered()) {
     return meridian::Status(Code::kUnavailable, "not registered in etcd");

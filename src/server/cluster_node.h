@@ -24,6 +24,8 @@
 
 #include "common/status.h"
 #include "meridian/replication.pb.h"
+#include "replication/config_store.h"
+#include "replication/placement.h"
 #include "replication/replica.h"
 #include "replication/replica_token.h"
 #include "replication/transport.h"
@@ -63,6 +65,13 @@ struct Destination {
   std::string node;  // when not local
   std::string why;   // when no node can take it: the 503's message
   bool unavailable = false;
+};
+
+// What a node last read from etcd (refreshed every 200 ms): each partition's configuration and
+// the live nodes. A copy; empty before the first read.
+struct ClusterView {
+  std::map<std::string, replication::VersionedConfig> configs;
+  replication::NodeMap nodes;
 };
 
 class ClusterNode final : public replication::Service {
@@ -106,6 +115,9 @@ class ClusterNode final : public replication::Service {
   // directory is bootstrapped.
   void SetTokenKey(std::string key);
   std::string token_key() const;
+
+  // The configurations and live nodes as last read (read-only: for reports, not routing).
+  ClusterView View() const;
 
   // Ready when every local replica is readable and plays a role in its partition.
   meridian::Status Ready() const;

@@ -1,7 +1,8 @@
 // meridian: the one binary. `meridian serve` runs the embedded default (every role in one
 // process on one data directory); `meridian tenant create` asks a running server for a new
 // tenant and prints its bootstrap credentials; `meridian tenant restore-admin` is the operator's
-// break-glass for a tenant without administrators; `meridian cluster certs` makes the cluster CA
+// break-glass for a tenant without administrators; `meridian residency report` prints where
+// every tenant's data lives; `meridian cluster certs` makes the cluster CA
 // and the node certificates of node-to-node mutual TLS.
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -68,10 +69,36 @@ int Serve(const server::ServeOptions& options) {
   return 0;
 }
 
-// Sends an operator request to the server running on `data_dir` and prints its answer. Returns
-// the process exit code.
-int OperatorRequest(const std::string& data_dir, const std::string& path, const json::object& body,
-                    int expected_status) {
+// Writes `v` indented by two spaces a level, for a person to read.
+void PrettyPrint(std::ostream& os, const json::value& v, int indent = 0) {
+  std::string pad(indent + 2, ' ');
+  if (const auto* o = v.if_object(); o && !o->empty()) {
+    os << "{\n";
+    for (auto it = o->begin(); it != o->end(); ++it) {
+      os << pad << json::serialize(json::string(it->key())) << ": ";
+      PrettyPrint(os, it->value(), indent + 2);
+      os << (std::next(it) == o->end() ? "\n" : ",\n");
+    }
+    os << std::string(indent, ' ') << "}";
+  } else if (const auto* a = v.if_array(); a && !a->empty()) {
+    os << "[\n";
+    for (size_t i = 0; i < a->size(); ++i) {
+      os << pad;
+      PrettyPrint(os, (*a)[i], indent + 2);
+      os << (i + 1 == a->size() ? "\n" : ",\n");
+    }
+    os << std::string(indent, ' ') << "]";
+  } else {
+    os << json::serialize(v);
+  }
+}
+
+// Sends an operator request to the server running on `data_dir` and prints its answer (indented
+// when `pretty` and the answer is JSON). Returns the process exit code: 1 when the server cannot
+// be reached or answers other than `expected_status`.
+int OperatorRequest(const std::string& data_dir, const std::string& method,
+                    const std::string& path, const json::object& body, int expected_status,
+                    bool pretty = false) {
   namespace fs = std::filesystem;
   fs::path dir = data_dir;
   std::string info_raw = Slurp(dir / "server.json");
@@ -96,10 +123,9 @@ int OperatorRequest(const std::string& data_dir, const std::string& path, const 
               << client.status().ToString() << std::endl;
     return 1;
   }
-  auto res = (*client)->Send("POST", path,
-                             {{"Authorization", "Bearer " + key},
-                              {"Content-Type", "application/json"}},
-                             json::serialize(body));
+  std::vector<std::pair<std::string, std::string>> headers{{"Authorization", "Bearer " + key}};
+  if (method != "GET") headers.emplace_back("Content-Type", "application/json");
+  auto res = (*client)->Send(method, path, headers, method == "GET" ? "" : json::serialize(body));
   if (!res.ok()) {
     std::cerr << "Request failed: " << res.status().ToString() << std::endl;
     return 1;
@@ -108,7 +134,13 @@ int OperatorRequest(const std::string& data_dir, const std::string& path, const 
     std::cerr << res->body << std::endl;
     return 1;
   }
-  std::cout << res->body << std::endl;
+  json::value answer = pretty ? json::parse(res->body, ec) : json::value();
+  if (pretty && !ec) {
+    PrettyPrint(std::cout, answer);
+    std::cout << std::endl;
+  } else {
+    std::cout << res->body << std::endl;
+  }
   return 0;
 }
 
@@ -157,6 +189,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   restore->add_option("--tenant", tenant_name, "Tenant id or verified domain")->required();
 
+  auto* residency = app.add_subcommand("residency", "Where tenants' data lives");
+  residency->require_subcommand(1);
+  auto* report = residency->add_subcommand(
+      "report",
+      "Print (JSON) every tenant's region and partition, the nodes that hold it (datacenter, "
+      "role) and where each partition's files are; any node of a cluster answers");
+  report->add_option("--data-dir", data_dir, "Data directory of the running server or node")
+      ->capture_default_str();
+
   std::string certs_dir;
   std::vector<std::string> cert_nodes, cert_hosts;
   auto* cluster = app.add_subcommand("cluster", "Manage the replicated cluster");
@@ -196,7 +237,7 @@ int main(int argc, char** argv) {
     return Serve(serve);
   }
   if (create->parsed()) {
-    return OperatorRequest(data_dir, "/operator/v1/tenants",
+    return OperatorRequest(data_dir, "POST", "/operator/v1/tenants",
                            {{"displayName", name}, {"countryLetterCode", country}}, 201);
   }
   if (restore->parsed()) {
@@ -207,7 +248,10 @@ int main(int argc, char** argv) {
         return 2;
       }
     }
-    return OperatorRequest(data_dir, path, json::object{}, 201);
+    return OperatorRequest(data_dir, "POST", path, json::object{}, 201);
+  }
+  if (report->parsed()) {
+    return OperatorRequest(data_dir, "GET", "/operator/v1/residency", json::object{}, 200, true);
   }
   if (move->parsed()) {
     for (char c : move_partition) {

@@ -20,6 +20,7 @@
 #include "graph/errors.h"
 #include "server/gateway.h"
 #include "server/request_scheduler.h"
+#include "server/residency_report.h"
 #include "http/metrics.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -462,6 +463,25 @@ void MeridianServer::Impl::Routes() {
                  return;
                }
                res.SetJson(201, json::serialize(*doc));
+               res.headers.emplace_back("Cache-Control", "no-store");
+             });
+  // Where every tenant's data lives: routing metadata and the cluster's configurations only, so
+  // any node answers it (the gateway never forwards it).
+  router.Add("GET", "/operator/v1/residency",
+             [this](const http::Request& req, const http::RouteParams&, http::Response& res) {
+               if (!IsOperator(req, res)) return;
+               auto tenants = directory->Tenants();
+               if (!tenants.ok()) {
+                 graph::SetError(tenants.status(), req, &res);
+                 return;
+               }
+               ResidencyInput in;
+               in.tenants = std::move(*tenants);
+               in.node = cluster ? options.cluster->node : "embedded";
+               in.data_dir = fs::absolute(options.data_dir).lexically_normal().string();
+               in.generated_at = FormatIso8601(directory->clock()->NowMillis());
+               if (cluster) in.cluster = cluster->View();
+               res.SetJson(200, json::serialize(ResidencyReport(in)));
                res.headers.emplace_back("Cache-Control", "no-store");
              });
   router.Add("POST", "/operator/v1/tenants/{tenant}/restoreAdministrator",
