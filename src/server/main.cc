@@ -260,8 +260,9 @@ int main(int argc, char** argv) {
         return 2;
       }
     }
-    return OperatorRequest(data_dir, "/operator/v1/partitions/" + move_partition + "/movePrimary",
-                           {{"to", move_to}}, 200);
+    return OperatorRequest(data_dir, "POST",
+                           "/operator/v1/partitions/" + move_partition + "/movePrimary",
+                           json::object{{"to", move_to}}, 200);
   }
   if (certs->parsed()) {
     auto written = rpc::MakeClusterCertificates(certs_dir, cert_nodes, cert_hosts);
