@@ -64,9 +64,18 @@ void Gateway::Classify(const http::Request& req, std::string* partition, bool* w
 }
 
 bool Gateway::Route(const http::Request& req, http::Response& res, bool retry) const {
-  if (IsForwarded(req) && (!retry || Hops(req) >= 2)) return false;
   std::string partition;
   bool write = false;
+  if (IsForwarded(req) && (!retry || Hops(req) >= 2)) {
+    // A peer chose this node; a read still runs only on a replica that may serve it.
+    Classify(req, &partition, &write);
+    if (!write && !partition.empty() && !node_->ReadDestination(partition, 0).local) {
+      Unavailable("the replica of partition " + partition + " on this node is catching up", req,
+                  res);
+      return true;
+    }
+    return false;
+  }
   Classify(req, &partition, &write);
   if (partition.empty()) return false;
   uint64_t min_lsn = 0;
@@ -97,7 +106,17 @@ bool Gateway::Route(const http::Request& req, http::Response& res, bool retry) c
     Unavailable(d.why, req, res);
     return true;
   }
-  return Forward(d.node, req, res);
+  Forward(d.node, req, res);
+  // A replica that cannot serve the read after all (catching up, unreachable): the primary can.
+  if (!write && res.status == 503) {
+    Destination primary = node_->WriteDestination(partition);
+    if (!primary.local && !primary.unavailable && primary.node != d.node) {
+      res.headers.clear();
+      res.body.clear();
+      Forward(primary.node, req, res);
+    }
+  }
+  return true;
 }
 
 bool Gateway::Forward(const std::string& node, const http::Request& req,
