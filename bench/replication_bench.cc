@@ -147,35 +147,58 @@ class Gate {
   bool closed_ = false;
 };
 
-// The replica's store, counting its fsyncs (Sync) and the time they take.
+// The replica's store, counting the calls of each kind and the time they take: fsyncs (Sync),
+// log trims, and the other writes and log reads.
 class CountingStore final : public replication::ReplicaStore {
  public:
+  enum Kind { kSync, kTrim, kPropose, kAppend, kApply, kReadLog, kEpochAt, kKinds };
+  struct Counter {
+    std::atomic<uint64_t> calls{0};
+    std::atomic<int64_t> ns{0};
+  };
+
   explicit CountingStore(replication::ReplicaStore* inner) : s_(inner) {}
+  mutable Counter counters[kKinds];
+
+  // Runs `fn`, counting it as a call of `kind`.
+  template <typename F>
+  auto Timed(Kind kind, F fn) const {
+    auto t0 = Clock::now();
+    auto r = fn();
+    counters[kind].ns.fetch_add((Clock::now() - t0).count());
+    counters[kind].calls.fetch_add(1);
+    return r;
+  }
+
   uint64_t base() const override { return s_->base(); }
   uint64_t base_epoch() const override { return s_->base_epoch(); }
   uint64_t applied() const override { return s_->applied(); }
   uint64_t log_end() const override { return s_->log_end(); }
   uint64_t durable_end() const override { return s_->durable_end(); }
-  Result<uint64_t> EpochAt(uint64_t lsn) const override { return s_->EpochAt(lsn); }
-  Result<uint64_t> Propose(uint64_t epoch, const Builder& build) override {
-    return s_->Propose(epoch, build);
+  Result<uint64_t> EpochAt(uint64_t lsn) const override {
+    return Timed(kEpochAt, [&] { return s_->EpochAt(lsn); });
   }
-  Status Append(const std::vector<proto::Op>& ops) override { return s_->Append(ops); }
+  Result<uint64_t> Propose(uint64_t epoch, const Builder& build) override {
+    return Timed(kPropose, [&] { return s_->Propose(epoch, build); });
+  }
+  Status Append(const std::vector<proto::Op>& ops) override {
+    return Timed(kAppend, [&] { return s_->Append(ops); });
+  }
   Result<uint64_t> Sync() override {
-    auto t0 = Clock::now();
-    auto r = s_->Sync();
-    sync_ns.fetch_add((Clock::now() - t0).count());
-    syncs.fetch_add(1);
-    return r;
+    return Timed(kSync, [&] { return s_->Sync(); });
   }
   Status TruncateAfter(uint64_t lsn) override { return s_->TruncateAfter(lsn); }
-  Status ApplyThrough(uint64_t lsn) override { return s_->ApplyThrough(lsn); }
+  Status ApplyThrough(uint64_t lsn) override {
+    return Timed(kApply, [&] { return s_->ApplyThrough(lsn); });
+  }
   void SetVisible(uint64_t lsn) override { s_->SetVisible(lsn); }
   uint64_t visible() const override { return s_->visible(); }
   Status ReadLog(uint64_t from, size_t max_bytes, std::vector<proto::Op>* out) const override {
-    return s_->ReadLog(from, max_bytes, out);
+    return Timed(kReadLog, [&] { return s_->ReadLog(from, max_bytes, out); });
   }
-  Status TrimLogThrough(uint64_t lsn) override { return s_->TrimLogThrough(lsn); }
+  Status TrimLogThrough(uint64_t lsn) override {
+    return Timed(kTrim, [&] { return s_->TrimLogThrough(lsn); });
+  }
   Result<std::unique_ptr<replication::CheckpointReader>> OpenCheckpoint() override {
     return s_->OpenCheckpoint();
   }
@@ -185,9 +208,6 @@ class CountingStore final : public replication::ReplicaStore {
   Status Install(std::unique_ptr<replication::CheckpointWriter> writer) override {
     return s_->Install(std::move(writer));
   }
-
-  std::atomic<uint64_t> syncs{0};
-  std::atomic<int64_t> sync_ns{0};
 
  private:
   replication::ReplicaStore* const s_;
@@ -745,17 +765,22 @@ int Main(int argc, char** argv) {
     Figures replicated, single, etcd;
     double fsyncs_per_commit[3];
     double sync_ms[3];  // mean time in one Sync, per node
+    // Per node and kind of store call: calls per commit, and milliseconds per second of run.
+    double calls_per_commit[3][CountingStore::kKinds];
+    double ms_per_second[3][CountingStore::kKinds];
     double appends_per_commit, append_ms, entries_per_append;
   };
   std::vector<Row> rows;
   for (int w : f.writers) {
     Row row{};
     row.writers = w;
-    uint64_t syncs0[3];
-    int64_t sync_ns0[3];
+    uint64_t calls0[3][CountingStore::kKinds];
+    int64_t ns0[3][CountingStore::kKinds];
     for (int i = 0; i < 3; ++i) {
-      syncs0[i] = nodes[i]->store().syncs.load();
-      sync_ns0[i] = nodes[i]->store().sync_ns.load();
+      for (int k = 0; k < CountingStore::kKinds; ++k) {
+        calls0[i][k] = nodes[i]->store().counters[k].calls.load();
+        ns0[i][k] = nodes[i]->store().counters[k].ns.load();
+      }
     }
     auto& tr = nodes[0]->transport();
     uint64_t appends0 = tr.appends.load(), entries0 = tr.entries.load();
@@ -766,12 +791,33 @@ int Main(int argc, char** argv) {
       if (s.ok()) committed.fetch_add(1);
       return s;
     };
-    row.replicated = Measure(f.reps, w, f.seconds, counted);
+    // Per repetition, on stderr: what applying one committed entry costs a secondary (n2).
+    auto& applies = nodes[1]->store().counters[CountingStore::kApply];
+    uint64_t rep_commits = 0;
+    int64_t rep_apply_ns = applies.ns.load();
+    auto per_rep = [&] {
+      uint64_t c = committed.load() - rep_commits;
+      int64_t ns = applies.ns.load() - rep_apply_ns;
+      std::fprintf(stderr, "  W=%d run: %llu commits, n2 ApplyThrough %.1f us per entry, log end %llu\n",
+                   w, static_cast<unsigned long long>(c), c ? ns / 1e3 / c : 0.0,
+                   static_cast<unsigned long long>(nodes[1]->store().log_end()));
+      rep_commits = committed.load();
+      rep_apply_ns = applies.ns.load();
+    };
+    row.replicated = Measure(f.reps, w, f.seconds, counted, per_rep);
     const uint64_t commits = committed.load();
+    const double run_seconds = f.seconds * f.reps;
     for (int i = 0; i < 3; ++i) {
-      uint64_t s = nodes[i]->store().syncs.load() - syncs0[i];
-      row.fsyncs_per_commit[i] = commits ? static_cast<double>(s) / commits : 0;
-      row.sync_ms[i] = s ? (nodes[i]->store().sync_ns.load() - sync_ns0[i]) / 1e6 / s : 0;
+      for (int k = 0; k < CountingStore::kKinds; ++k) {
+        uint64_t calls = nodes[i]->store().counters[k].calls.load() - calls0[i][k];
+        double ms = (nodes[i]->store().counters[k].ns.load() - ns0[i][k]) / 1e6;
+        row.calls_per_commit[i][k] = commits ? static_cast<double>(calls) / commits : 0;
+        row.ms_per_second[i][k] = ms / run_seconds;
+        if (k == CountingStore::kSync) {
+          row.fsyncs_per_commit[i] = row.calls_per_commit[i][k];
+          row.sync_ms[i] = calls ? ms / calls : 0;
+        }
+      }
     }
     uint64_t appends = tr.appends.load() - appends0;
     row.appends_per_commit = commits ? static_cast<double>(appends) / commits : 0;
@@ -977,6 +1023,21 @@ int Main(int argc, char** argv) {
                 r.writers, r.fsyncs_per_commit[0], r.fsyncs_per_commit[1],
                 r.fsyncs_per_commit[2], r.sync_ms[0], r.sync_ms[1], r.sync_ms[2],
                 r.appends_per_commit, r.entries_per_append, r.append_ms, runs.c_str());
+  }
+  std::printf(
+      "\nwhere the store's time goes: ms spent per second of run in each kind of call (calls "
+      "per commit), n1 / n2 / n3:\n\n");
+  std::printf("| writers | Sync | TrimLogThrough | Propose | Append | ApplyThrough | ReadLog | "
+              "EpochAt |\n");
+  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  for (const auto& r : rows) {
+    std::printf("| %d |", r.writers);
+    for (int k = 0; k < CountingStore::kKinds; ++k) {
+      std::printf(" %.0f / %.0f / %.0f (%.2f / %.2f / %.2f) |", r.ms_per_second[0][k],
+                  r.ms_per_second[1][k], r.ms_per_second[2][k], r.calls_per_commit[0][k],
+                  r.calls_per_commit[1][k], r.calls_per_commit[2][k]);
+    }
+    std::printf("\n");
   }
   std::printf("\n(d) planned failover, TransferPrimary under 8 writers:\n\n");
   std::printf(
