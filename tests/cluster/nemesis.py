@@ -388,9 +388,10 @@ class Nemesis:
                     if name in ("meridian_replica_visible_lsn", "meridian_replica_committed_lsn"):
                         key = labels["partition"]
                         lsns.setdefault(key, {}).setdefault(n.id, {})[name[17:]] = int(v)
+            # A node whose /metrics did not answer counts as diverged.
             diverged = {p: v for p, v in lsns.items()
-                        if len({(x["visible_lsn"], x["committed_lsn"]) if isinstance(x, dict) else x
-                                for x in v.values()}) != 1}
+                        if p == "?" or len({(x["visible_lsn"], x["committed_lsn"])
+                                            for x in v.values()}) != 1}
             if not diverged:
                 for p in sorted(lsns):
                     log("partition %s: visible LSN %s on %s" % (
