@@ -2,7 +2,7 @@
 datacenters, about 55 s of faults one at a time (kills, freezes, cut and delayed links, a whole
 datacenter down), then the history checker. The seed is printed; MERIDIAN_NEMESIS_SEED replays
 its fault schedule, MERIDIAN_NEMESIS_SECONDS makes the long form (docs/cluster.md, "Fault
-injection").
+injection"). Then a small cluster checks that a region back from an outage is reached again at once.
 """
 import os
 import random
