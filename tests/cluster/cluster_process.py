@@ -75,7 +75,9 @@ class Node:
         self.proc = None
         self.frozen = False
         self.config = os.path.join(cluster.root, node_id + ".toml")
-        self.proxy = FaultProxy(self.peer_port) if cluster.proxies else None
+        self.proxy = cluster.proxies.pop(0) if cluster.proxies else None
+        if self.proxy:
+            self.proxy.target_port = self.peer_port
 
     def write_config(self, public_url):
         with open(self.config, "w") as f:
@@ -169,7 +171,8 @@ class Cluster:
 
     def __init__(self, layout, proxies=False):
         self.root = tempfile.mkdtemp(prefix="meridian-cluster-")
-        self.proxies = proxies
+        # The proxies listen before the nodes' ports are picked, so that no proxy takes one.
+        self.proxies = [FaultProxy(None) for _ in layout] if proxies else []
         self.etcd = Etcd(self.root)
         self.certs = os.path.join(self.root, "certs")
         self.nodes = [Node(self, *n) for n in layout]

@@ -51,7 +51,8 @@ class _Loop:
 
 class FaultProxy:
     """Listens on 127.0.0.1:<port> (free, picked at construction) and forwards to
-    127.0.0.1:<target_port>. Counts the connections it reset."""
+    127.0.0.1:<target_port> (which may be set after construction, before the first connection).
+    Counts the connections it reset."""
 
     def __init__(self, target_port):
         self.target_port = target_port
