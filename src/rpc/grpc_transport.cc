@@ -99,6 +99,12 @@ class GrpcTransport::Impl final : public CallRegistry {
       // The peer must prove it is `to`, whatever address it is reached at.
       args.SetSslTargetNameOverride(to);
       args.SetMaxReceiveMessageSize(options_.max_message_bytes);
+      // gRPC's default reconnect backoff grows to 120 s: a peer back from a restart stayed
+      // unreachable from here for seconds (minutes after a long outage) while it served. Redial
+      // at least every second, the scale of the liveness lease.
+      args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+      args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+      args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
       peer.stub =
           proto::Replication::NewStub(grpc::CreateCustomChannel(peer.address, credentials_, args));
     }

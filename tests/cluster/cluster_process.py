@@ -1,6 +1,9 @@
 """A real cluster on loopback for tests: its own etcd (Debian's etcd-server) in a temporary
 directory, the cluster CA and node certificates from `meridian cluster certs`, and `meridian serve
 --config` processes, each with its TOML file. Ports are picked free; everything stops with stop().
+
+With `proxies=True`, every node's peer port sits behind a fault_proxy.FaultProxy whose port the
+node advertises (`peer_advertise`), so that a test can cut or delay the links into a node.
 """
 import json
 import os
@@ -12,6 +15,8 @@ import tempfile
 import time
 
 import requests
+
+from fault_proxy import FaultProxy
 
 for _var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
     os.environ.pop(_var, None)
@@ -68,10 +73,16 @@ class Node:
         self.peer_port = free_port()
         self.url = "https://127.0.0.1:%d" % self.port
         self.proc = None
+        self.frozen = False
         self.config = os.path.join(cluster.root, node_id + ".toml")
+        self.proxy = cluster.proxies.pop(0) if cluster.proxies else None
+        if self.proxy:
+            self.proxy.target_port = self.peer_port
 
     def write_config(self, public_url):
         with open(self.config, "w") as f:
+            if self.proxy:
+                f.write('peer_advertise = "127.0.0.1:%d"\n' % self.proxy.port)
             f.write('cluster = "test"\nnode = "%s"\nregion = "%s"\ndatacenter = "%s"\n'
                     'data_dir = "%s"\nlisten = "127.0.0.1:%d"\npeer_listen = "127.0.0.1:%d"\n'
                     'etcd = ["%s"]\ncerts = "%s"\npublic_url = "%s"\nlease_ttl_seconds = 2\n'
@@ -81,6 +92,7 @@ class Node:
 
     def start(self):
         os.makedirs(self.data_dir, exist_ok=True)
+        self.frozen = False
         self.log = open(os.path.join(self.cluster.root, self.id + ".log"), "ab")
         self.proc = subprocess.Popen(
             [BINARY, "serve", "--config", self.config, "--password-iterations", "1000"],
@@ -109,13 +121,42 @@ class Node:
         with open(os.path.join(self.cluster.root, self.id + ".log"), "rb") as f:
             return f.read().decode(errors="replace")[-3000:]
 
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
+        self.frozen = False
+
+    def freeze(self):
+        """SIGSTOP: the process keeps its sockets but runs nothing (its etcd lease lapses)."""
+        self.proc.send_signal(signal.SIGSTOP)
+        self.frozen = True
+
+    def thaw(self):
+        self.proc.send_signal(signal.SIGCONT)
+        self.frozen = False
+
+    def metrics(self, timeout=5):
+        """The node's /metrics samples as {(name, {label: value}): value}."""
+        out = {}
+        for line in self.session().get(self.url + "/metrics", timeout=timeout).text.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            name_labels, _, value = line.rpartition(" ")
+            name, _, labels = name_labels.partition("{")
+            pairs = tuple(sorted(tuple(kv.split("=", 1)) for kv in labels.rstrip("}").split(",")
+                                 if "=" in kv))
+            out[(name, tuple((k, v.strip('"')) for k, v in pairs))] = float(value)
+        return out
 
     def stop(self):
         """Stops the node with SIGTERM; returns its exit code (0: a clean stop)."""
         if self.proc and self.proc.poll() is None:
+            if self.frozen:
+                self.thaw()
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=20)
@@ -126,10 +167,12 @@ class Node:
 
 
 class Cluster:
-    """Nodes given as (id, region, datacenter)."""
+    """Nodes given as (id, region, datacenter); `proxies`: a fault proxy before each peer port."""
 
-    def __init__(self, layout):
+    def __init__(self, layout, proxies=False):
         self.root = tempfile.mkdtemp(prefix="meridian-cluster-")
+        # The proxies listen before the nodes' ports are picked, so that no proxy takes one.
+        self.proxies = [FaultProxy(None) for _ in layout] if proxies else []
         self.etcd = Etcd(self.root)
         self.certs = os.path.join(self.root, "certs")
         self.nodes = [Node(self, *n) for n in layout]
@@ -189,6 +232,9 @@ class Cluster:
     def stop(self, keep=False):
         """Stops every node and etcd; returns the nodes' exit codes by id."""
         codes = {n.id: n.stop() for n in self.nodes}
+        for n in self.nodes:
+            if n.proxy:
+                n.proxy.close()
         self.etcd.stop()
         keep = keep or os.environ.get("MERIDIAN_KEEP_CLUSTER")
         if keep:
