@@ -794,6 +794,7 @@ void Replica::HandleAppend(const proto::AppendRequest& req,
   uint64_t match_end = req.entries_size() > 0 ? req.entries(req.entries_size() - 1).lsn() : prev;
   // The commit point the primary states holds for us only as far as our log equals its log.
   committed_ = std::max(committed_, std::min(req.committed_lsn(), match_end));
+  heard_ms_.store(loop_->NowMillis());
   if (durable_ >= match_end) {
     ApplyCommitted();
     return reply(Answer(R::OK, epoch_, match_end));

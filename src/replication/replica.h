@@ -121,6 +121,9 @@ class Replica {
   // Whether Propose() would be accepted now.
   bool accepting_writes() const { return accepting_epoch_.load() != 0; }
   uint64_t failovers() const { return failovers_.load(); }
+  // When (loop clock) this replica last took an append from a primary of its epoch: a secondary
+  // that has not heard from one lately may be far behind without knowing it.
+  int64_t last_heard_ms() const { return heard_ms_.load(); }
   const std::string& node() const { return options_.node; }
   const std::string& partition() const { return options_.partition; }
 
@@ -227,6 +230,7 @@ class Replica {
   std::atomic<uint64_t> committed_pub_{0};
   std::atomic<uint64_t> failovers_{0};
   std::atomic<bool> readable_{false};
+  std::atomic<int64_t> heard_ms_{0};
 };
 
 }  // namespace meridian::replication

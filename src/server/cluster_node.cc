@@ -352,7 +352,16 @@ meridian::Status ClusterNode::Ready() const {
     if (r->role() == Role::kNone || r->role() == Role::kCandidate) {
       return meridian::Status(Code::kUnavailable, "partition " + id + ": " + RoleName(r->role()));
     }
-    if (!r->readable()) return meridian::Status(Code::kUnavailable, "partition " + id + ": catching up");
+    if (!r->readable()) {
+      return meridian::Status(Code::kUnavailable, "partition " + id + ": catching up");
+    }
+    // A secondary knows it is current only while it hears from its primary (every 50 ms); a
+    // failover takes about the lease (2 s), so 5 s of silence means it is cut off.
+    int64_t silent = impl_->loop->NowMillis() - r->last_heard_ms();
+    if (r->role() != Role::kPrimary && silent > 5000) {
+      return meridian::Status(Code::kUnavailable, "partition " + id + ": no word from its primary for " +
+                                                  std::to_string(silent) + " ms");
+    }
   }
   return meridian::Status::Ok();
 }
