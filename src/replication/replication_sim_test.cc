@@ -47,7 +47,7 @@ TEST_F(SimTest, ASeedReplaysExactly) {
 
 TEST_F(SimTest, SeededFaultSchedulesLoseNothing) {
   uint64_t only = EnvOr("MERIDIAN_SIM_SEED", 0);
-  uint64_t schedules = only ? 1 : EnvOr("MERIDIAN_SIM_SCHEDULES", 300);
+  uint64_t schedules = only ? 1 : EnvOr("MERIDIAN_SIM_SCHEDULES", 2000);
   Report total;
   uint64_t failing = 0;
   for (uint64_t i = 0; i < schedules; ++i) {
