@@ -25,6 +25,10 @@ void Controller::Tick() {
       if (!alive.expired()) Tick();
     });
   };
+  if (options_.elected && !options_.elected()) {
+    again();
+    return;
+  }
   config_->LiveNodes([this, alive, again](Result<std::vector<proto::NodeInfo>> nodes) {
     if (alive.expired()) return;
     if (!nodes.ok()) return loop_->Post(again);

@@ -8,13 +8,15 @@
 // other node necessarily, so promoting anyone else could lose one. With no live sync member the
 // partition stays without a writable primary (and says so) rather than lose a write.
 //
-// Several controllers may run at once (each node runs one, or one is elected): they cannot undo
-// each other, since every change is a compare-and-swap on the revision it was decided from.
+// Every node runs one and one is elected through etcd to act; should two act at once (an
+// election is a lease, not a lock), they cannot undo each other, since every change is a
+// compare-and-swap on the revision it was decided from.
 //
 // Threading: runs on its node's Loop.
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -43,6 +45,10 @@ struct ControllerOptions {
   // A first placement waits until the live nodes have not changed for this long, so that nodes
   // starting together are all there and every partition starts with its primary on one node.
   int64_t placement_settle_ms = 0;
+  // Whether this node's controller is the elected one (an etcd key under its lease); the others
+  // stand by. Null: always act (the simulation runs every node's at once, which is safe since
+  // every change is a compare-and-swap: the election only saves work).
+  std::function<bool()> elected;
 };
 
 class Controller {

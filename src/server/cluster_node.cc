@@ -1,6 +1,7 @@
 #include "server/cluster_node.h"
 
 #include <chrono>
+#include <condition_variable>
 #include <future>
 #include <thread>
 
@@ -55,6 +56,12 @@ struct ClusterNode::Impl {
   std::unique_ptr<rpc::GrpcServer> server;
   std::unique_ptr<cluster::NodeRegistration> registration;
   std::unique_ptr<replication::Controller> controller;
+  // The controller election: a key under this node's lease, taken when absent.
+  std::atomic<bool> elected{false};
+  std::thread election;
+  std::mutex election_mu;
+  std::condition_variable election_cv;
+  bool election_stop = false;  // guarded by election_mu
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 
   mutable std::mutex mu;
@@ -70,7 +77,32 @@ struct ClusterNode::Impl {
   // Refreshes the view of configurations and nodes that routing reads, and the transport's
   // address book.
   void Refresh();
+  void Campaign();
 };
+
+void ClusterNode::Impl::Campaign() {
+  const std::string key = "/meridian/" + options.cluster + "/controller";
+  std::unique_lock<std::mutex> lock(election_mu);
+  while (!election_stop) {
+    lock.unlock();
+    int64_t lease = registration->lease();
+    bool now = false;
+    if (lease != 0) {
+      auto current = etcd->Get(key);
+      if (current.ok() && !*current) {
+        now = etcd->CompareAndSwap(key, 0, options.node, lease).ok();
+      } else if (current.ok()) {
+        now = (*current)->value == options.node && (*current)->lease == lease;
+      }
+    }
+    if (now != elected.load()) {
+      spdlog::info("node {} {} the controller", options.node, now ? "is now" : "is no longer");
+    }
+    elected.store(now);
+    lock.lock();
+    election_cv.wait_for(lock, std::chrono::milliseconds(500), [this] { return election_stop; });
+  }
+}
 
 void ClusterNode::Impl::Refresh() {
   std::weak_ptr<bool> weak = alive;
@@ -105,6 +137,14 @@ ClusterNode::~ClusterNode() {
   // Peers stop reaching us and the loop stops running replica code; then what may still post
   // onto the loop (the transport's and etcd's callbacks) goes; then the replicas and the loop.
   if (impl_->server) impl_->server->Shutdown();
+  if (impl_->election.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(impl_->election_mu);
+      impl_->election_stop = true;
+    }
+    impl_->election_cv.notify_all();
+    impl_->election.join();
+  }
   impl_->registration.reset();
   *impl_->alive = false;
   if (impl_->loop) impl_->loop->Stop();
@@ -204,9 +244,11 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ClusterOptions options,
   co.partitions = ClusterPartitions(options.cloud, options.partitions_per_region);
   co.sync_members = options.sync_members;
   co.placement_settle_ms = 2000;
+  co.elected = [raw] { return raw->elected.load(); };
   raw->controller = std::make_unique<replication::Controller>(co, raw->loop.get(),
                                                               raw->transport.get(),
                                                               raw->config.get());
+  raw->election = std::thread([raw] { raw->Campaign(); });
   raw->loop->Post([raw] {
     raw->Refresh();
     for (auto& [id, r] : raw->replicas) r->Start();
