@@ -72,6 +72,9 @@ Replica::Replica(ReplicaOptions options, ReplicaStore* store, Loop* loop, Transp
   // an unacknowledged tail beyond it, and a checkpoint installed ahead of the commit point has
   // its base beyond it: reads see neither.
   committed_ = store_->visible();
+  // After a restart the store shows everything it applied (no older snapshot survives), which may
+  // hold a crashed primary's unacknowledged tail: nothing is readable until that is committed.
+  open_applied_ = store_->applied();
   UpdateVisible();
 }
 
@@ -99,7 +102,7 @@ void Replica::Start() {
 void Replica::Publish() {
   // State installed from a checkpoint may hold entries not yet committed, and no older state to
   // show instead: nothing is readable until the commit point reaches it.
-  readable_.store(committed_ >= store_->base());
+  readable_.store(committed_ >= std::max(store_->base(), open_applied_));
   // Named primary by a configuration it has not yet claimed, or deposed by a newer epoch it has
   // not yet read: it acts as nothing.
   role_.store(my_role_ == Role::kPrimary && !primary_ ? Role::kNone : my_role_);
@@ -417,7 +420,6 @@ void Replica::Heartbeat(uint64_t tenure) {
   for (auto& [name, peer] : peers_) SendTo(name);
   CheckMembers();
   TrimLog();
-  if (transfer_) ContinueTransfer();
   PostAfter(options_.heartbeat_ms, [this, tenure] { Heartbeat(tenure); });
 }
 
@@ -427,7 +429,11 @@ void Replica::AdvanceCommit() {
   if (!primary_) return;
   uint64_t c = durable_;
   if (config_.sync_size() == 0) c = committed_;
-  for (const auto& s : config_.sync()) {
+  // While a change that adds sync members is in flight, they count already: once it lands they
+  // may be promoted, and they must then hold everything acknowledged before it.
+  std::vector<std::string> sync(config_.sync().begin(), config_.sync().end());
+  sync.insert(sync.end(), joining_sync_.begin(), joining_sync_.end());
+  for (const auto& s : sync) {
     auto it = peers_.find(s);
     c = std::min(c, it == peers_.end() ? 0 : it->second.match);
   }
@@ -527,6 +533,10 @@ void Replica::CheckMembers() {
 void Replica::ChangeConfig(proto::PartitionConfig next, const std::string& why) {
   next.set_epoch(epoch_ + 1);
   config_change_inflight_ = true;
+  joining_sync_.clear();
+  for (const auto& n : next.sync()) {
+    if (!Contains(config_.sync(), n) && n != options_.node) joining_sync_.push_back(n);
+  }
   uint64_t tenure = tenure_;
   int64_t expected = config_revision_;
   config_store_->CompareAndSwap(
@@ -535,6 +545,7 @@ void Replica::ChangeConfig(proto::PartitionConfig next, const std::string& why) 
         if (alive.expired()) return;
         Post([this, tenure, next, why, r = std::move(r)] {
           config_change_inflight_ = false;
+          joining_sync_.clear();
           if (!r.ok()) {
             spdlog::info("partition {}: configuration change ({}) lost: {}", options_.partition,
                          why, r.status().ToString());
@@ -582,7 +593,11 @@ void Replica::TransferPrimary(const std::string& target, int64_t timeout_ms,
   if (target == options_.node) {
     return done(Status(Code::kFailedPrecondition, target + " is the primary already"));
   }
-  if (!peers_.count(target) || RoleIn(config_, target) == Role::kCandidate) {
+  // The target must be a sync member when the primary is handed over: it then holds every
+  // acknowledged write, so a hand-over whose outcome is unknown (writes resume here meanwhile)
+  // cannot lose one either way. A secondary is made one first (ContinueTransfer).
+  Role role = RoleIn(config_, target);
+  if (!peers_.count(target) || (role != Role::kSync && role != Role::kSecondary)) {
     return done(Status(Code::kFailedPrecondition,
                        target + " is not a caught-up member of partition " + options_.partition));
   }
@@ -601,6 +616,18 @@ void Replica::ContinueTransfer() {
   uint64_t end = store_->log_end();
   auto it = peers_.find(transfer_->target);
   if (it == peers_.end()) return FinishTransfer(Status(Code::kFailedPrecondition, "target left"));
+  if (!Contains(config_.sync(), transfer_->target)) {
+    if (!config_change_inflight_ && it->second.acked && it->second.match >= committed_) {
+      proto::PartitionConfig next = config_;
+      Remove(next.mutable_secondaries(), transfer_->target);
+      *next.add_sync() = transfer_->target;
+      ChangeConfig(std::move(next), transfer_->target + " becomes sync for a planned failover");
+    }
+    PostAfter(options_.retry_ms, [this, tenure = tenure_] {
+      if (tenure == tenure_) ContinueTransfer();
+    });
+    return;
+  }
   if (committed_ < end || it->second.match < end) {
     SendTo(transfer_->target);
     PostAfter(options_.retry_ms, [this, tenure = tenure_] {

@@ -96,9 +96,9 @@ class Replica {
   using Done = std::function<void(Result<Commit>)>;
   void Propose(const ReplicaStore::Builder& build, Done done);
 
-  // Planned failover, on the loop: stops taking writes, waits until `target` (a secondary) holds
+  // Planned failover, on the loop: stops taking writes, waits until `target` (a sync member) holds
   // every entry and every entry is committed, then hands it the primary under a new epoch. Fails
-  // with kFailedPrecondition when this replica is not primary or `target` is not a member, and
+  // with kFailedPrecondition when this replica is not primary or `target` is not a sync member, and
   // with kUnavailable when the target does not catch up within `timeout_ms` (writes resume).
   void TransferPrimary(const std::string& target, int64_t timeout_ms, std::function<void(Status)> done);
 
@@ -215,6 +215,8 @@ class Replica {
   std::map<std::string, Peer> peers_;
   std::map<uint64_t, Done> pending_;
   bool config_change_inflight_ = false;
+  std::vector<std::string> joining_sync_;  // sync members the change in flight adds
+  uint64_t open_applied_ = 0;              // applied when this replica started
   std::string stall_reason_;
   std::unique_ptr<Transfer> transfer_;
 

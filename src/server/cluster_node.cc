@@ -29,6 +29,10 @@ using replication::Role;
 thread_local std::optional<replication::ReplicaToken> last_write;
 thread_local bool last_write_refused = false;
 
+// A secondary silent this long (no append from its primary, which sends one every 50 ms; a
+// failover takes about the 2 s lease) counts as cut off: not ready, and not read from.
+constexpr int64_t kSilentMs = 5000;
+
 // The partitions a cluster of `cloud` holds: every region's, and the global one.
 std::vector<replication::PartitionSpec> ClusterPartitions(const std::string& cloud, int per_region) {
   std::vector<replication::PartitionSpec> out{{"global", replication::kGlobalRegion}};
@@ -284,7 +288,11 @@ Destination ClusterNode::WriteDestination(const std::string& partition) const {
 
 Destination ClusterNode::ReadDestination(const std::string& partition, uint64_t min_lsn) const {
   Replica* r = impl_->ReplicaOf(partition);
-  if (r && r->readable() && r->visible_lsn() >= min_lsn && r->role() != Role::kNone &&
+  // A secondary that has heard nothing from its primary for a while may be cut off: what it
+  // shows (a user still enabled, a secret not yet revoked) may be long stale.
+  bool current = r && (r->role() == Role::kPrimary ||
+                       impl_->loop->NowMillis() - r->last_heard_ms() <= kSilentMs);
+  if (r && current && r->readable() && r->visible_lsn() >= min_lsn && r->role() != Role::kNone &&
       r->role() != Role::kCandidate) {
     return Destination{};
   }
@@ -366,7 +374,9 @@ std::optional<replication::ReplicaToken> ClusterNode::TakeLastWrite() {
 }
 
 bool ClusterNode::TakeRefusedWrite() {
-  bool refused = last_write_refused;
+  // A request that committed a write before the refused one (tenant creation writes the global
+  // partition first) must not run again: it would do that write twice.
+  bool refused = last_write_refused && !last_write.has_value();
   last_write_refused = false;
   return refused;
 }
@@ -397,10 +407,8 @@ meridian::Status ClusterNode::Ready() const {
     if (!r->readable()) {
       return meridian::Status(Code::kUnavailable, "partition " + id + ": catching up");
     }
-    // A secondary knows it is current only while it hears from its primary (every 50 ms); a
-    // failover takes about the lease (2 s), so 5 s of silence means it is cut off.
     int64_t silent = impl_->loop->NowMillis() - r->last_heard_ms();
-    if (r->role() != Role::kPrimary && silent > 5000) {
+    if (r->role() != Role::kPrimary && silent > kSilentMs) {
       return meridian::Status(Code::kUnavailable, "partition " + id + ": no word from its primary for " +
                                                   std::to_string(silent) + " ms");
     }

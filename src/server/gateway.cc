@@ -66,16 +66,7 @@ void Gateway::Classify(const http::Request& req, std::string* partition, bool* w
 bool Gateway::Route(const http::Request& req, http::Response& res, bool retry) const {
   std::string partition;
   bool write = false;
-  if (IsForwarded(req) && (!retry || Hops(req) >= 2)) {
-    // A peer chose this node; a read still runs only on a replica that may serve it.
-    Classify(req, &partition, &write);
-    if (!write && !partition.empty() && !node_->ReadDestination(partition, 0).local) {
-      Unavailable("the replica of partition " + partition + " on this node is catching up", req,
-                  res);
-      return true;
-    }
-    return false;
-  }
+  bool forwarded = IsForwarded(req) && (!retry || Hops(req) >= 2);
   Classify(req, &partition, &write);
   if (partition.empty()) return false;
   uint64_t min_lsn = 0;
@@ -91,6 +82,16 @@ bool Gateway::Route(const http::Request& req, http::Response& res, bool retry) c
       min_lsn = token->lsn;
       node_->WaitVisible(partition, min_lsn, kTokenWaitMs);
     }
+  }
+  if (forwarded) {
+    // A peer chose this node; a read still runs only on a replica that may serve it, and that
+    // has applied the read's token (a new primary may still be reconciling).
+    if (!write && !node_->ReadDestination(partition, min_lsn).local) {
+      Unavailable("the replica of partition " + partition + " on this node cannot serve this "
+                  "read yet", req, res);
+      return true;
+    }
+    return false;
   }
   Destination d = write ? node_->WriteDestination(partition)
                         : node_->ReadDestination(partition, min_lsn);

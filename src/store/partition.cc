@@ -301,6 +301,7 @@ Result<Partition::Positions> Partition::Recover(rocksdb::DB* db) {
     if (committed->size() != 8) return Internal("corrupt meta key Mcommitted");
     pos.known_committed = std::min(GetBigEndian64(*committed), pos.applied);
   }
+  pos.confirmed = pos.known_committed;
   return pos;
 }
 
@@ -393,6 +394,7 @@ void Partition::SetVisible(uint64_t lsn) {
   SnapshotRef old_pin;
   std::lock_guard<std::mutex> lock(mu_);
   lsn = std::min(lsn, pos_.applied);
+  pos_.confirmed = std::max(pos_.confirmed, lsn);
   if (lsn <= pos_.visible) return;
   pos_.visible = lsn;
   if (!options_.track_visibility) return;
@@ -554,7 +556,7 @@ Result<uint64_t> Partition::Sync() {
   // With visibility tracking, the visible point goes to disk with the log: it is what a
   // restarted replica knows to be committed (see known_committed()).
   if (options_.track_visibility) {
-    uint64_t visible = Current().visible;
+    uint64_t visible = Current().confirmed;
     std::lock_guard<std::mutex> lock(write_mu_);
     if (!persisted_committed_ || visible > *persisted_committed_) {
       rocksdb::WriteBatch batch;
@@ -781,7 +783,8 @@ Status Partition::Install(std::unique_ptr<CheckpointStaging> staged, uint64_t ls
       old_pending.swap(pending_);
       pinned_.reset();
       changing_ = false;
-      pos_ = Positions{lsn, epoch, lsn, lsn, lsn, epoch, lsn};
+      pos_ = Positions{lsn, epoch, lsn, lsn, lsn, epoch, lsn, /*known_committed=*/0,
+                       /*confirmed=*/0};
     }
     ++log_generation_;
     persisted_committed_.reset();  // the new database has not recorded one

@@ -243,7 +243,8 @@ class Partition {
   // Replaces the partition's state and log with the checkpoint `staged` received, which must hold
   // the position (lsn, epoch) its sender announced (kInvalidArgument otherwise, as for a staging
   // that is not complete or not this partition's). Afterwards base() == applied() == last_lsn() ==
-  // durable_end() == visible() == lsn. Atomic across a crash: the partition reopens either as it
+  // durable_end() == visible() == lsn, but what a Sync records as committed (known_committed()
+  // after a reopen) stays 0 until SetVisible confirms a position. Atomic across a crash: the partition reopens either as it
   // was or as installed, never a mix. Views opened before keep reading the old state; the old
   // directory is removed once the last of them is dropped. kInternal on an I/O failure (the old
   // state stays); kUnavailable as for Write.
@@ -287,6 +288,10 @@ class Partition {
     uint64_t log_end = 0, log_end_epoch = 0;
     uint64_t visible = 0;
     uint64_t known_committed = 0;
+    // The highest LSN SetVisible was given since the database was opened or installed: what a
+    // Sync writes down as committed. `visible` itself also moves on an Install, to a position
+    // nobody has confirmed committed.
+    uint64_t confirmed = 0;
   };
   using SnapshotRef = std::shared_ptr<const rocksdb::Snapshot>;
 

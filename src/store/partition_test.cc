@@ -1119,6 +1119,31 @@ TEST(PartitionCheckpoint, FailedStagingWriteLeavesTheOldState) {
   EXPECT_TRUE(Has(*dst->Latest(), "Told"));
 }
 
+TEST(PartitionCheckpoint, AnInstalledPositionIsNotRecordedAsCommittedUntilConfirmed) {
+  TempDir a, b;
+  KvMachine m;
+  auto src = Source(a.path(), &m);
+  auto cp = std::move(src->OpenCheckpoint()).value();
+  PartitionOptions options;
+  options.track_visibility = true;
+  {
+    auto dst = std::move(Partition::Open("dst", b.path(), &m, options)).value();
+    auto staging = std::move(dst->BeginInstall()).value();
+    ASSERT_TRUE(Transfer(*cp, staging.get()).ok());
+    ASSERT_TRUE(dst->Install(std::move(staging), cp->lsn(), cp->epoch()).ok());
+    ASSERT_TRUE(dst->Sync().ok());
+  }
+  // The checkpoint may run ahead of the commit point: a reopened replica must not trust it.
+  auto dst = std::move(Partition::Open("dst", b.path(), &m, options)).value();
+  EXPECT_EQ(dst->applied(), 300u);
+  EXPECT_EQ(dst->known_committed(), 0u);
+  dst->SetVisible(300);
+  ASSERT_TRUE(dst->Sync().ok());
+  dst.reset();
+  dst = std::move(Partition::Open("dst", b.path(), &m, options)).value();
+  EXPECT_EQ(dst->known_committed(), 300u);
+}
+
 TEST(PartitionCheckpoint, ViewOpenedBeforeInstallKeepsReadingTheOldState) {
   TempDir a, b;
   KvMachine m;

@@ -195,6 +195,15 @@ class Cluster:
     def node(self, node_id):
         return next(n for n in self.nodes if n.id == node_id)
 
+    def sync_member_of(self, partition):
+        """A node whose replica of `partition` is in its sync set, from each node's /metrics."""
+        needle = 'meridian_replica_epoch{partition="%s",role="sync"}' % partition
+        for n in self.nodes:
+            if n.proc is not None and n.proc.poll() is None:
+                if needle in n.session().get(n.url + "/metrics", timeout=5).text:
+                    return n
+        raise RuntimeError("no sync member of " + partition)
+
     def primary_of(self, partition, timeout=10):
         """The node whose replica of `partition` takes writes, from each node's /metrics."""
         deadline = time.time() + timeout

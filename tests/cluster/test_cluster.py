@@ -70,8 +70,7 @@ class ClusterTest(unittest.TestCase):
         cluster = self.cluster
         partition = self.tenant["partition"]
         primary = cluster.primary_of(partition)
-        target = next(n for n in cluster.nodes
-                      if n is not primary and n.datacenter != primary.datacenter)
+        target = cluster.sync_member_of(partition)  # only a sync member may take over
         headers = self.auth(target)
         done = threading.Event()
         completions, failures = [], []
