@@ -252,6 +252,35 @@ TEST_F(ReplicaTest, AnAppliedDivergentEntryTakesACheckpointInsteadOfBeingKept) {
   EXPECT_FALSE(r->readable() && r->visible_lsn() >= 1) << "the lost entry must not be readable";
 }
 
+TEST_F(ReplicaTest, ARestartedReplicaServesNothingItAppliedUntilThatCommits) {
+  // A primary applied entry 1 as it proposed it, and stopped before anyone acknowledged it.
+  config.current.config.set_primary("n2");
+  config.current.config.set_sync(0, "n1");
+  {
+    auto primary = Make("n2");
+    loop.Advance(1);
+    primary->Propose(
+        [](const store::ReadView&, proto::Op* op) {
+          op->mutable_put_object()->set_id("k");
+          op->mutable_put_object()->set_record_json("unacknowledged");
+          return meridian::Status::Ok();
+        },
+        [](Result<Commit>) {});
+    loop.Drain();
+    ASSERT_EQ(store.applied(), 1u);
+  }
+  // It restarts as a secondary: its state shows entry 1, which may yet be lost.
+  config.current.config.set_primary("n1");
+  config.current.config.set_sync(0, "n2");
+  config.current.config.set_epoch(9);
+  auto r = Make("n2");
+  EXPECT_FALSE(r->readable()) << "a restarted replica served an entry nobody acknowledged";
+  // Once a primary says the entry is committed (it kept it), the replica serves again.
+  ASSERT_EQ(Deliver(r.get(), Append(9, 1, 2, {}, 1)).result(), proto::AppendResponse::OK);
+  EXPECT_TRUE(r->readable());
+  EXPECT_EQ(r->visible_lsn(), 1u);
+}
+
 TEST_F(ReplicaTest, APrimaryProposesOnlyUnderAnEpochItClaimedAndCommitsOnlyWithItsSyncSet) {
   auto r = Make("n1");
   loop.Advance(1);
