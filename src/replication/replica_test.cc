@@ -166,6 +166,29 @@ class ReplicaTest : public ::testing::Test {
     return answer.value_or(proto::AppendResponse());
   }
 
+  // n2 becomes primary (claiming epoch 2), applies entry 1 = `value` as it proposes it, and stops
+  // before anyone acknowledges it; the configuration then names n1 primary and n2 sync.
+  void ApplyAsDeposedPrimary(const std::string& value) {
+    config.current.config.set_primary("n2");
+    config.current.config.set_sync(0, "n1");
+    {
+      auto primary = Make("n2");
+      loop.Advance(1);
+      ASSERT_EQ(config.current.config.epoch(), 2u);
+      primary->Propose(
+          [value](const store::ReadView&, proto::Op* op) {
+            op->mutable_put_object()->set_id("k");
+            op->mutable_put_object()->set_record_json(value);
+            return meridian::Status::Ok();
+          },
+          [](Result<Commit>) {});
+      loop.Drain();
+    }
+    ASSERT_EQ(store.applied(), 1u);
+    config.current.config.set_primary("n1");
+    config.current.config.set_sync(0, "n2");
+  }
+
   // Answers every recorded append with OK at `epoch`.
   void AckAll(uint64_t epoch) {
     for (auto& s : transport.appends) {
@@ -225,25 +248,8 @@ TEST_F(ReplicaTest, ADivergentUnappliedTailIsTruncatedAndReplaced) {
 }
 
 TEST_F(ReplicaTest, AnAppliedDivergentEntryTakesACheckpointInsteadOfBeingKept) {
-  // A deposed primary: it applied entry 2 (epoch 2) as it proposed it, and it never committed.
-  config.current.config.set_primary("n2");
-  config.current.config.set_sync(0, "n1");
-  {
-    auto primary = Make("n2");
-    loop.Advance(1);  // claims epoch 2 and becomes primary
-    ASSERT_EQ(config.current.config.epoch(), 2u);
-    primary->Propose(
-        [](const store::ReadView&, proto::Op* op) {
-          op->mutable_put_object()->set_id("k");
-          op->mutable_put_object()->set_record_json("lost");
-          return meridian::Status::Ok();
-        },
-        [](Result<Commit>) {});
-    loop.Drain();
-  }
-  ASSERT_EQ(store.applied(), 1u);
-  config.current.config.set_primary("n1");
-  config.current.config.set_sync(0, "n2");
+  // A deposed primary: it applied entry 1 (epoch 2) as it proposed it, and it never committed.
+  ApplyAsDeposedPrimary("lost");
   config.current.config.set_epoch(5);
   auto r = Make("n2");
   auto answer = Deliver(r.get(), Append(5, 0, 0, {Entry(1, 5, "new")}, 0));
@@ -253,25 +259,9 @@ TEST_F(ReplicaTest, AnAppliedDivergentEntryTakesACheckpointInsteadOfBeingKept) {
 }
 
 TEST_F(ReplicaTest, ARestartedReplicaServesNothingItAppliedUntilThatCommits) {
-  // A primary applied entry 1 as it proposed it, and stopped before anyone acknowledged it.
-  config.current.config.set_primary("n2");
-  config.current.config.set_sync(0, "n1");
-  {
-    auto primary = Make("n2");
-    loop.Advance(1);
-    primary->Propose(
-        [](const store::ReadView&, proto::Op* op) {
-          op->mutable_put_object()->set_id("k");
-          op->mutable_put_object()->set_record_json("unacknowledged");
-          return meridian::Status::Ok();
-        },
-        [](Result<Commit>) {});
-    loop.Drain();
-    ASSERT_EQ(store.applied(), 1u);
-  }
-  // It restarts as a secondary: its state shows entry 1, which may yet be lost.
-  config.current.config.set_primary("n1");
-  config.current.config.set_sync(0, "n2");
+  // A primary applied entry 1 as it proposed it, and stopped before anyone acknowledged it. It
+  // restarts as a secondary: its state shows entry 1, which may yet be lost.
+  ApplyAsDeposedPrimary("unacknowledged");
   config.current.config.set_epoch(9);
   auto r = Make("n2");
   EXPECT_FALSE(r->readable()) << "a restarted replica served an entry nobody acknowledged";
