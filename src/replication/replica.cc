@@ -854,7 +854,11 @@ void Replica::HandleFetchCheckpoint(const proto::CheckpointRequest& req,
   if (!primary_ || req.epoch() > epoch_) {
     return reply(Status(Code::kUnavailable, options_.node + " is not the primary"));
   }
-  reply(store_->OpenCheckpoint());
+  // Making it flushes the memtable and links files: off the loop.
+  auto reader = std::make_shared<Result<std::unique_ptr<CheckpointReader>>>(
+      Status(Code::kInternal, "not opened"));
+  loop_->Offload([this, reader] { *reader = store_->OpenCheckpoint(); },
+                 [reader, reply = std::move(reply)] { reply(std::move(*reader)); });
 }
 
 void Replica::FetchCheckpoint(const std::string& from) {
@@ -878,20 +882,28 @@ void Replica::FetchCheckpoint(const std::string& from) {
       from, req, sink->get(),
       [this, alive = std::weak_ptr<bool>(alive_), sink](Status s) {
         if (alive.expired()) return;
-        Post([this, sink, s]() mutable {
-          installing_ = false;
-          if (s.ok()) s = store_->Install(std::move(*sink));
-          if (!s.ok()) {
-            spdlog::warn("partition {}: checkpoint install failed: {}", options_.partition,
-                         s.ToString());
-            return;
-          }
-          spdlog::debug("partition {}: {} installed a checkpoint at {} (epoch {})",
-                        options_.partition, options_.node, store_->base(), store_->base_epoch());
-          FailWaitingReplies();
-          durable_ = store_->durable_end();
-          ApplyCommitted();
-        });
+        // Installing fsyncs the files and switches the partition to them: off the loop.
+        auto result = std::make_shared<Status>(s);
+        std::weak_ptr<bool> weak = alive;
+        loop_->Offload(
+            [this, sink, result] {
+              if (result->ok()) *result = store_->Install(std::move(*sink));
+            },
+            [this, weak, result] {
+              if (weak.expired()) return;
+              installing_ = false;
+              if (!result->ok()) {
+                spdlog::warn("partition {}: checkpoint install failed: {}", options_.partition,
+                             result->ToString());
+                return;
+              }
+              spdlog::debug("partition {}: {} installed a checkpoint at {} (epoch {})",
+                            options_.partition, options_.node, store_->base(),
+                            store_->base_epoch());
+              FailWaitingReplies();
+              durable_ = store_->durable_end();
+              ApplyCommitted();
+            });
       });
 }
 
