@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <deque>
+#include <set>
 
 #include "replication/replica_token.h"
 #include "replication/sim/mem_store.h"
@@ -91,8 +92,12 @@ class MemConfig final : public ConfigStore {
     if (expected != current.revision) {
       return done(meridian::Status(Code::kFailedPrecondition, "revision moved"));
     }
-    current = VersionedConfig{next, current.revision + 1};
-    done(current.revision);
+    auto apply = [this, next, done] {
+      current = VersionedConfig{next, current.revision + 1};
+      done(current.revision);
+    };
+    if (hold) return held.push_back(apply);  // lands when the test says so
+    apply();
   }
   void ListPartitions(std::function<void(Result<std::vector<VersionedConfig>>)> done) override {
     done(std::vector<VersionedConfig>{current});
@@ -102,6 +107,7 @@ class MemConfig final : public ConfigStore {
     for (const char* dc : {"dc1", "dc2", "dc3"}) {
       proto::NodeInfo n;
       n.set_id(std::string("n") + dc[2]);
+      if (lapsed.count(n.id())) continue;
       n.set_region("emea");
       n.set_datacenter(dc);
       out.push_back(n);
@@ -109,6 +115,9 @@ class MemConfig final : public ConfigStore {
     done(out);
   }
   VersionedConfig current;
+  bool hold = false;                         // keep compare-and-swaps in flight
+  std::vector<std::function<void()>> held;
+  std::set<std::string> lapsed;              // nodes whose lease has lapsed (still running)
 };
 
 proto::Op Entry(uint64_t lsn, uint64_t epoch, const std::string& value) {
@@ -187,6 +196,29 @@ class ReplicaTest : public ::testing::Test {
     ASSERT_EQ(store.applied(), 1u);
     config.current.config.set_primary("n1");
     config.current.config.set_sync(0, "n2");
+  }
+
+  // Answers, as `node`, every append recorded for it: OK at `epoch`, durable through its last
+  // entry.
+  void AckFrom(const std::string& node, uint64_t epoch) {
+    std::vector<RecordingTransport::Sent> mine;
+    for (auto it = transport.appends.begin(); it != transport.appends.end();) {
+      if (it->to == node) {
+        mine.push_back(std::move(*it));
+        it = transport.appends.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto& sent : mine) {
+      const auto& r = sent.request;
+      proto::AppendResponse a;
+      a.set_result(proto::AppendResponse::OK);
+      a.set_epoch(epoch);
+      a.set_durable_lsn(r.entries_size() ? r.entries(r.entries_size() - 1).lsn() : r.prev_lsn());
+      sent.reply(a);
+    }
+    loop.Drain();
   }
 
   // Answers every recorded append with OK at `epoch`.
@@ -293,25 +325,49 @@ TEST_F(ReplicaTest, APrimaryProposesOnlyUnderAnEpochItClaimedAndCommitsOnlyWithI
   EXPECT_FALSE(done.has_value()) << "acknowledged before the sync member had it";
   EXPECT_EQ(r->visible_lsn(), 0u) << "a read saw an uncommitted entry on the primary";
   // The secondary's acknowledgement does not commit; the sync member's does.
-  auto ack = [&](const std::string& node) {
-    for (auto& s : transport.appends) {
-      if (s.to != node || s.request.entries_size() == 0) continue;
-      proto::AppendResponse a;
-      a.set_result(proto::AppendResponse::OK);
-      a.set_epoch(2);
-      a.set_durable_lsn(1);
-      s.reply(a);
-    }
-    loop.Drain();
-  };
-  ack("n3");
+  AckFrom("n3", 2);
   EXPECT_FALSE(done.has_value());
-  ack("n2");
+  AckFrom("n2", 2);
   ASSERT_TRUE(done.has_value());
   ASSERT_TRUE(done->ok());
   EXPECT_EQ((*done)->lsn, 1u);
   EXPECT_EQ((*done)->epoch, 2u);
   EXPECT_EQ(r->visible_lsn(), 1u);
+}
+
+TEST_F(ReplicaTest, ASyncMemberBeingAddedCountsForCommitsBeforeTheChangeLands) {
+  // n1 (dc1) is primary with sync n2 (dc2). n2's lease lapses while it keeps answering, so n1
+  // adds n3 (dc3) to the sync set. Once that lands n3 may be promoted: a write acknowledged
+  // meanwhile on n1 and n2 alone would be lost with them.
+  config.current.config.set_secondaries(0, "n3");
+  auto r = Make("n1");
+  loop.Advance(1);
+  AckAll(2);
+  ASSERT_TRUE(r->accepting_writes());
+  config.lapsed = {"n2"};
+  config.hold = true;
+  for (int i = 0; i < 12 && config.held.empty(); ++i) {
+    loop.Advance(50);
+    AckFrom("n2", 2);
+    AckFrom("n3", 2);
+  }
+  ASSERT_EQ(config.held.size(), 1u) << "n1 did not start adding a sync member";
+  std::optional<Result<Commit>> done;
+  r->Propose(
+      [](const store::ReadView&, proto::Op* op) {
+        op->mutable_put_object()->set_id("k");
+        return meridian::Status::Ok();
+      },
+      [&](Result<Commit> c) { done = c; });
+  loop.Drain();
+  for (int i = 0; i < 3; ++i) AckFrom("n2", 2);
+  EXPECT_FALSE(done.has_value()) << "acknowledged without the sync member being added";
+  AckFrom("n3", 2);
+  ASSERT_TRUE(done.has_value());
+  EXPECT_TRUE(done->ok());
+  config.held.front()();
+  loop.Drain();
+  EXPECT_EQ(config.current.config.sync_size(), 2);
 }
 
 TEST_F(ReplicaTest, APrimaryThatMeetsANewerEpochStepsDownAndFailsItsPendingWrites) {
