@@ -253,6 +253,13 @@ class Cluster:
         return codes
 
 
+def read_with_token(nodes, path, headers, token):
+    """Reads `path` on every node with the replica token of a write; yields (node, response)."""
+    for node in nodes:
+        yield node, node.session().get(node.url + path, headers={**headers, TOKEN_HEADER: token},
+                                       timeout=20)
+
+
 def app_token(node, tenant):
     app = tenant["bootstrapApplication"]
     r = node.session().post(

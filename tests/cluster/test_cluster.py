@@ -8,7 +8,7 @@ import time
 import unittest
 import uuid
 
-from cluster_process import Cluster, TOKEN_HEADER, app_token
+from cluster_process import Cluster, TOKEN_HEADER, app_token, read_with_token
 
 
 class ClusterTest(unittest.TestCase):
@@ -48,9 +48,8 @@ class ClusterTest(unittest.TestCase):
             self.assertEqual(r.status_code, 201, r.text)
             token = r.headers.get(TOKEN_HEADER)
             self.assertTrue(token, "a write response carries a replica token")
-            for reader in nodes:
-                got = reader.session().get(reader.url + "/v1.0/groups/" + r.json()["id"],
-                                           headers={**headers, TOKEN_HEADER: token}, timeout=20)
+            for reader, got in read_with_token(nodes, "/v1.0/groups/" + r.json()["id"], headers,
+                                               token):
                 self.assertEqual(got.status_code, 200, "%s missed the write: %s" % (reader.id, got.text))
 
     def test_2_a_forged_or_foreign_token_is_refused(self):

@@ -34,7 +34,7 @@ import time
 import unittest
 import uuid
 
-from cluster_process import BINARY, Cluster, TOKEN_HEADER, app_token
+from cluster_process import BINARY, Cluster, TOKEN_HEADER, app_token, read_with_token
 
 REGION_OF_COUNTRY = {"GB": "emea", "FR": "emea", "US": "na", "CA": "na"}
 LAYOUT = [("e1", "emea", "dc1"), ("e2", "emea", "dc2"), ("u1", "na", "dc3"), ("u2", "na", "dc4")]
@@ -128,9 +128,7 @@ class ResidencyTest(unittest.TestCase):
         self.assertEqual(w.status_code, 201, w.text)
         token = w.headers.get(TOKEN_HEADER)
         self.assertTrue(token, "a write response carries a replica token")
-        for reader in nodes:
-            got = reader.session().get(reader.url + "/v1.0/users/" + w.json()["id"],
-                                       headers={**headers, TOKEN_HEADER: token}, timeout=20)
+        for reader, got in read_with_token(nodes, "/v1.0/users/" + w.json()["id"], headers, token):
             self.assertEqual(got.status_code, 200, "%s missed the write: %s" % (reader.id, got.text))
             self.assertEqual(got.json()["displayName"], name)
         self.markers[name] = region
