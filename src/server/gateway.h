@@ -16,9 +16,6 @@
 #include "http/message.h"
 #include "server/cluster_node.h"
 
-namespace meridian::auth {
-class TokenService;
-}
 namespace meridian::directory {
 class Directory;
 }
@@ -27,8 +24,8 @@ namespace meridian::server {
 
 class Gateway {
  public:
-  Gateway(ClusterNode* node, directory::Directory* directory, auth::TokenService* tokens)
-      : node_(node), directory_(directory), tokens_(tokens) {}
+  Gateway(ClusterNode* node, directory::Directory* directory)
+      : node_(node), directory_(directory) {}
 
   // Forwards `req`, or refuses it (503 when no node can take it now, 400 for a malformed
   // replica token), and returns true; returns false when it runs here. A forwarded request runs
@@ -57,11 +54,11 @@ class Gateway {
  private:
   // The partition `req` touches ("" when none: it runs here) and whether it writes.
   void Classify(const http::Request& req, std::string* partition, bool* write) const;
-  bool Forward(const std::string& node, const http::Request& req, http::Response& res) const;
+  // Sends `req` to `node` and copies its answer into `res` (503 when it cannot be had).
+  void Forward(const std::string& node, const http::Request& req, http::Response& res) const;
 
   ClusterNode* const node_;
   directory::Directory* const directory_;
-  auth::TokenService* const tokens_;
 };
 
 }  // namespace meridian::server

@@ -312,7 +312,7 @@ Status MeridianServer::Impl::StartCluster() {
                                          replication::Reply<proto::ForwardResponse> reply) {
                                     ServeForwarded(f, std::move(reply));
                                   }));
-  gateway = std::make_unique<Gateway>(cluster.get(), directory.get(), tokens.get());
+  gateway = std::make_unique<Gateway>(cluster.get(), directory.get());
   cluster->RegisterMetrics(&metrics);
   json::object info{{"url", options.public_url},
                     {"port", http->port()},
