@@ -184,18 +184,26 @@ class ReplicaTest : public ::testing::Test {
       auto primary = Make("n2");
       loop.Advance(1);
       ASSERT_EQ(config.current.config.epoch(), 2u);
-      primary->Propose(
-          [value](const store::ReadView&, proto::Op* op) {
-            op->mutable_put_object()->set_id("k");
-            op->mutable_put_object()->set_record_json(value);
-            return meridian::Status::Ok();
-          },
-          [](Result<Commit>) {});
-      loop.Drain();
+      Write(primary.get(), value);
     }
     ASSERT_EQ(store.applied(), 1u);
     config.current.config.set_primary("n1");
     config.current.config.set_sync(0, "n2");
+  }
+
+  // Proposes k = `value` on `r`; the result lands in what it returns once the write commits or
+  // fails.
+  std::shared_ptr<std::optional<Result<Commit>>> Write(Replica* r, const std::string& value) {
+    auto done = std::make_shared<std::optional<Result<Commit>>>();
+    r->Propose(
+        [value](const store::ReadView&, proto::Op* op) {
+          op->mutable_put_object()->set_id("k");
+          op->mutable_put_object()->set_record_json(value);
+          return meridian::Status::Ok();
+        },
+        [done](Result<Commit> c) { *done = c; });
+    loop.Drain();
+    return done;
   }
 
   // Answers, as `node`, every append recorded for it: OK at `epoch`, durable through its last
@@ -312,15 +320,8 @@ TEST_F(ReplicaTest, APrimaryProposesOnlyUnderAnEpochItClaimedAndCommitsOnlyWithI
   // Reconciliation: every member acknowledges the (empty) log end.
   AckAll(2);
   ASSERT_TRUE(r->accepting_writes());
-  std::optional<Result<Commit>> done;
-  r->Propose(
-      [](const store::ReadView&, proto::Op* op) {
-        op->mutable_put_object()->set_id("k");
-        op->mutable_put_object()->set_record_json("v");
-        return meridian::Status::Ok();
-      },
-      [&](Result<Commit> c) { done = c; });
-  loop.Drain();
+  auto proposal = Write(r.get(), "v");
+  auto& done = *proposal;
   ASSERT_EQ(store.EpochAt(1).value(), 2u);
   EXPECT_FALSE(done.has_value()) << "acknowledged before the sync member had it";
   EXPECT_EQ(r->visible_lsn(), 0u) << "a read saw an uncommitted entry on the primary";
@@ -352,14 +353,8 @@ TEST_F(ReplicaTest, ASyncMemberBeingAddedCountsForCommitsBeforeTheChangeLands) {
     AckFrom("n3", 2);
   }
   ASSERT_EQ(config.held.size(), 1u) << "n1 did not start adding a sync member";
-  std::optional<Result<Commit>> done;
-  r->Propose(
-      [](const store::ReadView&, proto::Op* op) {
-        op->mutable_put_object()->set_id("k");
-        return meridian::Status::Ok();
-      },
-      [&](Result<Commit> c) { done = c; });
-  loop.Drain();
+  auto proposal = Write(r.get(), "v");
+  auto& done = *proposal;
   for (int i = 0; i < 3; ++i) AckFrom("n2", 2);
   EXPECT_FALSE(done.has_value()) << "acknowledged without the sync member being added";
   AckFrom("n3", 2);
@@ -374,14 +369,8 @@ TEST_F(ReplicaTest, APrimaryThatMeetsANewerEpochStepsDownAndFailsItsPendingWrite
   auto r = Make("n1");
   loop.Advance(1);
   AckAll(2);
-  std::optional<Result<Commit>> done;
-  r->Propose(
-      [](const store::ReadView&, proto::Op* op) {
-        op->mutable_put_object()->set_id("k");
-        return meridian::Status::Ok();
-      },
-      [&](Result<Commit> c) { done = c; });
-  loop.Drain();
+  auto proposal = Write(r.get(), "v");
+  auto& done = *proposal;
   for (auto& s : transport.appends) {
     proto::AppendResponse a;
     a.set_result(proto::AppendResponse::STALE_EPOCH);
