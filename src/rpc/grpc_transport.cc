@@ -128,11 +128,11 @@ class GrpcTransport::Impl final : public CallRegistry {
   // Starts a unary call: `start(async, context, request, response, on_done)` is the stub method.
   template <typename Request, typename Response, typename Start>
   void Unary(const std::string& to, const Request& request, replication::Reply<Response> reply,
-             Start start) {
+             std::chrono::milliseconds timeout, Start start) {
     auto call = std::make_shared<UnaryClientCall<Request, Response>>();
     call->request = request;
     call->reply = std::move(reply);
-    call->context.set_deadline(DeadlineAfter(options_.call_timeout));
+    call->context.set_deadline(DeadlineAfter(timeout));
     Result<std::shared_ptr<Stub>> stub = Begin(to, call);
     if (!stub.ok()) {
       call->reply(stub.status());
@@ -257,21 +257,24 @@ void GrpcTransport::RemovePeer(const std::string& node) { impl_->RemovePeer(node
 
 void GrpcTransport::Append(const std::string& to, const proto::AppendRequest& request,
                            replication::Reply<proto::AppendResponse> reply) {
-  impl_->Unary(to, request, std::move(reply), [](auto* async, auto&&... args) {
+  impl_->Unary(to, request, std::move(reply), impl_->options().call_timeout,
+               [](auto* async, auto&&... args) {
     async->Append(std::forward<decltype(args)>(args)...);
   });
 }
 
 void GrpcTransport::Status(const std::string& to, const proto::ReplicaStatusRequest& request,
                            replication::Reply<proto::ReplicaStatus> reply) {
-  impl_->Unary(to, request, std::move(reply), [](auto* async, auto&&... args) {
+  impl_->Unary(to, request, std::move(reply), impl_->options().call_timeout,
+               [](auto* async, auto&&... args) {
     async->Status(std::forward<decltype(args)>(args)...);
   });
 }
 
 void GrpcTransport::Forward(const std::string& to, const proto::ForwardRequest& request,
                             replication::Reply<proto::ForwardResponse> reply) {
-  impl_->Unary(to, request, std::move(reply), [](auto* async, auto&&... args) {
+  impl_->Unary(to, request, std::move(reply), impl_->options().forward_timeout,
+               [](auto* async, auto&&... args) {
     async->Forward(std::forward<decltype(args)>(args)...);
   });
 }

@@ -19,8 +19,11 @@ namespace meridian::rpc {
 
 struct GrpcTransportOptions {
   NodeCredentials credentials;  // this node's identity and the cluster CA
-  // Deadline of each Append, Status and Forward call; past it the call fails with kUnavailable.
+  // Deadline of each Append and Status call; past it the call fails with kUnavailable.
   std::chrono::milliseconds call_timeout{5000};
+  // Deadline of a Forward: the peer runs the whole client request, which may wait for a primary
+  // taking over and for its commit.
+  std::chrono::milliseconds forward_timeout{15000};
   // Deadline of a whole FetchCheckpoint stream.
   std::chrono::milliseconds checkpoint_timeout{std::chrono::minutes(10)};
   // The largest message received (an Append response, a checkpoint chunk).
