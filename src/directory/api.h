@@ -52,11 +52,18 @@ struct Page {
   std::optional<int64_t> count;
 };
 
+// What a write did: the object it wrote (for addPassword, the new credential in `object.data`;
+// empty for a delete or a link) and where it committed, which a cluster node turns into the
+// response's replica token.
 struct WriteResult {
   Object object;
-  uint64_t lsn = 0;
   std::string partition;
+  uint64_t lsn = 0;
+  uint64_t epoch = 0;
 };
+// Receives a write's outcome: on the caller's thread before the write call returns when the
+// partition commits there (the embedded default), else later on another thread.
+using WriteDone = std::function<void(Result<WriteResult>)>;
 
 enum class LinkDirection { kOutgoing, kIncoming };  // members/owners of X, or X's memberOf
 
@@ -82,31 +89,32 @@ class TenantDirectory {
   virtual Result<int64_t> Count(const SecurityContext& ctx, const TypeSchema& type) const = 0;
   virtual Result<boost::json::object> Organization(const SecurityContext& ctx) const = 0;
 
-  virtual Result<WriteResult> Create(const SecurityContext& ctx, const TypeSchema& type,
-                                     const boost::json::object& body) = 0;
+  // Writes complete asynchronously (see WriteDone): each authorizes and builds its op at once,
+  // on the caller's thread, and `done` runs exactly once with the outcome. Arguments need to
+  // live only until the call returns.
+  virtual void Create(const SecurityContext& ctx, const TypeSchema& type,
+                      const boost::json::object& body, WriteDone done) = 0;
   // PATCH semantics; `if_match` is an ETag the object must still have (412 otherwise).
-  virtual Result<WriteResult> Update(const SecurityContext& ctx, const TypeSchema& type,
-                                     std::string_view id, const boost::json::object& patch,
-                                     std::optional<std::string_view> if_match) = 0;
-  virtual Result<uint64_t> Delete(const SecurityContext& ctx, const TypeSchema& type,
-                                  std::string_view id,
-                                  std::optional<std::string_view> if_match) = 0;
+  virtual void Update(const SecurityContext& ctx, const TypeSchema& type, std::string_view id,
+                      const boost::json::object& patch, std::optional<std::string_view> if_match,
+                      WriteDone done) = 0;
+  virtual void Delete(const SecurityContext& ctx, const TypeSchema& type, std::string_view id,
+                      std::optional<std::string_view> if_match, WriteDone done) = 0;
 
   // Application credentials (Graph's addPassword / removePassword). The secret text is returned
-  // once in the result's "secretText" and only its hash is kept.
-  virtual Result<boost::json::object> AddPassword(const SecurityContext& ctx,
-                                                  std::string_view app_id,
-                                                  const boost::json::object& body) = 0;
-  virtual Status RemovePassword(const SecurityContext& ctx, std::string_view app_id,
-                                std::string_view key_id) = 0;
+  // once in the credential's "secretText" and only its hash is kept.
+  virtual void AddPassword(const SecurityContext& ctx, std::string_view app_id,
+                           const boost::json::object& body, WriteDone done) = 0;
+  virtual void RemovePassword(const SecurityContext& ctx, std::string_view app_id,
+                              std::string_view key_id, WriteDone done) = 0;
 
   // Group membership and ownership.
-  virtual Result<uint64_t> AddLink(const SecurityContext& ctx, std::string_view relation,
-                                   const TypeSchema& source_type, std::string_view source_id,
-                                   std::string_view target_id) = 0;
-  virtual Result<uint64_t> RemoveLink(const SecurityContext& ctx, std::string_view relation,
-                                      const TypeSchema& source_type, std::string_view source_id,
-                                      std::string_view target_id) = 0;
+  virtual void AddLink(const SecurityContext& ctx, std::string_view relation,
+                       const TypeSchema& source_type, std::string_view source_id,
+                       std::string_view target_id, WriteDone done) = 0;
+  virtual void RemoveLink(const SecurityContext& ctx, std::string_view relation,
+                          const TypeSchema& source_type, std::string_view source_id,
+                          std::string_view target_id, WriteDone done) = 0;
   // Direct links (members, owners, memberOf) or, when `transitive`, the closure through nested
   // groups (transitiveMembers, transitiveMemberOf); answered from the link indexes.
   virtual Result<Page> ListLinks(const SecurityContext& ctx, std::string_view relation,

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <filesystem>
+#include <future>
 #include <set>
 
 #include "common/encoding.h"
@@ -233,47 +234,58 @@ Result<Directory::Decision> Directory::DecideWrite(const SecurityContext& ctx,
   return Decision{std::move(target), std::move(verdict)};
 }
 
-Result<uint64_t> Directory::Submit(const SecurityContext& ctx, const Intent& intent,
-                                   const Builder& build) {
-  MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
+void Directory::Submit(const SecurityContext& ctx, const Intent& intent, const Builder& build,
+                       Committed done) {
+  auto p = PartitionOf(ctx);
+  if (!p.ok()) return done(p.status());
   TenantKeys keys(ctx.tenant_id());
-  auto stamp = [&](proto::Op* op) {
+  auto stamp = [this](const SecurityContext& ctx, proto::Op* op) {
     op->set_tenant_id(ctx.tenant_id());
     op->set_time_ms(clock_->NowMillis());
     *op->mutable_actor() = ctx.ToActor();
     op->set_request_id(ctx.correlation_id());
   };
-  bool refused = false;  // by authorization, rather than any other error
-  auto lsn = p->Write([&](const store::ReadView& partition_view, proto::Op* op) -> Status {
-    stamp(op);
-    store::TenantView view(partition_view, ctx.tenant_id());
-    MERIDIAN_ASSIGN_OR_RETURN(Decision d, DecideWrite(ctx, view, keys, intent));
-    refused = !d.verdict.ok();
-    MERIDIAN_RETURN_IF_ERROR(d.verdict);
-    return build(view, d.target, op);
-  });
-  if (!refused) return lsn;
-  // The refusal is audited in an op of its own, since the refused op wrote nothing.
-  auto audited = p->Write([&](const store::ReadView&, proto::Op* op) {
-    stamp(op);
-    auto* r = op->mutable_refusal();
-    r->set_activity(intent.activity);
-    r->set_target_type(intent.type);
-    r->set_target_id(intent.id);
-    r->set_reason(lsn.status().message());
-    switch (intent.action) {
-      case authz::Action::kCreate: r->set_operation("Add"); break;
-      case authz::Action::kDelete: r->set_operation("Delete"); break;
-      case authz::Action::kManageMembers:
-      case authz::Action::kManageOwners: r->set_operation("Assign"); break;
-      default: r->set_operation("Update");
-    }
-    return Status::Ok();
-  });
-  if (!audited.ok()) {
-    return Internal("a refused write could not be audited: " + audited.status().message());
-  }
-  return lsn;
+  // Set by the build, before the outcome arrives: a refusal by authorization, rather than any
+  // other error.
+  auto refused = std::make_shared<bool>(false);
+  (*p)->WriteAsync(
+      [&](const store::ReadView& partition_view, proto::Op* op) -> Status {
+        stamp(ctx, op);
+        store::TenantView view(partition_view, ctx.tenant_id());
+        MERIDIAN_ASSIGN_OR_RETURN(Decision d, DecideWrite(ctx, view, keys, intent));
+        *refused = !d.verdict.ok();
+        MERIDIAN_RETURN_IF_ERROR(d.verdict);
+        return build(view, d.target, op);
+      },
+      [refused, stamp, ctx, intent, p = *p, done](Result<store::Partition::Ack> ack) {
+        if (!*refused) return done(std::move(ack));
+        // The refusal is audited in an op of its own, since the refused op wrote nothing.
+        Status reason = ack.status();
+        p->WriteAsync(
+            [&](const store::ReadView&, proto::Op* op) {
+              stamp(ctx, op);
+              auto* r = op->mutable_refusal();
+              r->set_activity(intent.activity);
+              r->set_target_type(intent.type);
+              r->set_target_id(intent.id);
+              r->set_reason(reason.message());
+              switch (intent.action) {
+                case authz::Action::kCreate: r->set_operation("Add"); break;
+                case authz::Action::kDelete: r->set_operation("Delete"); break;
+                case authz::Action::kManageMembers:
+                case authz::Action::kManageOwners: r->set_operation("Assign"); break;
+                default: r->set_operation("Update");
+              }
+              return Status::Ok();
+            },
+            [reason, done](Result<store::Partition::Ack> audited) {
+              if (!audited.ok()) {
+                return done(Internal("a refused write could not be audited: " +
+                                     audited.status().message()));
+              }
+              done(reason);
+            });
+      });
 }
 
 Status Directory::AuthorizeRead(const SecurityContext& ctx, authz::Action action,
@@ -438,377 +450,494 @@ Status PasswordHashed(const std::optional<std::string>& hash) {
   return Status::Ok();
 }
 
-Result<WriteResult> Directory::Written(const SecurityContext& ctx, Object object, uint64_t lsn) {
+Result<WriteResult> Directory::Written(const SecurityContext& ctx, Object object,
+                                       const Result<store::Partition::Ack>& ack) {
+  MERIDIAN_RETURN_IF_ERROR(ack.status());
   MERIDIAN_ASSIGN_OR_RETURN(auto route, global_->Route(ctx.tenant_id()));
-  object.version = lsn;  // the apply stamps the record with the op's LSN
-  return WriteResult{std::move(object), lsn, route->partition};
+  if (!object.id.empty()) object.version = ack->lsn;  // the apply stamps the record with its LSN
+  return WriteResult{std::move(object), route->partition, ack->lsn, ack->epoch};
 }
+
+namespace {
+
+// Runs `start`, which ends by submitting a write whose outcome answers `done`; an error before
+// the write (a malformed body, an unknown object) answers `done` here.
+void Start(const WriteDone& done, const std::function<Status()>& start) {
+  Status s = start();
+  if (!s.ok()) done(s);
+}
+
+// Runs an asynchronous write and waits for its outcome.
+Result<WriteResult> Await(const std::function<void(WriteDone)>& write) {
+  std::promise<Result<WriteResult>> promise;
+  std::future<Result<WriteResult>> future = promise.get_future();
+  write([&promise](Result<WriteResult> r) { promise.set_value(std::move(r)); });
+  return future.get();
+}
+
+// Runs an asynchronous write and waits for the LSN it committed at.
+Result<uint64_t> AwaitLsn(const std::function<void(WriteDone)>& write) {
+  MERIDIAN_ASSIGN_OR_RETURN(WriteResult w, Await(write));
+  return w.lsn;
+}
+
+}  // namespace
 
 Result<WriteResult> Directory::Create(const SecurityContext& ctx, const TypeSchema& type,
                                       const json::object& body) {
-  if (type.type == "domain") {
-    return Status(Code::kMethodNotAllowed, "Domains are added by the operator.");
-  }
-  std::string id = random_->Uuid();
-  // Values that are not a function of the state are drawn before the write lock is taken, and
-  // so is the slow password hash (never under the lock).
-  std::string app_id = random_->Uuid();
-  TenantKeys keys(ctx.tenant_id());
-  Intent intent{authz::Action::kCreate, std::string(type.type), "",
-                "Add " + std::string(type.name())};
-  // Facts for authorization come from the checked body, whose property names are the schema's
-  // (a client may spell them in any case).
-  json::object checked;
-  MERIDIAN_RETURN_IF_ERROR(ApplyBody(type, body, true, &checked));
-  intent.role_assignable_group =
-      type.type == "group" && Bool(checked, "isAssignableToRole", false);
-  MERIDIAN_ASSIGN_OR_RETURN(std::optional<std::string> password_hash,
-                            HashPasswordOf(ctx, intent, type, checked));
-  Object written;  // what the op wrote, returned without reading it back
-  auto lsn = Submit(ctx, intent, [&](const store::ReadView& view, const authz::Target&,
-                                     proto::Op* op) -> Status {
-    Object o;
-    o.type = std::string(type.type);
-    o.id = id;
-    o.data = checked;
-    std::string created = FormatIso8601(op->time_ms());
-    if (type.type == "user") {
-      o.data.emplace("userType", "Member");
-      MERIDIAN_RETURN_IF_ERROR(CheckRequired(type, o.data));
-      MERIDIAN_RETURN_IF_ERROR(CheckUpnDomain(view, keys, Str(o.data, "userPrincipalName")));
-      const json::object& profile = o.data["passwordProfile"].as_object();
-      if (!password_hash) {
-        return InvalidArgument("passwordProfile.password is required.", "Request_BadRequest");
-      }
-      MERIDIAN_RETURN_IF_ERROR(PasswordHashed(password_hash));
-      o.secret["passwordHash"] = *password_hash;
-      o.secret["forceChangePasswordNextSignIn"] =
-          Bool(profile, "forceChangePasswordNextSignIn", true);
-      o.data.erase("passwordProfile");
-      o.data["createdDateTime"] = created;
-    } else if (type.type == "group") {
-      MERIDIAN_RETURN_IF_ERROR(CheckRequired(type, o.data));
-      bool unified = false;
-      if (auto* gt = o.data.if_contains("groupTypes")) {
-        for (const auto& g : gt->as_array()) {
-          if (EqualsIgnoreCase(g.as_string(), "Unified")) unified = true;
-          else if (!EqualsIgnoreCase(g.as_string(), "DynamicMembership")) {
-            return InvalidArgument("Unknown group type '" + std::string(g.as_string()) + "'.",
-                                   "Request_BadRequest");
-          }
-        }
-      } else {
-        o.data["groupTypes"] = json::array{};
-      }
-      bool mail_enabled = o.data["mailEnabled"].as_bool();
-      bool security = o.data["securityEnabled"].as_bool();
-      if (unified != mail_enabled || (!unified && !security)) {
-        return InvalidArgument(
-            "Create a Microsoft 365 group (groupTypes [\"Unified\"], mailEnabled true) or a "
-            "security group (mailEnabled false, securityEnabled true).",
-            "Request_BadRequest");
-      }
-      if (unified) {
-        MERIDIAN_ASSIGN_OR_RETURN(auto org_raw, view.Get(keys.Organization()));
-        if (!org_raw) return Internal("tenant has no organization record");
-        MERIDIAN_ASSIGN_OR_RETURN(json::object org, ParseObject(*org_raw, "organization"));
-        std::string domain = Str(org["verifiedDomains"].as_array()[0].as_object(), "name");
-        std::string mail = Str(o.data, "mailNickname") + "@" + domain;
-        o.data["mail"] = mail;
-        o.data["proxyAddresses"] = json::array{"SMTP:" + mail};
-      }
-      o.data["createdDateTime"] = created;
-    } else if (type.type == "application") {
-      MERIDIAN_RETURN_IF_ERROR(CheckRequired(type, o.data));
-      o.data["appId"] = app_id;
-      o.data.emplace("signInAudience", "AzureADMyOrg");
-      o.data.emplace("identifierUris", json::array{});
-      o.data["passwordCredentials"] = json::array{};
-      o.data["createdDateTime"] = created;
-    } else if (type.type == "servicePrincipal") {
-      MERIDIAN_RETURN_IF_ERROR(CheckRequired(type, o.data));
-      std::string app = AsciiLower(Str(o.data, "appId"));
-      MERIDIAN_ASSIGN_OR_RETURN(auto app_obj_id, IdByAppId(view, keys, "application", app));
-      if (!app_obj_id) {
-        return InvalidArgument("No application with appId '" + app + "' exists in this tenant.",
-                               "Request_BadRequest");
-      }
-      MERIDIAN_ASSIGN_OR_RETURN(Object a, ReadObject(view, keys, "application", *app_obj_id));
-      o.data["appId"] = app;
-      o.data.emplace("displayName", a.data["displayName"]);
-      o.data["appDisplayName"] = a.data["displayName"];
-      o.data.emplace("accountEnabled", true);
-      o.data["appOwnerOrganizationId"] = ctx.tenant_id();
-      o.data["servicePrincipalType"] = "Application";
-      json::array names{json::string(app)};
-      if (auto* uris = a.data.if_contains("identifierUris")) {
-        for (const auto& u : uris->as_array()) names.push_back(u);
-      }
-      o.data["servicePrincipalNames"] = std::move(names);
-      o.data["appRoles"] = a.data.contains("appRoles") ? a.data["appRoles"] : json::array{};
-    } else if (type.type == "roleDefinition") {
-      MERIDIAN_RETURN_IF_ERROR(CheckRequired(type, o.data));
-      o.data["isBuiltIn"] = false;
-      o.data["templateId"] = id;  // never a built-in role's id
-    } else if (type.type == "roleAssignment") {
-      o.data.emplace("directoryScopeId", "/");
-      MERIDIAN_RETURN_IF_ERROR(CheckRequired(type, o.data));
-      std::string principal = AsciiLower(Str(o.data, "principalId"));
-      std::string role = AsciiLower(Str(o.data, "roleDefinitionId"));
-      if (Str(o.data, "directoryScopeId") != "/") {
-        return InvalidArgument("Only the tenant-wide scope '/' is supported.", "Request_BadRequest");
-      }
-      MERIDIAN_ASSIGN_OR_RETURN(auto kind, view.Get(keys.Kind(principal)));
-      if (!kind || (*kind != "user" && *kind != "servicePrincipal" && *kind != "group")) {
-        return InvalidArgument("principalId '" + principal + "' is not a user, group or service "
-                               "principal of this tenant.", "Request_BadRequest");
-      }
-      if (*kind == "group") {
-        // As in Entra ID, only groups created role-assignable can hold roles, so that group
-        // owners cannot grant themselves a role by adding members.
-        MERIDIAN_ASSIGN_OR_RETURN(Object g, ReadObject(view, keys, "group", principal));
-        auto* assignable = g.data.if_contains("isAssignableToRole");
-        if (!assignable || !assignable->is_bool() || !assignable->get_bool()) {
-          return InvalidArgument("Roles can be assigned only to groups created with "
-                                 "isAssignableToRole true.", "Request_BadRequest");
-        }
-      }
-      MERIDIAN_ASSIGN_OR_RETURN(auto rd, view.Get(keys.Object("roleDefinition", role)));
-      if (!rd) {
-        return InvalidArgument("roleDefinitionId '" + role + "' does not exist.",
-                               "Request_BadRequest");
-      }
-      // One assignment per principal and role.
-      MERIDIAN_ASSIGN_OR_RETURN(auto existing,
-                                RoleAssignmentsBy(view, keys, "principalId", principal));
-      bool duplicate = false;
-      for (const std::string& a : existing) {
-        MERIDIAN_ASSIGN_OR_RETURN(Object ra, ReadObject(view, keys, "roleAssignment", a));
-        duplicate = duplicate || Str(ra.data, "roleDefinitionId") == role;
-      }
-      if (duplicate) {
-        return AlreadyExists("A conflicting object with one or more of the specified property "
-                             "values is present in the directory.");
-      }
-      o.data["principalId"] = principal;
-      o.data["roleDefinitionId"] = role;
-    }
-    o.data["id"] = id;
-    MERIDIAN_RETURN_IF_ERROR(SetPut(op, type.type, o, nullptr, "Add " + std::string(type.name())));
-    written = std::move(o);
-    return Status::Ok();
-  });
-  MERIDIAN_RETURN_IF_ERROR(lsn.status());
-  return Written(ctx, std::move(written), *lsn);
+  return Await([&](WriteDone done) { Create(ctx, type, body, std::move(done)); });
 }
 
 Result<WriteResult> Directory::Update(const SecurityContext& ctx, const TypeSchema& type,
-                                      std::string_view id_in, const json::object& patch,
+                                      std::string_view id, const json::object& patch,
                                       std::optional<std::string_view> if_match) {
-  if (type.type == "roleAssignment" || type.type == "domain") {
-    return Status(Code::kMethodNotAllowed,
-                  std::string(type.odata_type.substr(1)) + " cannot be updated.");
-  }
-  MERIDIAN_ASSIGN_OR_RETURN(Object found, Lookup(ctx, type, id_in));
-  std::string id = found.id;
-  TenantKeys keys(ctx.tenant_id());
-  // Setting a password is its own action and its own audited activity. Decided on the checked
-  // patch, whose property names are the schema's whatever case the client used.
-  json::object checked;
-  MERIDIAN_RETURN_IF_ERROR(ApplyBody(type, patch, false, &checked));
-  bool reset = type.type == "user" && checked.contains("passwordProfile");
-  Intent intent{reset ? authz::Action::kResetPassword : authz::Action::kUpdate,
-                std::string(type.type), id,
-                reset ? "Reset user password" : "Update " + std::string(type.name())};
-  MERIDIAN_ASSIGN_OR_RETURN(std::optional<std::string> password_hash,
-                            HashPasswordOf(ctx, intent, type, checked));
-  Object written;
-  auto lsn = Submit(ctx, intent, [&](const store::ReadView& view, const authz::Target& target,
-                                     proto::Op* op) -> Status {
-    MERIDIAN_ASSIGN_OR_RETURN(Object o, ReadObject(view, keys, type.type, id));
-    const Object before = o;
-    MERIDIAN_RETURN_IF_ERROR(CheckIfMatch(o, if_match));
-    if (type.type == "roleDefinition" && Bool(o.data, "isBuiltIn", true)) {
-      return InvalidArgument("Built-in role definitions cannot be changed.", "Request_BadRequest");
-    }
-    bool was_enabled = Bool(o.data, "accountEnabled", true);
-    MERIDIAN_RETURN_IF_ERROR(ApplyBody(type, patch, false, &o.data));
-    if (type.type == "user") {
-      if (patch.contains("userPrincipalName")) {
-        MERIDIAN_RETURN_IF_ERROR(CheckUpnDomain(view, keys, Str(o.data, "userPrincipalName")));
-      }
-      if (auto* profile = o.data.if_contains("passwordProfile")) {
-        MERIDIAN_RETURN_IF_ERROR(PasswordHashed(password_hash));
-        if (password_hash) o.secret["passwordHash"] = *password_hash;
-        if (auto* f = profile->as_object().if_contains("forceChangePasswordNextSignIn");
-            f && f->is_bool()) {
-          o.secret["forceChangePasswordNextSignIn"] = f->get_bool();
-        }
-        o.data.erase("passwordProfile");
-      }
-    }
-    if (was_enabled && !Bool(o.data, "accountEnabled", true) &&
-        target.roles.count(std::string(authz::kGlobalAdministrator))) {
-      MERIDIAN_RETURN_IF_ERROR(EnsureGlobalAdministratorRemains(view, keys, {.principal = id}));
-    }
-    MERIDIAN_RETURN_IF_ERROR(SetPut(op, type.type, o, &before, intent.activity));
-    written = std::move(o);
-    return Status::Ok();
-  });
-  MERIDIAN_RETURN_IF_ERROR(lsn.status());
-  return Written(ctx, std::move(written), *lsn);
+  return Await([&](WriteDone done) { Update(ctx, type, id, patch, if_match, std::move(done)); });
 }
 
 Result<uint64_t> Directory::Delete(const SecurityContext& ctx, const TypeSchema& type,
-                                   std::string_view id_in,
-                                   std::optional<std::string_view> if_match) {
-  if (type.type == "domain") {
-    return Status(Code::kMethodNotAllowed, "The initial domain cannot be deleted.");
-  }
-  MERIDIAN_ASSIGN_OR_RETURN(Object found, Lookup(ctx, type, id_in));
-  TenantKeys keys(ctx.tenant_id());
-  Intent intent{authz::Action::kDelete, std::string(type.type), found.id,
-                "Delete " + std::string(type.name())};
-  return Submit(ctx, intent, [&](const store::ReadView& view, const authz::Target& target,
-                                 proto::Op* op) -> Status {
-    MERIDIAN_ASSIGN_OR_RETURN(Object o, ReadObject(view, keys, type.type, found.id));
-    MERIDIAN_RETURN_IF_ERROR(CheckIfMatch(o, if_match));
-    RoleLoss loss;
-    bool loses_global_admin = target.roles.count(std::string(authz::kGlobalAdministrator)) > 0;
-    if (type.type == "roleDefinition") {
-      if (Bool(o.data, "isBuiltIn", true)) {
-        return InvalidArgument("Built-in role definitions cannot be deleted.",
-                               "Request_BadRequest");
-      }
-      MERIDIAN_ASSIGN_OR_RETURN(auto assignments,
-                                RoleAssignmentsBy(view, keys, "roleDefinitionId", found.id));
-      bool assigned = !assignments.empty();
-      if (assigned) {
-        return InvalidArgument("The role definition is assigned; remove its assignments first.",
-                               "Request_BadRequest");
-      }
-    } else if (type.type == "roleAssignment") {
-      loss.assignment = found.id;
-      loses_global_admin = Str(o.data, "roleDefinitionId") == authz::kGlobalAdministrator;
-    } else if (type.type == "group") {
-      loss.group = found.id;
-    } else if (type.type == "application") {
-      MERIDIAN_ASSIGN_OR_RETURN(loss.principal, ServicePrincipalOfApp(view, keys, found.id));
-    } else {
-      loss.principal = found.id;
-    }
-    if (loses_global_admin) {
-      MERIDIAN_RETURN_IF_ERROR(EnsureGlobalAdministratorRemains(view, keys, loss));
-    }
-    auto* del = op->mutable_delete_object();
-    del->set_type(std::string(type.type));
-    del->set_id(found.id);
-    del->set_activity(intent.activity);
-    return Status::Ok();
-  });
+                                   std::string_view id, std::optional<std::string_view> if_match) {
+  return AwaitLsn([&](WriteDone done) { Delete(ctx, type, id, if_match, std::move(done)); });
 }
 
 Result<json::object> Directory::AddPassword(const SecurityContext& ctx, std::string_view app_id,
                                             const json::object& body) {
-  const TypeSchema& type = *FindType("application");
-  MERIDIAN_ASSIGN_OR_RETURN(Object found, Lookup(ctx, type, app_id));
-  std::string secret = crypto::GenerateClientSecret(*random_);
-  std::string key_id = random_->Uuid();
-  json::object credential;
-  TenantKeys keys(ctx.tenant_id());
-  Intent intent{authz::Action::kManageCredentials, "application", found.id, kSecretsActivity};
-  auto lsn = Submit(ctx, intent, [&](const store::ReadView& view, const authz::Target&,
-                                     proto::Op* op) -> Status {
-    MERIDIAN_ASSIGN_OR_RETURN(Object o, ReadObject(view, keys, "application", found.id));
-    const Object before = o;
-    std::string display_name;
-    int64_t end = op->time_ms() + kClientSecretLifetimeMs;
-    if (auto* pc = body.if_contains("passwordCredential")) {
-      if (!pc->is_object()) {
-        return InvalidArgument("passwordCredential must be an object.", "Request_BadRequest");
-      }
-      for (const auto& [k, v] : pc->get_object()) {
-        if (k == "displayName" && v.is_string() && v.get_string().size() <= 256) {
-          display_name = v.get_string();
-        } else if (k == "endDateTime" && v.is_string()) {
-          continue;  // custom lifetimes are capped at the default for now
-        } else if (!v.is_null()) {
-          return InvalidArgument("Property '" + std::string(k) +
-                                     "' of passwordCredential cannot be set.",
-                                 "Request_BadRequest");
-        }
-      }
-    }
-    auto& creds = o.data["passwordCredentials"];
-    if (!creds.is_array()) creds = json::array{};
-    if (creds.as_array().size() >= 16) {
-      return InvalidArgument("An application can have at most 16 client secrets.",
-                             "Request_BadRequest");
-    }
-    credential = {{"keyId", key_id},
-                  {"displayName", display_name},
-                  {"hint", crypto::SecretHint(secret)},
-                  {"customKeyIdentifier", nullptr},
-                  {"startDateTime", FormatIso8601(op->time_ms())},
-                  {"endDateTime", FormatIso8601(end)}};
-    creds.as_array().push_back(credential);
-    auto& hashes = o.secret["clientSecrets"];
-    if (!hashes.is_object()) hashes = json::object{};
-    hashes.as_object()[key_id] = crypto::HashClientSecret(secret);
-    MERIDIAN_RETURN_IF_ERROR(SetPut(op, "application", o, &before, kSecretsActivity));
-    return Status::Ok();
-  });
-  MERIDIAN_RETURN_IF_ERROR(lsn.status());
-  credential["secretText"] = secret;
-  return credential;
+  MERIDIAN_ASSIGN_OR_RETURN(WriteResult w, Await([&](WriteDone done) {
+                              AddPassword(ctx, app_id, body, std::move(done));
+                            }));
+  return std::move(w.object.data);
 }
 
 Status Directory::RemovePassword(const SecurityContext& ctx, std::string_view app_id,
                                  std::string_view key_id) {
-  const TypeSchema& type = *FindType("application");
-  MERIDIAN_ASSIGN_OR_RETURN(Object found, Lookup(ctx, type, app_id));
-  TenantKeys keys(ctx.tenant_id());
-  Intent intent{authz::Action::kManageCredentials, "application", found.id, kSecretsActivity};
-  return Submit(ctx, intent, [&](const store::ReadView& view, const authz::Target&,
-                                 proto::Op* op) -> Status {
-    MERIDIAN_ASSIGN_OR_RETURN(Object o, ReadObject(view, keys, "application", found.id));
-    const Object before = o;
-    auto& creds = o.data["passwordCredentials"];
-    json::array kept;
-    bool removed = false;
-    if (creds.is_array()) {
-      for (auto& c : creds.as_array()) {
-        if (c.is_object() && Str(c.get_object(), "keyId") == AsciiLower(key_id)) removed = true;
-        else kept.push_back(c);
-      }
-    }
-    if (!removed) return NotFound("No password credential with keyId '" + std::string(key_id) + "'.");
-    creds = std::move(kept);
-    if (auto* h = o.secret.if_contains("clientSecrets"); h && h->is_object()) {
-      h->as_object().erase(AsciiLower(key_id));
-    }
-    MERIDIAN_RETURN_IF_ERROR(SetPut(op, "application", o, &before, kSecretsActivity));
-    return Status::Ok();
-  }).status();
+  return Await([&](WriteDone done) { RemovePassword(ctx, app_id, key_id, std::move(done)); })
+      .status();
 }
-
-// ---------------------------------------------------------------- links
 
 Result<uint64_t> Directory::AddLink(const SecurityContext& ctx, std::string_view relation,
                                     const TypeSchema& source_type, std::string_view source_id,
                                     std::string_view target_id) {
-  return ChangeLink(ctx, true, relation, source_type, source_id, target_id);
+  return AwaitLsn([&](WriteDone done) {
+    AddLink(ctx, relation, source_type, source_id, target_id, std::move(done));
+  });
 }
 
 Result<uint64_t> Directory::RemoveLink(const SecurityContext& ctx, std::string_view relation,
                                        const TypeSchema& source_type, std::string_view source_id,
                                        std::string_view target_id) {
-  return ChangeLink(ctx, false, relation, source_type, source_id, target_id);
+  return AwaitLsn([&](WriteDone done) {
+    RemoveLink(ctx, relation, source_type, source_id, target_id, std::move(done));
+  });
 }
 
-Result<uint64_t> Directory::ChangeLink(const SecurityContext& ctx, bool add,
-                                       std::string_view relation, const TypeSchema& source_type,
-                                       std::string_view source_id, std::string_view target_id) {
+void Directory::Create(const SecurityContext& ctx, const TypeSchema& type, const json::object& body,
+                       WriteDone done) {
+  Start(done, [&]() -> Status {
+    if (type.type == "domain") {
+      return Status(Code::kMethodNotAllowed, "Domains are added by the operator.");
+    }
+    std::string id = random_->Uuid();
+    // Values that are not a function of the state are drawn before the write lock is taken, and
+    // so is the slow password hash (never under the lock).
+    std::string app_id = random_->Uuid();
+    TenantKeys keys(ctx.tenant_id());
+    Intent intent{authz::Action::kCreate, std::string(type.type), "",
+                  "Add " + std::string(type.name())};
+    // Facts for authorization come from the checked body, whose property names are the schema's
+    // (a client may spell them in any case).
+    json::object checked;
+    MERIDIAN_RETURN_IF_ERROR(ApplyBody(type, body, true, &checked));
+    intent.role_assignable_group =
+        type.type == "group" && Bool(checked, "isAssignableToRole", false);
+    MERIDIAN_ASSIGN_OR_RETURN(std::optional<std::string> password_hash,
+                              HashPasswordOf(ctx, intent, type, checked));
+    // What the op wrote, returned without reading it back.
+    auto written = std::make_shared<Object>();
+    Submit(
+        ctx, intent,
+        [&](const store::ReadView& view, const authz::Target&, proto::Op* op) -> Status {
+          Object o;
+          o.type = std::string(type.type);
+          o.id = id;
+          o.data = checked;
+          std::string created = FormatIso8601(op->time_ms());
+          if (type.type == "user") {
+            o.data.emplace("userType", "Member");
+            MERIDIAN_RETURN_IF_ERROR(CheckRequired(type, o.data));
+            MERIDIAN_RETURN_IF_ERROR(CheckUpnDomain(view, keys, Str(o.data, "userPrincipalName")));
+            const json::object& profile = o.data["passwordProfile"].as_object();
+            if (!password_hash) {
+              return InvalidArgument("passwordProfile.password is required.", "Request_BadRequest");
+            }
+            MERIDIAN_RETURN_IF_ERROR(PasswordHashed(password_hash));
+            o.secret["passwordHash"] = *password_hash;
+            o.secret["forceChangePasswordNextSignIn"] =
+                Bool(profile, "forceChangePasswordNextSignIn", true);
+            o.data.erase("passwordProfile");
+            o.data["createdDateTime"] = created;
+          } else if (type.type == "group") {
+            MERIDIAN_RETURN_IF_ERROR(CheckRequired(type, o.data));
+            bool unified = false;
+            if (auto* gt = o.data.if_contains("groupTypes")) {
+              for (const auto& g : gt->as_array()) {
+                if (EqualsIgnoreCase(g.as_string(), "Unified")) {
+                  unified = true;
+                } else if (!EqualsIgnoreCase(g.as_string(), "DynamicMembership")) {
+                  return InvalidArgument("Unknown group type '" + std::string(g.as_string()) + "'.",
+                                         "Request_BadRequest");
+                }
+              }
+            } else {
+              o.data["groupTypes"] = json::array{};
+            }
+            bool mail_enabled = o.data["mailEnabled"].as_bool();
+            bool security = o.data["securityEnabled"].as_bool();
+            if (unified != mail_enabled || (!unified && !security)) {
+              return InvalidArgument(
+                  "Create a Microsoft 365 group (groupTypes [\"Unified\"], mailEnabled true) or a "
+                  "security group (mailEnabled false, securityEnabled true).",
+                  "Request_BadRequest");
+            }
+            if (unified) {
+              MERIDIAN_ASSIGN_OR_RETURN(auto org_raw, view.Get(keys.Organization()));
+              if (!org_raw) return Internal("tenant has no organization record");
+              MERIDIAN_ASSIGN_OR_RETURN(json::object org, ParseObject(*org_raw, "organization"));
+              std::string domain = Str(org["verifiedDomains"].as_array()[0].as_object(), "name");
+              std::string mail = Str(o.data, "mailNickname") + "@" + domain;
+              o.data["mail"] = mail;
+              o.data["proxyAddresses"] = json::array{"SMTP:" + mail};
+            }
+            o.data["createdDateTime"] = created;
+          } else if (type.type == "application") {
+            MERIDIAN_RETURN_IF_ERROR(CheckRequired(type, o.data));
+            o.data["appId"] = app_id;
+            o.data.emplace("signInAudience", "AzureADMyOrg");
+            o.data.emplace("identifierUris", json::array{});
+            o.data["passwordCredentials"] = json::array{};
+            o.data["createdDateTime"] = created;
+          } else if (type.type == "servicePrincipal") {
+            MERIDIAN_RETURN_IF_ERROR(CheckRequired(type, o.data));
+            std::string app = AsciiLower(Str(o.data, "appId"));
+            MERIDIAN_ASSIGN_OR_RETURN(auto app_obj_id, IdByAppId(view, keys, "application", app));
+            if (!app_obj_id) {
+              return InvalidArgument(
+                  "No application with appId '" + app + "' exists in this tenant.",
+                  "Request_BadRequest");
+            }
+            MERIDIAN_ASSIGN_OR_RETURN(Object a, ReadObject(view, keys, "application", *app_obj_id));
+            o.data["appId"] = app;
+            o.data.emplace("displayName", a.data["displayName"]);
+            o.data["appDisplayName"] = a.data["displayName"];
+            o.data.emplace("accountEnabled", true);
+            o.data["appOwnerOrganizationId"] = ctx.tenant_id();
+            o.data["servicePrincipalType"] = "Application";
+            json::array names{json::string(app)};
+            if (auto* uris = a.data.if_contains("identifierUris")) {
+              for (const auto& u : uris->as_array()) names.push_back(u);
+            }
+            o.data["servicePrincipalNames"] = std::move(names);
+            o.data["appRoles"] = a.data.contains("appRoles") ? a.data["appRoles"] : json::array{};
+          } else if (type.type == "roleDefinition") {
+            MERIDIAN_RETURN_IF_ERROR(CheckRequired(type, o.data));
+            o.data["isBuiltIn"] = false;
+            o.data["templateId"] = id;  // never a built-in role's id
+          } else if (type.type == "roleAssignment") {
+            o.data.emplace("directoryScopeId", "/");
+            MERIDIAN_RETURN_IF_ERROR(CheckRequired(type, o.data));
+            std::string principal = AsciiLower(Str(o.data, "principalId"));
+            std::string role = AsciiLower(Str(o.data, "roleDefinitionId"));
+            if (Str(o.data, "directoryScopeId") != "/") {
+              return InvalidArgument("Only the tenant-wide scope '/' is supported.",
+                                     "Request_BadRequest");
+            }
+            MERIDIAN_ASSIGN_OR_RETURN(auto kind, view.Get(keys.Kind(principal)));
+            if (!kind || (*kind != "user" && *kind != "servicePrincipal" && *kind != "group")) {
+              return InvalidArgument("principalId '" + principal +
+                                         "' is not a user, group or service "
+                                         "principal of this tenant.",
+                                     "Request_BadRequest");
+            }
+            if (*kind == "group") {
+              // As in Entra ID, only groups created role-assignable can hold roles, so that group
+              // owners cannot grant themselves a role by adding members.
+              MERIDIAN_ASSIGN_OR_RETURN(Object g, ReadObject(view, keys, "group", principal));
+              auto* assignable = g.data.if_contains("isAssignableToRole");
+              if (!assignable || !assignable->is_bool() || !assignable->get_bool()) {
+                return InvalidArgument(
+                    "Roles can be assigned only to groups created with "
+                    "isAssignableToRole true.",
+                    "Request_BadRequest");
+              }
+            }
+            MERIDIAN_ASSIGN_OR_RETURN(auto rd, view.Get(keys.Object("roleDefinition", role)));
+            if (!rd) {
+              return InvalidArgument("roleDefinitionId '" + role + "' does not exist.",
+                                     "Request_BadRequest");
+            }
+            // One assignment per principal and role.
+            MERIDIAN_ASSIGN_OR_RETURN(auto existing,
+                                      RoleAssignmentsBy(view, keys, "principalId", principal));
+            bool duplicate = false;
+            for (const std::string& a : existing) {
+              MERIDIAN_ASSIGN_OR_RETURN(Object ra, ReadObject(view, keys, "roleAssignment", a));
+              duplicate = duplicate || Str(ra.data, "roleDefinitionId") == role;
+            }
+            if (duplicate) {
+              return AlreadyExists(
+                  "A conflicting object with one or more of the specified property "
+                  "values is present in the directory.");
+            }
+            o.data["principalId"] = principal;
+            o.data["roleDefinitionId"] = role;
+          }
+          o.data["id"] = id;
+          MERIDIAN_RETURN_IF_ERROR(
+              SetPut(op, type.type, o, nullptr, "Add " + std::string(type.name())));
+          *written = std::move(o);
+          return Status::Ok();
+        },
+        [this, ctx, written, done](Result<store::Partition::Ack> ack) {
+          done(Written(ctx, std::move(*written), ack));
+        });
+    return Status::Ok();
+  });
+}
+
+void Directory::Update(const SecurityContext& ctx, const TypeSchema& type, std::string_view id_in,
+                       const json::object& patch, std::optional<std::string_view> if_match,
+                       WriteDone done) {
+  Start(done, [&]() -> Status {
+    if (type.type == "roleAssignment" || type.type == "domain") {
+      return Status(Code::kMethodNotAllowed,
+                    std::string(type.odata_type.substr(1)) + " cannot be updated.");
+    }
+    MERIDIAN_ASSIGN_OR_RETURN(Object found, Lookup(ctx, type, id_in));
+    std::string id = found.id;
+    TenantKeys keys(ctx.tenant_id());
+    // Setting a password is its own action and its own audited activity. Decided on the checked
+    // patch, whose property names are the schema's whatever case the client used.
+    json::object checked;
+    MERIDIAN_RETURN_IF_ERROR(ApplyBody(type, patch, false, &checked));
+    bool reset = type.type == "user" && checked.contains("passwordProfile");
+    Intent intent{reset ? authz::Action::kResetPassword : authz::Action::kUpdate,
+                  std::string(type.type), id,
+                  reset ? "Reset user password" : "Update " + std::string(type.name())};
+    MERIDIAN_ASSIGN_OR_RETURN(std::optional<std::string> password_hash,
+                              HashPasswordOf(ctx, intent, type, checked));
+    auto written = std::make_shared<Object>();
+    Submit(
+        ctx, intent,
+        [&](const store::ReadView& view, const authz::Target& target, proto::Op* op) -> Status {
+          MERIDIAN_ASSIGN_OR_RETURN(Object o, ReadObject(view, keys, type.type, id));
+          const Object before = o;
+          MERIDIAN_RETURN_IF_ERROR(CheckIfMatch(o, if_match));
+          if (type.type == "roleDefinition" && Bool(o.data, "isBuiltIn", true)) {
+            return InvalidArgument("Built-in role definitions cannot be changed.",
+                                   "Request_BadRequest");
+          }
+          bool was_enabled = Bool(o.data, "accountEnabled", true);
+          MERIDIAN_RETURN_IF_ERROR(ApplyBody(type, patch, false, &o.data));
+          if (type.type == "user") {
+            if (patch.contains("userPrincipalName")) {
+              MERIDIAN_RETURN_IF_ERROR(
+                  CheckUpnDomain(view, keys, Str(o.data, "userPrincipalName")));
+            }
+            if (auto* profile = o.data.if_contains("passwordProfile")) {
+              MERIDIAN_RETURN_IF_ERROR(PasswordHashed(password_hash));
+              if (password_hash) o.secret["passwordHash"] = *password_hash;
+              if (auto* f = profile->as_object().if_contains("forceChangePasswordNextSignIn");
+                  f && f->is_bool()) {
+                o.secret["forceChangePasswordNextSignIn"] = f->get_bool();
+              }
+              o.data.erase("passwordProfile");
+            }
+          }
+          if (was_enabled && !Bool(o.data, "accountEnabled", true) &&
+              target.roles.count(std::string(authz::kGlobalAdministrator))) {
+            MERIDIAN_RETURN_IF_ERROR(
+                EnsureGlobalAdministratorRemains(view, keys, {.principal = id}));
+          }
+          MERIDIAN_RETURN_IF_ERROR(SetPut(op, type.type, o, &before, intent.activity));
+          *written = std::move(o);
+          return Status::Ok();
+        },
+        [this, ctx, written, done](Result<store::Partition::Ack> ack) {
+          done(Written(ctx, std::move(*written), ack));
+        });
+    return Status::Ok();
+  });
+}
+
+void Directory::Delete(const SecurityContext& ctx, const TypeSchema& type, std::string_view id_in,
+                       std::optional<std::string_view> if_match, WriteDone done) {
+  Start(done, [&]() -> Status {
+    if (type.type == "domain") {
+      return Status(Code::kMethodNotAllowed, "The initial domain cannot be deleted.");
+    }
+    MERIDIAN_ASSIGN_OR_RETURN(Object found, Lookup(ctx, type, id_in));
+    TenantKeys keys(ctx.tenant_id());
+    Intent intent{authz::Action::kDelete, std::string(type.type), found.id,
+                  "Delete " + std::string(type.name())};
+    Submit(
+        ctx, intent,
+        [&](const store::ReadView& view, const authz::Target& target, proto::Op* op) -> Status {
+          MERIDIAN_ASSIGN_OR_RETURN(Object o, ReadObject(view, keys, type.type, found.id));
+          MERIDIAN_RETURN_IF_ERROR(CheckIfMatch(o, if_match));
+          RoleLoss loss;
+          bool loses_global_admin =
+              target.roles.count(std::string(authz::kGlobalAdministrator)) > 0;
+          if (type.type == "roleDefinition") {
+            if (Bool(o.data, "isBuiltIn", true)) {
+              return InvalidArgument("Built-in role definitions cannot be deleted.",
+                                     "Request_BadRequest");
+            }
+            MERIDIAN_ASSIGN_OR_RETURN(auto assignments,
+                                      RoleAssignmentsBy(view, keys, "roleDefinitionId", found.id));
+            bool assigned = !assignments.empty();
+            if (assigned) {
+              return InvalidArgument(
+                  "The role definition is assigned; remove its assignments first.",
+                  "Request_BadRequest");
+            }
+          } else if (type.type == "roleAssignment") {
+            loss.assignment = found.id;
+            loses_global_admin = Str(o.data, "roleDefinitionId") == authz::kGlobalAdministrator;
+          } else if (type.type == "group") {
+            loss.group = found.id;
+          } else if (type.type == "application") {
+            MERIDIAN_ASSIGN_OR_RETURN(loss.principal, ServicePrincipalOfApp(view, keys, found.id));
+          } else {
+            loss.principal = found.id;
+          }
+          if (loses_global_admin) {
+            MERIDIAN_RETURN_IF_ERROR(EnsureGlobalAdministratorRemains(view, keys, loss));
+          }
+          auto* del = op->mutable_delete_object();
+          del->set_type(std::string(type.type));
+          del->set_id(found.id);
+          del->set_activity(intent.activity);
+          return Status::Ok();
+        },
+        [this, ctx, done](Result<store::Partition::Ack> ack) { done(Written(ctx, {}, ack)); });
+    return Status::Ok();
+  });
+}
+
+void Directory::AddPassword(const SecurityContext& ctx, std::string_view app_id,
+                            const json::object& body, WriteDone done) {
+  Start(done, [&]() -> Status {
+    const TypeSchema& type = *FindType("application");
+    MERIDIAN_ASSIGN_OR_RETURN(Object found, Lookup(ctx, type, app_id));
+    std::string secret = crypto::GenerateClientSecret(*random_);
+    std::string key_id = random_->Uuid();
+    auto credential = std::make_shared<json::object>();
+    TenantKeys keys(ctx.tenant_id());
+    Intent intent{authz::Action::kManageCredentials, "application", found.id, kSecretsActivity};
+    Submit(
+        ctx, intent,
+        [&](const store::ReadView& view, const authz::Target&, proto::Op* op) -> Status {
+          MERIDIAN_ASSIGN_OR_RETURN(Object o, ReadObject(view, keys, "application", found.id));
+          const Object before = o;
+          std::string display_name;
+          int64_t end = op->time_ms() + kClientSecretLifetimeMs;
+          if (auto* pc = body.if_contains("passwordCredential")) {
+            if (!pc->is_object()) {
+              return InvalidArgument("passwordCredential must be an object.", "Request_BadRequest");
+            }
+            for (const auto& [k, v] : pc->get_object()) {
+              if (k == "displayName" && v.is_string() && v.get_string().size() <= 256) {
+                display_name = v.get_string();
+              } else if (k == "endDateTime" && v.is_string()) {
+                continue;  // custom lifetimes are capped at the default for now
+              } else if (!v.is_null()) {
+                return InvalidArgument(
+                    "Property '" + std::string(k) + "' of passwordCredential cannot be set.",
+                    "Request_BadRequest");
+              }
+            }
+          }
+          auto& creds = o.data["passwordCredentials"];
+          if (!creds.is_array()) creds = json::array{};
+          if (creds.as_array().size() >= 16) {
+            return InvalidArgument("An application can have at most 16 client secrets.",
+                                   "Request_BadRequest");
+          }
+          *credential = {{"keyId", key_id},
+                         {"displayName", display_name},
+                         {"hint", crypto::SecretHint(secret)},
+                         {"customKeyIdentifier", nullptr},
+                         {"startDateTime", FormatIso8601(op->time_ms())},
+                         {"endDateTime", FormatIso8601(end)}};
+          creds.as_array().push_back(*credential);
+          auto& hashes = o.secret["clientSecrets"];
+          if (!hashes.is_object()) hashes = json::object{};
+          hashes.as_object()[key_id] = crypto::HashClientSecret(secret);
+          MERIDIAN_RETURN_IF_ERROR(SetPut(op, "application", o, &before, kSecretsActivity));
+          return Status::Ok();
+        },
+        [this, ctx, credential, secret, done](Result<store::Partition::Ack> ack) {
+          Object shown;  // the credential, with the secret this once
+          shown.data = std::move(*credential);
+          shown.data["secretText"] = secret;
+          done(Written(ctx, std::move(shown), ack));
+        });
+    return Status::Ok();
+  });
+}
+
+void Directory::RemovePassword(const SecurityContext& ctx, std::string_view app_id,
+                               std::string_view key_id, WriteDone done) {
+  Start(done, [&]() -> Status {
+    const TypeSchema& type = *FindType("application");
+    MERIDIAN_ASSIGN_OR_RETURN(Object found, Lookup(ctx, type, app_id));
+    TenantKeys keys(ctx.tenant_id());
+    Intent intent{authz::Action::kManageCredentials, "application", found.id, kSecretsActivity};
+    Submit(
+        ctx, intent,
+        [&](const store::ReadView& view, const authz::Target&, proto::Op* op) -> Status {
+          MERIDIAN_ASSIGN_OR_RETURN(Object o, ReadObject(view, keys, "application", found.id));
+          const Object before = o;
+          auto& creds = o.data["passwordCredentials"];
+          json::array kept;
+          bool removed = false;
+          if (creds.is_array()) {
+            for (auto& c : creds.as_array()) {
+              if (c.is_object() && Str(c.get_object(), "keyId") == AsciiLower(key_id))
+                removed = true;
+              else
+                kept.push_back(c);
+            }
+          }
+          if (!removed)
+            return NotFound("No password credential with keyId '" + std::string(key_id) + "'.");
+          creds = std::move(kept);
+          if (auto* h = o.secret.if_contains("clientSecrets"); h && h->is_object()) {
+            h->as_object().erase(AsciiLower(key_id));
+          }
+          MERIDIAN_RETURN_IF_ERROR(SetPut(op, "application", o, &before, kSecretsActivity));
+          return Status::Ok();
+        },
+        [this, ctx, done](Result<store::Partition::Ack> ack) { done(Written(ctx, {}, ack)); });
+    return Status::Ok();
+  });
+}
+
+// ---------------------------------------------------------------- links
+
+void Directory::AddLink(const SecurityContext& ctx, std::string_view relation,
+                        const TypeSchema& source_type, std::string_view source_id,
+                        std::string_view target_id, WriteDone done) {
+  ChangeLink(ctx, true, relation, source_type, source_id, target_id, std::move(done));
+}
+
+void Directory::RemoveLink(const SecurityContext& ctx, std::string_view relation,
+                           const TypeSchema& source_type, std::string_view source_id,
+                           std::string_view target_id, WriteDone done) {
+  ChangeLink(ctx, false, relation, source_type, source_id, target_id, std::move(done));
+}
+
+void Directory::ChangeLink(const SecurityContext& ctx, bool add, std::string_view relation,
+                           const TypeSchema& source_type, std::string_view source_id,
+                           std::string_view target_id, WriteDone done) {
   TenantKeys keys(ctx.tenant_id());
   std::string target = AsciiLower(target_id);
   std::string source = AsciiLower(source_id);
@@ -818,41 +947,43 @@ Result<uint64_t> Directory::ChangeLink(const SecurityContext& ctx, bool add,
                 std::string(source_type.type), source,
                 add ? "Add " + what + " to " + std::string(source_type.name())
                     : "Remove " + what + " from " + std::string(source_type.name())};
-  return Submit(ctx, intent, [&](const store::ReadView& view, const authz::Target& facts,
-                                 proto::Op* op) -> Status {
-    MERIDIAN_ASSIGN_OR_RETURN(Object src, ReadObject(view, keys, source_type.type, source));
-    MERIDIAN_ASSIGN_OR_RETURN(auto kind, view.Get(keys.Kind(target)));
-    if (!add && relation == "members" && facts.role_assignable_group &&
-        facts.roles.count(std::string(authz::kGlobalAdministrator))) {
-      MERIDIAN_RETURN_IF_ERROR(EnsureGlobalAdministratorRemains(
-          view, keys, {.member_of = source, .member = target}));
-    }
-    if (add) {
-      if (!kind) {
-        return NotFound("Resource '" + std::string(target_id) + "' does not exist or one of its "
-                        "queried reference-property objects are not present.");
-      }
-      bool allowed = relation == "members"
-                         ? (*kind == "user" || *kind == "group" || *kind == "servicePrincipal")
-                         : (*kind == "user" || *kind == "servicePrincipal");
-      if (!allowed) {
-        return InvalidArgument("An object of type " + *kind + " cannot be added to " +
-                                   std::string(relation) + ".",
-                               "Request_BadRequest");
-      }
-    }
-    // The apply checks that the link exists (remove) or does not yet (add).
-    proto::Link* l = add ? op->mutable_add_link() : op->mutable_remove_link();
-    l->set_relation(std::string(relation));
-    l->set_source_type(std::string(source_type.type));
-    l->set_source_id(src.id);
-    l->set_target_type(kind.value_or(""));
-    l->set_target_id(target);
-    l->set_activity(intent.activity);
-    return Status::Ok();
-  });
+  Submit(
+      ctx, intent,
+      [&](const store::ReadView& view, const authz::Target& facts, proto::Op* op) -> Status {
+        MERIDIAN_ASSIGN_OR_RETURN(Object src, ReadObject(view, keys, source_type.type, source));
+        MERIDIAN_ASSIGN_OR_RETURN(auto kind, view.Get(keys.Kind(target)));
+        if (!add && relation == "members" && facts.role_assignable_group &&
+            facts.roles.count(std::string(authz::kGlobalAdministrator))) {
+          MERIDIAN_RETURN_IF_ERROR(EnsureGlobalAdministratorRemains(
+              view, keys, {.member_of = source, .member = target}));
+        }
+        if (add) {
+          if (!kind) {
+            return NotFound("Resource '" + std::string(target_id) +
+                            "' does not exist or one of its "
+                            "queried reference-property objects are not present.");
+          }
+          bool allowed = relation == "members"
+                             ? (*kind == "user" || *kind == "group" || *kind == "servicePrincipal")
+                             : (*kind == "user" || *kind == "servicePrincipal");
+          if (!allowed) {
+            return InvalidArgument(
+                "An object of type " + *kind + " cannot be added to " + std::string(relation) + ".",
+                "Request_BadRequest");
+          }
+        }
+        // The apply checks that the link exists (remove) or does not yet (add).
+        proto::Link* l = add ? op->mutable_add_link() : op->mutable_remove_link();
+        l->set_relation(std::string(relation));
+        l->set_source_type(std::string(source_type.type));
+        l->set_source_id(src.id);
+        l->set_target_type(kind.value_or(""));
+        l->set_target_id(target);
+        l->set_activity(intent.activity);
+        return Status::Ok();
+      },
+      [this, ctx, done](Result<store::Partition::Ack> ack) { done(Written(ctx, {}, ack)); });
 }
-
 
 Result<Page> Directory::List(const SecurityContext& ctx, const TypeSchema& type,
                              const ListQuery& q) const {

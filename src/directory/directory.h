@@ -123,25 +123,43 @@ class Directory final : public TenantDirectory, public ClientDirectory {
   Result<int64_t> Count(const SecurityContext& ctx, const TypeSchema& type) const override;
   Result<boost::json::object> Organization(const SecurityContext& ctx) const override;
 
+  void Create(const SecurityContext& ctx, const TypeSchema& type, const boost::json::object& body,
+              WriteDone done) override;
+  void Update(const SecurityContext& ctx, const TypeSchema& type, std::string_view id,
+              const boost::json::object& patch, std::optional<std::string_view> if_match,
+              WriteDone done) override;
+  void Delete(const SecurityContext& ctx, const TypeSchema& type, std::string_view id,
+              std::optional<std::string_view> if_match, WriteDone done) override;
+  void AddPassword(const SecurityContext& ctx, std::string_view app_id,
+                   const boost::json::object& body, WriteDone done) override;
+  void RemovePassword(const SecurityContext& ctx, std::string_view app_id, std::string_view key_id,
+                      WriteDone done) override;
+  void AddLink(const SecurityContext& ctx, std::string_view relation, const TypeSchema& source_type,
+               std::string_view source_id, std::string_view target_id, WriteDone done) override;
+  void RemoveLink(const SecurityContext& ctx, std::string_view relation,
+                  const TypeSchema& source_type, std::string_view source_id,
+                  std::string_view target_id, WriteDone done) override;
+
+  // The same writes, waiting for the outcome: for tests and tools. On a cluster node they block
+  // their thread until the write commits on the sync set.
   Result<WriteResult> Create(const SecurityContext& ctx, const TypeSchema& type,
-                             const boost::json::object& body) override;
+                             const boost::json::object& body);
   Result<WriteResult> Update(const SecurityContext& ctx, const TypeSchema& type,
                              std::string_view id, const boost::json::object& patch,
-                             std::optional<std::string_view> if_match) override;
+                             std::optional<std::string_view> if_match);
   Result<uint64_t> Delete(const SecurityContext& ctx, const TypeSchema& type, std::string_view id,
-                          std::optional<std::string_view> if_match) override;
-
+                          std::optional<std::string_view> if_match);
   Result<boost::json::object> AddPassword(const SecurityContext& ctx, std::string_view app_id,
-                                          const boost::json::object& body) override;
+                                          const boost::json::object& body);
   Status RemovePassword(const SecurityContext& ctx, std::string_view app_id,
-                        std::string_view key_id) override;
-
+                        std::string_view key_id);
   Result<uint64_t> AddLink(const SecurityContext& ctx, std::string_view relation,
                            const TypeSchema& source_type, std::string_view source_id,
-                           std::string_view target_id) override;
+                           std::string_view target_id);
   Result<uint64_t> RemoveLink(const SecurityContext& ctx, std::string_view relation,
                               const TypeSchema& source_type, std::string_view source_id,
-                              std::string_view target_id) override;
+                              std::string_view target_id);
+
   Result<Page> ListLinks(const SecurityContext& ctx, std::string_view relation,
                          LinkDirection direction, std::string_view id, bool transitive, int top,
                          std::string_view skiptoken) const override;
@@ -184,17 +202,23 @@ class Directory final : public TenantDirectory, public ClientDirectory {
   };
   Result<Decision> DecideWrite(const SecurityContext& ctx, const store::ReadView& view,
                                const store::TenantKeys& keys, const Intent& intent) const;
-  // Authorizes `intent` and runs `build` under the partition's write lock, then commits the op.
-  Result<uint64_t> Submit(const SecurityContext& ctx, const Intent& intent, const Builder& build);
+  // Authorizes `intent` and runs `build` under the partition's write lock (before Submit
+  // returns), then commits the op and calls `done` with where it committed (see WriteDone for
+  // the thread). A refusal by authorization is audited in an op of its own first.
+  using Committed = std::function<void(Result<store::Partition::Ack>)>;
+  void Submit(const SecurityContext& ctx, const Intent& intent, const Builder& build,
+              Committed done);
   std::unique_ptr<store::ReadView> TenantRead(store::Partition* p, const SecurityContext& ctx,
                                               bool snapshot) const;
   Result<std::optional<std::string>> HashPasswordOf(const SecurityContext& ctx,
                                                     const Intent& intent, const TypeSchema& type,
                                                     const boost::json::object& checked);
-  Result<WriteResult> Written(const SecurityContext& ctx, Object object, uint64_t lsn);
-  Result<uint64_t> ChangeLink(const SecurityContext& ctx, bool add, std::string_view relation,
-                              const TypeSchema& source_type, std::string_view source_id,
-                              std::string_view target_id);
+  // The result of a write of `object` (or of nothing, when empty) that committed at `ack`.
+  Result<WriteResult> Written(const SecurityContext& ctx, Object object,
+                              const Result<store::Partition::Ack>& ack);
+  void ChangeLink(const SecurityContext& ctx, bool add, std::string_view relation,
+                  const TypeSchema& source_type, std::string_view source_id,
+                  std::string_view target_id, WriteDone done);
 
   DirectoryOptions options_;
   Clock* clock_;

@@ -27,11 +27,16 @@ const std::vector<std::string_view> kDefaultUserSelect = {
     "mobilePhone",    "officeLocation", "preferredLanguage", "surname", "userPrincipalName",
     "id"};
 
+// One request. A write's handler lives until the write's outcome has shaped the response: the
+// outcome's callback holds it.
 class Handler {
  public:
-  Handler(directory::TenantDirectory* d, const auth::TokenService* t, const http::Request& req,
-          http::Response& res)
-      : d_(d), tokens_(t), req_(req), res_(res) {}
+  // Finishes a write's request: with an error response unless `status` is ok.
+  using Finish = std::function<void(Status status)>;
+
+  Handler(directory::TenantDirectory* d, const auth::TokenService* t,
+          const GraphApi::WriteObserver* observer, const http::Request& req, http::Response& res)
+      : d_(d), tokens_(t), observer_(observer), req_(req), res_(res) {}
 
   // The gate: a valid token whose tenant and principal exist. Fills ctx_.
   Status Authenticate() {
@@ -177,32 +182,34 @@ class Handler {
     return Status::Ok();
   }
 
-  Status Create(const TypeSchema& type) {
-    MERIDIAN_ASSIGN_OR_RETURN(json::object body, Body());
-    MERIDIAN_ASSIGN_OR_RETURN(directory::WriteResult w, d_->Create(*ctx_, type, body));
-    json::object out{{"@odata.context", Context(std::string(type.collection) + "/$entity")}};
-    out["@odata.etag"] = w.object.ETag();
-    for (auto& [k, v] : Shape(w.object, type, {}, false)) out[k] = v;
-    Json(201, out);
-    res_.headers.emplace_back("Location",
-                              Base() + "/v1.0/" + std::string(type.collection) + "/" + w.object.id);
-    res_.headers.emplace_back("ETag", w.object.ETag());
-    return Status::Ok();
+  // ---- writes: each ends in `finish`, now or once the directory's write has its outcome ----
+
+  void Create(const TypeSchema& type, Finish finish) {
+    auto body = Body();
+    if (!body.ok()) return finish(body.status());
+    d_->Create(*ctx_, type, *body, Then(finish, [this, &type](directory::WriteResult& w) {
+      json::object out{{"@odata.context", Context(std::string(type.collection) + "/$entity")}};
+      out["@odata.etag"] = w.object.ETag();
+      for (auto& [k, v] : Shape(w.object, type, {}, false)) out[k] = v;
+      Json(201, out);
+      res_.headers.emplace_back(
+          "Location", Base() + "/v1.0/" + std::string(type.collection) + "/" + w.object.id);
+      res_.headers.emplace_back("ETag", w.object.ETag());
+    }));
   }
 
-  Status Update(const TypeSchema& type, std::string_view id) {
-    MERIDIAN_ASSIGN_OR_RETURN(json::object body, Body());
-    MERIDIAN_ASSIGN_OR_RETURN(directory::WriteResult w,
-                              d_->Update(*ctx_, type, id, body, IfMatch()));
-    res_.status = 204;
-    res_.headers.emplace_back("ETag", w.object.ETag());
-    return Status::Ok();
+  void Update(const TypeSchema& type, std::string_view id, Finish finish) {
+    auto body = Body();
+    if (!body.ok()) return finish(body.status());
+    d_->Update(*ctx_, type, id, *body, IfMatch(), Then(finish, [this](directory::WriteResult& w) {
+      res_.status = 204;
+      res_.headers.emplace_back("ETag", w.object.ETag());
+    }));
   }
 
-  Status Delete(const TypeSchema& type, std::string_view id) {
-    MERIDIAN_RETURN_IF_ERROR(d_->Delete(*ctx_, type, id, IfMatch()).status());
-    res_.status = 204;
-    return Status::Ok();
+  void Delete(const TypeSchema& type, std::string_view id, Finish finish) {
+    d_->Delete(*ctx_, type, id, IfMatch(),
+               Then(finish, [this](directory::WriteResult&) { res_.status = 204; }));
   }
 
   // ---- relationships ----
@@ -233,27 +240,28 @@ class Handler {
     return Status::Ok();
   }
 
-  Status AddRef(std::string_view relation, const TypeSchema& source, std::string_view id) {
-    MERIDIAN_ASSIGN_OR_RETURN(json::object body, Body());
-    auto* ref = body.if_contains("@odata.id");
-    if (!ref || !ref->is_string() || body.size() != 1) {
-      return InvalidArgument("The body must be {\"@odata.id\": \"<url of a directory object>\"}.");
+  void AddRef(std::string_view relation, const TypeSchema& source, std::string_view id,
+              Finish finish) {
+    auto body = Body();
+    if (!body.ok()) return finish(body.status());
+    auto* ref = body->if_contains("@odata.id");
+    if (!ref || !ref->is_string() || body->size() != 1) {
+      return finish(
+          InvalidArgument("The body must be {\"@odata.id\": \"<url of a directory object>\"}."));
     }
     std::string_view url = ref->get_string();
     std::string_view target = url.substr(url.find_last_of('/') + 1);
     if (!IsUuid(target)) {
-      return InvalidArgument("'@odata.id' must end with the id of a directory object.");
+      return finish(InvalidArgument("'@odata.id' must end with the id of a directory object."));
     }
-    MERIDIAN_RETURN_IF_ERROR(d_->AddLink(*ctx_, relation, source, id, target).status());
-    res_.status = 204;
-    return Status::Ok();
+    d_->AddLink(*ctx_, relation, source, id, target,
+                Then(finish, [this](directory::WriteResult&) { res_.status = 204; }));
   }
 
-  Status RemoveRef(std::string_view relation, const TypeSchema& source, std::string_view id,
-                   std::string_view target) {
-    MERIDIAN_RETURN_IF_ERROR(d_->RemoveLink(*ctx_, relation, source, id, target).status());
-    res_.status = 204;
-    return Status::Ok();
+  void RemoveRef(std::string_view relation, const TypeSchema& source, std::string_view id,
+                 std::string_view target, Finish finish) {
+    d_->RemoveLink(*ctx_, relation, source, id, target,
+                   Then(finish, [this](directory::WriteResult&) { res_.status = 204; }));
   }
 
   // ---- singletons and actions ----
@@ -274,28 +282,30 @@ class Handler {
     return Status::Ok();
   }
 
-  Status AddPassword(std::string_view id) {
+  void AddPassword(std::string_view id, Finish finish) {
     json::object body;
     if (!req_.body.empty()) {
-      MERIDIAN_ASSIGN_OR_RETURN(body, Body());
+      auto parsed = Body();
+      if (!parsed.ok()) return finish(parsed.status());
+      body = std::move(*parsed);
     }
-    MERIDIAN_ASSIGN_OR_RETURN(json::object cred, d_->AddPassword(*ctx_, id, body));
-    json::object out{{"@odata.context", Context("microsoft.graph.passwordCredential")}};
-    for (auto& [k, v] : cred) out[k] = v;
-    Json(200, out);
-    res_.headers.emplace_back("Cache-Control", "no-store");
-    return Status::Ok();
+    d_->AddPassword(*ctx_, id, body, Then(finish, [this](directory::WriteResult& w) {
+      json::object out{{"@odata.context", Context("microsoft.graph.passwordCredential")}};
+      for (auto& [k, v] : w.object.data) out[k] = v;
+      Json(200, out);
+      res_.headers.emplace_back("Cache-Control", "no-store");
+    }));
   }
 
-  Status RemovePassword(std::string_view id) {
-    MERIDIAN_ASSIGN_OR_RETURN(json::object body, Body());
-    auto* key = body.if_contains("keyId");
+  void RemovePassword(std::string_view id, Finish finish) {
+    auto body = Body();
+    if (!body.ok()) return finish(body.status());
+    auto* key = body->if_contains("keyId");
     if (!key || !key->is_string() || !IsUuid(key->get_string())) {
-      return InvalidArgument("keyId (a GUID) is required.");
+      return finish(InvalidArgument("keyId (a GUID) is required."));
     }
-    MERIDIAN_RETURN_IF_ERROR(d_->RemovePassword(*ctx_, id, key->get_string()));
-    res_.status = 204;
-    return Status::Ok();
+    d_->RemovePassword(*ctx_, id, key->get_string(),
+                       Then(finish, [this](directory::WriteResult&) { res_.status = 204; }));
   }
 
   Status DirectoryObject(std::string_view id) {
@@ -328,6 +338,17 @@ class Handler {
   const SecurityContext& ctx() const { return *ctx_; }
 
  private:
+  // The WriteDone of a write: tells the observer, shapes the response with `respond` when the
+  // write succeeded, and finishes.
+  directory::WriteDone Then(Finish finish, std::function<void(directory::WriteResult&)> respond) {
+    return [this, finish = std::move(finish),
+            respond = std::move(respond)](Result<directory::WriteResult> r) {
+      if (*observer_) (*observer_)(r, res_);
+      if (r.ok()) respond(*r);
+      finish(r.status());
+    };
+  }
+
   bool Eventual() const {
     auto h = req_.Header("consistencylevel");
     return h && EqualsIgnoreCase(*h, "eventual");
@@ -350,6 +371,7 @@ class Handler {
 
   directory::TenantDirectory* d_;
   const auth::TokenService* tokens_;
+  const GraphApi::WriteObserver* observer_;
   const http::Request& req_;
   http::Response& res_;
   std::optional<SecurityContext> ctx_;
@@ -357,21 +379,42 @@ class Handler {
 
 }  // namespace
 
-GraphApi::GraphApi(directory::TenantDirectory* directory, const auth::TokenService* tokens)
-    : directory_(directory), tokens_(tokens) {}
+GraphApi::GraphApi(directory::TenantDirectory* directory, const auth::TokenService* tokens,
+                   WriteObserver observer)
+    : directory_(directory), tokens_(tokens), observer_(std::move(observer)) {}
 
 void GraphApi::Register(http::Router* router) {
   auto add = [&](std::string method, std::string pattern,
                  std::function<Status(Handler&, const http::RouteParams&)> fn) {
-    router->Add(method, pattern,
-                [this, fn](const http::Request& req, const http::RouteParams& params,
-                           http::Response& res) {
-                  Handler h(directory_, tokens_, req, res);
-                  Status s = h.Authenticate();
-                  if (s.ok()) s = fn(h, params);
-                  if (!s.ok()) h.Fail(s);
-                });
+    router->Add(
+        method, pattern,
+        [this, fn](const http::Request& req, const http::RouteParams& params, http::Response& res) {
+          Handler h(directory_, tokens_, &observer_, req, res);
+          Status s = h.Authenticate();
+          if (s.ok()) s = fn(h, params);
+          if (!s.ok()) h.Fail(s);
+        });
   };
+  // A write: `fn` ends in the Finish it is given, now or later on another thread.
+  auto add_write =
+      [&](std::string method, std::string pattern,
+          std::function<void(Handler&, const http::RouteParams&, Handler::Finish)> fn) {
+        router->AddAsync(method, pattern,
+                         [this, fn](const http::Request& req, const http::RouteParams& params,
+                                    http::Response& res, std::function<void()> done) {
+                           auto h =
+                               std::make_shared<Handler>(directory_, tokens_, &observer_, req, res);
+                           Status s = h->Authenticate();
+                           if (!s.ok()) {
+                             h->Fail(s);
+                             return done();
+                           }
+                           fn(*h, params, [h, done = std::move(done)](Status s) {
+                             if (!s.ok()) h->Fail(s);
+                             done();
+                           });
+                         });
+      };
   for (const TypeSchema* type : directory::AllTypes()) {
     std::string base = "/v1.0/" + std::string(type->collection);
     add("GET", base, [type](Handler& h, const http::RouteParams&) { return h.List(*type); });
@@ -380,11 +423,17 @@ void GraphApi::Register(http::Router* router) {
     add("GET", base + "/{id}",
         [type](Handler& h, const http::RouteParams& p) { return h.Get(*type, p.Get("id")); });
     if (type->type == "domain") continue;  // domains are read-only through the API for now
-    add("POST", base, [type](Handler& h, const http::RouteParams&) { return h.Create(*type); });
-    add("PATCH", base + "/{id}",
-        [type](Handler& h, const http::RouteParams& p) { return h.Update(*type, p.Get("id")); });
-    add("DELETE", base + "/{id}",
-        [type](Handler& h, const http::RouteParams& p) { return h.Delete(*type, p.Get("id")); });
+    add_write("POST", base, [type](Handler& h, const http::RouteParams&, Handler::Finish f) {
+      h.Create(*type, std::move(f));
+    });
+    add_write("PATCH", base + "/{id}",
+              [type](Handler& h, const http::RouteParams& p, Handler::Finish f) {
+                h.Update(*type, p.Get("id"), std::move(f));
+              });
+    add_write("DELETE", base + "/{id}",
+              [type](Handler& h, const http::RouteParams& p, Handler::Finish f) {
+                h.Delete(*type, p.Get("id"), std::move(f));
+              });
   }
   using directory::LinkDirection;
   const TypeSchema* users = directory::FindType("user");
@@ -407,29 +456,36 @@ void GraphApi::Register(http::Router* router) {
       [groups](Handler& h, const http::RouteParams& p) {
         return h.ListLinks("members", LinkDirection::kOutgoing, p.Get("id"), true, *groups);
       });
-  add("POST", "/v1.0/groups/{id}/members/$ref", [groups](Handler& h, const http::RouteParams& p) {
-    return h.AddRef("members", *groups, p.Get("id"));
-  });
-  add("DELETE", "/v1.0/groups/{id}/members/{member}/$ref",
-      [groups](Handler& h, const http::RouteParams& p) {
-        return h.RemoveRef("members", *groups, p.Get("id"), p.Get("member"));
-      });
+  add_write("POST", "/v1.0/groups/{id}/members/$ref",
+            [groups](Handler& h, const http::RouteParams& p, Handler::Finish f) {
+              h.AddRef("members", *groups, p.Get("id"), std::move(f));
+            });
+  add_write("DELETE", "/v1.0/groups/{id}/members/{member}/$ref",
+            [groups](Handler& h, const http::RouteParams& p, Handler::Finish f) {
+              h.RemoveRef("members", *groups, p.Get("id"), p.Get("member"), std::move(f));
+            });
   for (const TypeSchema* t : {groups, apps, sps}) {
     std::string base = "/v1.0/" + std::string(t->collection) + "/{id}/owners";
     add("GET", base, [t](Handler& h, const http::RouteParams& p) {
       return h.ListLinks("owners", LinkDirection::kOutgoing, p.Get("id"), false, *t);
     });
-    add("POST", base + "/$ref", [t](Handler& h, const http::RouteParams& p) {
-      return h.AddRef("owners", *t, p.Get("id"));
-    });
-    add("DELETE", base + "/{owner}/$ref", [t](Handler& h, const http::RouteParams& p) {
-      return h.RemoveRef("owners", *t, p.Get("id"), p.Get("owner"));
-    });
+    add_write("POST", base + "/$ref",
+              [t](Handler& h, const http::RouteParams& p, Handler::Finish f) {
+                h.AddRef("owners", *t, p.Get("id"), std::move(f));
+              });
+    add_write("DELETE", base + "/{owner}/$ref",
+              [t](Handler& h, const http::RouteParams& p, Handler::Finish f) {
+                h.RemoveRef("owners", *t, p.Get("id"), p.Get("owner"), std::move(f));
+              });
   }
-  add("POST", "/v1.0/applications/{id}/addPassword",
-      [](Handler& h, const http::RouteParams& p) { return h.AddPassword(p.Get("id")); });
-  add("POST", "/v1.0/applications/{id}/removePassword",
-      [](Handler& h, const http::RouteParams& p) { return h.RemovePassword(p.Get("id")); });
+  add_write("POST", "/v1.0/applications/{id}/addPassword",
+            [](Handler& h, const http::RouteParams& p, Handler::Finish f) {
+              h.AddPassword(p.Get("id"), std::move(f));
+            });
+  add_write("POST", "/v1.0/applications/{id}/removePassword",
+            [](Handler& h, const http::RouteParams& p, Handler::Finish f) {
+              h.RemovePassword(p.Get("id"), std::move(f));
+            });
   add("GET", "/v1.0/organization",
       [](Handler& h, const http::RouteParams&) { return h.Organization(std::nullopt); });
   add("GET", "/v1.0/organization/{id}",

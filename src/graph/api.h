@@ -15,12 +15,21 @@ namespace meridian::graph {
 
 class GraphApi {
  public:
-  GraphApi(directory::TenantDirectory* directory, const auth::TokenService* tokens);
+  // Told the outcome of every directory write a request makes, before its response is finished:
+  // a cluster node adds the write's replica token to the response, or has a write refused because
+  // the primary moved routed again. Called on the thread that finishes the request.
+  using WriteObserver = std::function<void(const Result<directory::WriteResult>&, http::Response&)>;
+
+  GraphApi(directory::TenantDirectory* directory, const auth::TokenService* tokens,
+           WriteObserver observer = nullptr);
+  // Reads are answered on the calling thread; writes finish when the directory's write does
+  // (see directory::WriteDone), so no thread waits for a commit.
   void Register(http::Router* router);
 
  private:
   directory::TenantDirectory* directory_;
   const auth::TokenService* tokens_;
+  WriteObserver observer_;
 };
 
 }  // namespace meridian::graph

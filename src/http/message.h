@@ -50,7 +50,7 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   // The route pattern that served the request ("/v1.0/users/{id}"), used as the metrics label;
-  // Router::Dispatch returns the value to store here.
+  // Router::Dispatch stores it.
   std::string route_label = "unmatched";
   // This request's id (a fresh UUID), also sent as the "request-id" response header.
   std::string request_id;

@@ -66,7 +66,7 @@ struct Router::Route {
   std::string method;
   std::string pattern;
   std::vector<std::string> param_names;  // in path order
-  Handler handler;
+  AsyncHandler handler;
 };
 
 struct Router::Node {
@@ -80,6 +80,15 @@ Router::Router() : root_(std::make_unique<Node>()) {}
 Router::~Router() = default;
 
 void Router::Add(std::string method, std::string pattern, Handler handler) {
+  AddAsync(std::move(method), std::move(pattern),
+           [handler = std::move(handler)](const Request& req, const RouteParams& params,
+                                          Response& res, const std::function<void()>& done) {
+             handler(req, params, res);
+             done();
+           });
+}
+
+void Router::AddAsync(std::string method, std::string pattern, AsyncHandler handler) {
   if (method.empty()) BadPattern(method, pattern, "empty method");
   if (pattern.empty() || pattern[0] != '/') BadPattern(method, pattern, "must start with '/'");
   Route route;
@@ -183,7 +192,8 @@ struct Matcher {
 
 }  // namespace
 
-std::string_view Router::Dispatch(const Request& req, Response& res) const {
+std::string_view Router::Dispatch(const Request& req, Response& res,
+                                  const std::function<void()>& done) const {
   Matcher<Node, Route> m;
   m.path = req.path;
   m.method = req.method;
@@ -198,7 +208,8 @@ std::string_view Router::Dispatch(const Request& req, Response& res) const {
     for (size_t i = 0; i < m.found->param_names.size(); ++i) {
       params.Add(m.found->param_names[i], m.values[i]);
     }
-    m.found->handler(req, params, res);
+    res.route_label = m.found->pattern;  // before the handler: `done` may finish the exchange
+    m.found->handler(req, params, res, done);
     return m.found->pattern;
   }
   if (m.path_match) {
@@ -214,10 +225,14 @@ std::string_view Router::Dispatch(const Request& req, Response& res) const {
     SetError(res, 405, "Request_BadRequest",
              "The method '" + req.method + "' is not allowed on this resource.");
     res.SetHeader("Allow", std::move(allow));
+    res.route_label = m.path_match->routes.front().pattern;
+    done();
     return m.path_match->routes.front().pattern;
   }
   SetError(res, 404, "Request_ResourceNotFound",
            "No resource matches the path '" + req.path + "'.");
+  res.route_label = std::string(kUnmatched);
+  done();
   return kUnmatched;
 }
 

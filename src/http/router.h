@@ -43,6 +43,11 @@ class RouteParams {
 class Router {
  public:
   using Handler = std::function<void(const Request&, const RouteParams&, Response&)>;
+  // A handler that may finish later, on another thread: it calls `done` exactly once, when the
+  // Response is ready. The RouteParams are valid only during the call; the Request and Response
+  // until `done`.
+  using AsyncHandler = std::function<void(const Request&, const RouteParams&, Response&,
+                                          std::function<void()> done)>;
 
   Router();
   ~Router();
@@ -53,13 +58,17 @@ class Router {
   // an empty segment, a malformed or repeated {name}, more than kMaxParams parameters) or a
   // duplicate (method, pattern shape) is a programming error and aborts the process.
   void Add(std::string method, std::string pattern, Handler handler);
+  void AddAsync(std::string method, std::string pattern, AsyncHandler handler);
 
   // Runs the handler for req.method and req.path. When no pattern matches the path, sets a 404;
   // when patterns match but none for the method, sets a 405 with an Allow header. Both have a
-  // Graph-shaped JSON body {"error":{"code":...,"message":...}}. Returns the pattern of the
-  // matched route (also for a 405), or "unmatched"; the view stays valid as long as the Router.
-  // Exceptions from the handler propagate.
-  std::string_view Dispatch(const Request& req, Response& res) const;
+  // Graph-shaped JSON body {"error":{"code":...,"message":...}}. Stores in res.route_label, and
+  // returns, the pattern of the matched route (also for a 405), or "unmatched"; the view stays
+  // valid as long as the Router.
+  // Exceptions from the handler propagate. `done` runs once the Response is ready: before
+  // Dispatch returns, except for an AsyncHandler that finishes later.
+  std::string_view Dispatch(
+      const Request& req, Response& res, const std::function<void()>& done = [] {}) const;
 
  private:
   struct Node;

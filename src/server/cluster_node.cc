@@ -1,11 +1,12 @@
 #include "server/cluster_node.h"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <future>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 #include <toml.hpp>
 
 #include "cluster/etcd_client.h"
@@ -25,9 +26,6 @@ namespace {
 
 using replication::Replica;
 using replication::Role;
-
-thread_local std::optional<replication::ReplicaToken> last_write;
-thread_local bool last_write_refused = false;
 
 // A secondary silent this long (no append from its primary, which sends one every 50 ms; a
 // failover takes about the 2 s lease) counts as cut off: not ready, and not read from.
@@ -54,6 +52,21 @@ struct ClusterNode::Impl {
   std::unique_ptr<cluster::EtcdClient> etcd;
   std::unique_ptr<cluster::EtcdConfigStore> config;
   std::unique_ptr<replication::ThreadLoop> loop;
+  // Where the request path continues off the replication loop: a write's outcome, a gateway's
+  // timers and waits. Its own thread, so that nothing a request does can delay replication.
+  std::unique_ptr<replication::ThreadLoop> completions;
+  // Writes not yet answered, oldest first, so that one sweep times them out (see WriteHook).
+  struct PendingWrite {
+    std::atomic<bool> answered{false};
+    store::Partition::WriteDone done;
+    void Answer(Result<store::Partition::Ack> ack) {
+      if (answered.exchange(true)) return;
+      auto d = std::move(done);
+      d(std::move(ack));
+    }
+  };
+  std::mutex pending_mu;
+  std::deque<std::pair<int64_t, std::weak_ptr<PendingWrite>>> pending;  // (deadline, write)
   std::unique_ptr<rpc::GrpcTransport> transport;
   std::map<std::string, std::unique_ptr<replication::PartitionReplicaStore>> stores;
   std::map<std::string, std::unique_ptr<Replica>> replicas;
@@ -82,7 +95,62 @@ struct ClusterNode::Impl {
   // address book.
   void Refresh();
   void Campaign();
+  // A partition's write hook: proposes `build` on `r` and answers `done` on the completions
+  // thread, with the commit, the replica's refusal, or kUnavailable once
+  // options.write_timeout_ms has passed (the outcome then unknown: the write may still commit).
+  void ProposeOn(Replica* r, const store::Partition::Builder& build,
+                 store::Partition::WriteDone done);
+  // Answers the pending writes past their deadline; runs every 100 ms on completions.
+  void SweepPending();
+  // Calls `then` on completions once `r` has applied `lsn` and is readable, or at `deadline`.
+  void PollVisible(Replica* r, uint64_t lsn, int64_t deadline, std::function<void()> then);
 };
+
+void ClusterNode::Impl::ProposeOn(Replica* r, const store::Partition::Builder& build,
+                                  store::Partition::WriteDone done) {
+  // Allocated apart from its control block, which the sweep's weak reference keeps alive.
+  std::shared_ptr<PendingWrite> w(new PendingWrite);
+  w->done = std::move(done);
+  {
+    std::lock_guard<std::mutex> lock(pending_mu);
+    pending.emplace_back(completions->NowMillis() + options.write_timeout_ms, w);
+  }
+  replication::ThreadLoop* c = completions.get();
+  r->Propose(build, [w, c](Result<replication::Commit> commit) {
+    c->Post([w, commit = std::move(commit)] {
+      if (!commit.ok()) return w->Answer(commit.status());
+      w->Answer(store::Partition::Ack{commit->lsn, commit->epoch});
+    });
+  });
+}
+
+void ClusterNode::Impl::SweepPending() {
+  int64_t now = completions->NowMillis();
+  std::vector<std::shared_ptr<PendingWrite>> expired;
+  {
+    std::lock_guard<std::mutex> lock(pending_mu);
+    while (!pending.empty() && pending.front().first <= now) {
+      if (auto w = pending.front().second.lock()) expired.push_back(std::move(w));
+      pending.pop_front();
+    }
+  }
+  for (auto& w : expired) {
+    w->Answer(meridian::Status(Code::kUnavailable, "the write did not commit within " +
+                                                       std::to_string(options.write_timeout_ms) +
+                                                       " ms; its outcome is unknown"));
+  }
+  completions->PostAfter(100, [this] { SweepPending(); });
+}
+
+void ClusterNode::Impl::PollVisible(Replica* r, uint64_t lsn, int64_t deadline,
+                                    std::function<void()> then) {
+  if ((r->readable() && r->visible_lsn() >= lsn) || completions->NowMillis() >= deadline) {
+    return then();
+  }
+  completions->PostAfter(2, [this, r, lsn, deadline, then = std::move(then)]() mutable {
+    PollVisible(r, lsn, deadline, std::move(then));
+  });
+}
 
 void ClusterNode::Impl::Campaign() {
   const std::string key = "/meridian/" + options.cluster + "/controller";
@@ -152,6 +220,7 @@ ClusterNode::~ClusterNode() {
   impl_->registration.reset();
   *impl_->alive = false;
   if (impl_->loop) impl_->loop->Stop();
+  if (impl_->completions) impl_->completions->Stop();
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->stopped = true;
@@ -163,6 +232,7 @@ ClusterNode::~ClusterNode() {
   impl_->replicas.clear();
   impl_->stores.clear();
   impl_->loop.reset();
+  impl_->completions.reset();
 }
 
 Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ClusterOptions options,
@@ -182,6 +252,7 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ClusterOptions options,
   MERIDIAN_ASSIGN_OR_RETURN(impl->etcd, cluster::EtcdClient::Create(eo));
   impl->config = std::make_unique<cluster::EtcdConfigStore>(impl->etcd.get(), options.cluster);
   impl->loop = std::make_unique<replication::ThreadLoop>();
+  impl->completions = std::make_unique<replication::ThreadLoop>();
   MERIDIAN_ASSIGN_OR_RETURN(rpc::NodeCredentials creds,
                             rpc::LoadNodeCredentials(options.certs_dir, options.node));
   rpc::GrpcTransportOptions to;
@@ -198,27 +269,10 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ClusterOptions options,
     auto replica = std::make_unique<Replica>(ro, store.get(), impl->loop.get(),
                                              impl->transport.get(), impl->config.get());
     Replica* r = replica.get();
-    int64_t timeout = options.write_timeout_ms;
-    std::string pid = id;
-    partition->SetWriteHook([r, timeout, pid](const store::Partition::Builder& build)
-                                -> Result<uint64_t> {
-      auto promise = std::make_shared<std::promise<Result<replication::Commit>>>();
-      auto future = promise->get_future();
-      r->Propose(build, [promise](Result<replication::Commit> c) { promise->set_value(c); });
-      if (future.wait_for(std::chrono::milliseconds(timeout)) != std::future_status::ready) {
-        return meridian::Status(Code::kUnavailable, "the write did not commit within " +
-                                              std::to_string(timeout) +
-                                              " ms; its outcome is unknown");
-      }
-      Result<replication::Commit> c = future.get();
-      if (!c.ok()) {
-        if (c.status().graph_code() == replication::kNotPrimary) last_write_refused = true;
-        // Not a Graph error code: the client sees a plain 503.
-        return meridian::Status(Code::kUnavailable, c.status().message());
-      }
-      last_write = replication::ReplicaToken{pid, c->epoch, c->lsn};
-      return c->lsn;
-    });
+    partition->SetWriteHook(
+        [raw, r](const store::Partition::Builder& build, store::Partition::WriteDone done) {
+          raw->ProposeOn(r, build, std::move(done));
+        });
     impl->stores[id] = std::move(store);
     impl->replicas[id] = std::move(replica);
   }
@@ -253,6 +307,7 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ClusterOptions options,
                                                               raw->transport.get(),
                                                               raw->config.get());
   raw->election = std::thread([raw] { raw->Campaign(); });
+  raw->completions->Post([raw] { raw->SweepPending(); });
   raw->loop->Post([raw] {
     raw->Refresh();
     for (auto& [id, r] : raw->replicas) r->Start();
@@ -331,15 +386,17 @@ Destination ClusterNode::ReadDestination(const std::string& partition, uint64_t 
   return d;
 }
 
-bool ClusterNode::WaitVisible(const std::string& partition, uint64_t lsn, int64_t timeout_ms) const {
+void ClusterNode::WhenVisible(const std::string& partition, uint64_t lsn, int64_t timeout_ms,
+                              std::function<void()> then) const {
   Replica* r = impl_->ReplicaOf(partition);
-  if (!r) return false;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (!(r->readable() && r->visible_lsn() >= lsn)) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
+  if (!r || (r->readable() && r->visible_lsn() >= lsn)) return then();
+  impl_->completions->Post([impl = impl_.get(), r, lsn, timeout_ms, then = std::move(then)] {
+    impl->PollVisible(r, lsn, impl->completions->NowMillis() + timeout_ms, then);
+  });
+}
+
+void ClusterNode::After(int64_t delay_ms, std::function<void()> fn) const {
+  impl_->completions->PostAfter(delay_ms, std::move(fn));
 }
 
 Result<int64_t> ClusterNode::MovePrimary(const std::string& partition, const std::string& target,
@@ -365,20 +422,6 @@ Result<int64_t> ClusterNode::MovePrimary(const std::string& partition, const std
 void ClusterNode::ForwardTo(const std::string& node, const proto::ForwardRequest& request,
                             replication::Reply<proto::ForwardResponse> reply) {
   impl_->transport->Forward(node, request, std::move(reply));
-}
-
-std::optional<replication::ReplicaToken> ClusterNode::TakeLastWrite() {
-  auto t = std::move(last_write);
-  last_write.reset();
-  return t;
-}
-
-bool ClusterNode::TakeRefusedWrite() {
-  // A request that committed a write before the refused one (tenant creation writes the global
-  // partition first) must not run again: it would do that write twice.
-  bool refused = last_write_refused && !last_write.has_value();
-  last_write_refused = false;
-  return refused;
 }
 
 void ClusterNode::SetTokenKey(std::string key) {

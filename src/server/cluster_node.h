@@ -3,8 +3,9 @@
 // It registers the node in etcd under a lease (its liveness), serves its peers over gRPC with
 // mutual TLS, runs a Replica for every partition the node holds (its region's, and the global
 // partition) and a Controller, and routes each partition's writes through its replica: a
-// directory write on this node proposes on the local replica and returns once the write is
-// committed (durable here and on the sync set), with the replica token of the write.
+// directory write on this node proposes on the local replica, and its outcome (committed: durable
+// here and on the sync set, at a position that becomes the write's replica token) arrives on the
+// node's completions thread; no thread waits for it.
 //
 // For the request path it answers where a request must go: the primary of a partition for a
 // write, a replica that has applied a token's LSN for a read. It forwards a request to another
@@ -93,8 +94,14 @@ class ClusterNode final : public replication::Service {
   // Where a read of `partition` may run: here when this node holds a readable replica that has
   // applied `min_lsn`; else another member, the primary last.
   Destination ReadDestination(const std::string& partition, uint64_t min_lsn) const;
-  // Waits (bounded) until the local replica of `partition` has applied `lsn`. False on timeout.
-  bool WaitVisible(const std::string& partition, uint64_t lsn, int64_t timeout_ms) const;
+  // Calls `then` once the local replica of `partition` is readable and has applied `lsn`, or
+  // after `timeout_ms`: at once on this thread when it already has (or the node holds no such
+  // replica), else on the node's completions thread.
+  void WhenVisible(const std::string& partition, uint64_t lsn, int64_t timeout_ms,
+                   std::function<void()> then) const;
+  // Runs `fn` after `delay_ms` on the node's completions thread (never the replication loop's);
+  // dropped when the node stops first.
+  void After(int64_t delay_ms, std::function<void()> fn) const;
 
   // Planned failover of `partition`, run on its primary: stops its writes, waits until `target`
   // holds every entry, and hands it the primary. Returns how long writes were refused here.
@@ -106,11 +113,6 @@ class ClusterNode final : public replication::Service {
   void ForwardTo(const std::string& node, const proto::ForwardRequest& request,
                  replication::Reply<proto::ForwardResponse> reply);
 
-  // The replica token of the last write committed on this thread, cleared by the call.
-  static std::optional<replication::ReplicaToken> TakeLastWrite();
-  // Whether a write on this thread was refused because the local replica stopped being the
-  // primary between routing and proposing (nothing was logged), cleared by the call.
-  static bool TakeRefusedWrite();
   // The key replica tokens are MAC'd with (a secret of the deployment); empty until the
   // directory is bootstrapped.
   void SetTokenKey(std::string key);

@@ -1,9 +1,8 @@
 #include "server/gateway.h"
 
-#include <future>
-#include <thread>
-
+#include <algorithm>
 #include <boost/json.hpp>
+#include <chrono>
 
 #include "common/encoding.h"
 #include "directory/directory.h"
@@ -14,8 +13,15 @@ namespace {
 
 // Forwarded requests carry this remote address, which no client connection can have.
 constexpr char kPeerPrefix[] = "peer:";
-// A little over the transport's Forward deadline, which always answers first.
-constexpr int64_t kForwardTimeoutMs = 16000;
+// Observe's mark on a response whose write was refused because the primary moved; Finish
+// removes it, so it never leaves the node.
+constexpr char kRefusedMark[] = "x-meridian-refused-write";
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
@@ -81,65 +87,76 @@ void Gateway::Classify(const http::Request& req, std::string* partition, bool* w
   if (info.ok()) *partition = info->partition;
 }
 
-bool Gateway::Route(const http::Request& req, http::Response& res, bool retry) const {
+void Gateway::Route(const http::Request& req, http::Response& res, bool retry,
+                    std::function<void(bool here)> then) const {
   std::string partition;
   bool write = false;
   bool forwarded = IsForwarded(req) && (!retry || Hops(req) >= 2);
   Classify(req, &partition, &write);
-  if (partition.empty()) return false;
-  uint64_t min_lsn = 0;
+  if (partition.empty()) return then(true);
+  // While a primary takes over (a failover, a planned move), a write waits for it here rather
+  // than send the client away: a planned move pauses writes for well under a second.
+  int64_t deadline = NowMs() + kWriteWaitMs;
   if (auto header = req.Header(replication::kReplicaTokenHeader); header && !write) {
     auto token = replication::DecodeReplicaToken(*header, node_->token_key());
     if (!token.ok()) {
       graph::SetError(InvalidArgument("The replica token is not one this deployment issued."),
                       req, &res);
-      return true;
+      return then(false);
     }
     // A token of another partition says nothing about this one.
     if (token->partition == partition) {
-      min_lsn = token->lsn;
-      node_->WaitVisible(partition, min_lsn, kTokenWaitMs);
+      uint64_t lsn = token->lsn;
+      return node_->WhenVisible(partition, lsn, kTokenWaitMs, [=, this, &req, &res] {
+        Decide(req, res, partition, write, forwarded, lsn, deadline, then);
+      });
     }
   }
+  Decide(req, res, partition, write, forwarded, 0, deadline, std::move(then));
+}
+
+void Gateway::Decide(const http::Request& req, http::Response& res, const std::string& partition,
+                     bool write, bool forwarded, uint64_t min_lsn, int64_t deadline_ms,
+                     std::function<void(bool here)> then) const {
   if (forwarded) {
     // A peer chose this node; a read still runs only on a replica that may serve it, and that
     // has applied the read's token (a new primary may still be reconciling).
     if (!write && !node_->ReadDestination(partition, min_lsn).local) {
       Unavailable("the replica of partition " + partition + " on this node cannot serve this "
                   "read yet", req, res);
-      return true;
+      return then(false);
     }
-    return false;
+    return then(true);
   }
   Destination d = write ? node_->WriteDestination(partition)
                         : node_->ReadDestination(partition, min_lsn);
-  // While a primary takes over (a failover, a planned move), a write waits for it here rather
-  // than send the client away: a planned move pauses writes for well under a second.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kWriteWaitMs);
-  while (write && d.unavailable && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    d = node_->WriteDestination(partition);
+  if (write && d.unavailable && NowMs() < deadline_ms) {
+    return node_->After(10, [=, this, &req, &res] {
+      Decide(req, res, partition, write, forwarded, min_lsn, deadline_ms, then);
+    });
   }
-  if (d.local) return false;
+  if (d.local) return then(true);
   if (d.unavailable) {
     Unavailable(d.why, req, res);
-    return true;
+    return then(false);
   }
-  Forward(d.node, req, res);
-  // A replica that cannot serve the read after all (catching up, unreachable): the primary can.
-  if (!write && res.status == 503) {
-    Destination primary = node_->WriteDestination(partition);
-    if (!primary.local && !primary.unavailable && primary.node != d.node) {
-      res.headers.clear();
-      res.body.clear();
-      Forward(primary.node, req, res);
+  Forward(d.node, req, res, [=, this, &req, &res] {
+    // A replica that cannot serve the read after all (catching up, unreachable): the primary
+    // can.
+    if (!write && res.status == 503) {
+      Destination primary = node_->WriteDestination(partition);
+      if (!primary.local && !primary.unavailable && primary.node != d.node) {
+        res.headers.clear();
+        res.body.clear();
+        return Forward(primary.node, req, res, [then] { then(false); });
+      }
     }
-  }
-  return true;
+    then(false);
+  });
 }
 
-void Gateway::Forward(const std::string& node, const http::Request& req,
-                      http::Response& res) const {
+void Gateway::Forward(const std::string& node, const http::Request& req, http::Response& res,
+                      std::function<void()> then) const {
   proto::ForwardRequest f;
   f.set_method(req.method);
   f.set_target(req.target);
@@ -150,30 +167,40 @@ void Gateway::Forward(const std::string& node, const http::Request& req,
   }
   f.set_body(req.body);
   f.set_client_address(req.remote_address);
-  auto promise = std::make_shared<std::promise<Result<proto::ForwardResponse>>>();
-  auto future = promise->get_future();
-  node_->ForwardTo(node, f, [promise](Result<proto::ForwardResponse> r) { promise->set_value(r); });
-  if (future.wait_for(std::chrono::milliseconds(kForwardTimeoutMs)) != std::future_status::ready) {
-    return Unavailable("node " + node + " did not answer in time", req, res);
+  // The transport answers every call, by its Forward deadline at the latest.
+  node_->ForwardTo(
+      node, f, [node, &req, &res, then = std::move(then)](Result<proto::ForwardResponse> r) {
+        if (!r.ok()) {
+          Unavailable("node " + node + " cannot be reached: " + r.status().message(), req, res);
+        } else {
+          res.status = static_cast<int>(r->status());
+          res.body = r->body();
+          for (const auto& h : r->headers()) res.headers.emplace_back(h.name(), h.value());
+        }
+        then();
+      });
+}
+
+void Gateway::Observe(const Result<directory::WriteResult>& write, http::Response& res) const {
+  if (!write.ok()) {
+    if (write.status().graph_code() == replication::kNotPrimary) {
+      res.headers.emplace_back(kRefusedMark, "1");
+    }
+    return;
   }
-  auto r = future.get();
-  if (!r.ok()) {
-    return Unavailable("node " + node + " cannot be reached: " + r.status().message(), req, res);
-  }
-  res.status = static_cast<int>(r->status());
-  res.body = r->body();
-  for (const auto& h : r->headers()) res.headers.emplace_back(h.name(), h.value());
+  std::string key = node_->token_key();
+  if (key.empty()) return;
+  replication::ReplicaToken token{write->partition, write->epoch, write->lsn};
+  res.SetHeader(replication::kReplicaTokenHeader, replication::EncodeReplicaToken(token, key));
 }
 
 bool Gateway::Finish(http::Response& res) const {
-  if (ClusterNode::TakeRefusedWrite()) return true;
-  auto token = ClusterNode::TakeLastWrite();
-  std::string key = node_->token_key();
-  if (token && !key.empty()) {
-    res.headers.emplace_back(replication::kReplicaTokenHeader,
-                             replication::EncodeReplicaToken(*token, key));
-  }
-  return false;
+  auto& h = res.headers;
+  auto mark =
+      std::find_if(h.begin(), h.end(), [](const auto& kv) { return kv.first == kRefusedMark; });
+  if (mark == h.end()) return false;
+  h.erase(mark);
+  return true;
 }
 
 Result<http::Request> Gateway::Unwrap(const proto::ForwardRequest& f) {

@@ -8,11 +8,15 @@
 // here only once the local replica has applied the token's LSN (waiting a bounded time), else by
 // the primary. Every response to a write that committed carries the write's replica token.
 //
+// No thread waits: a wait for a replica to catch up or for a primary to take over polls on the
+// node's completions thread, and a forwarded request's answer arrives on a transport thread.
+//
 // Thread-safe.
 #pragma once
 
 #include <string>
 
+#include "directory/api.h"
 #include "http/message.h"
 #include "server/cluster_node.h"
 
@@ -27,14 +31,19 @@ class Gateway {
   Gateway(ClusterNode* node, directory::Directory* directory)
       : node_(node), directory_(directory) {}
 
-  // Forwards `req`, or refuses it (503 when no node can take it now, 400 for a malformed
-  // replica token), and returns true; returns false when it runs here. A forwarded request runs
-  // here, unless `retry` says it was refused here because the primary moved meanwhile: then it
-  // may go on once more (never a third hop).
-  bool Route(const http::Request& req, http::Response& res, bool retry = false) const;
-  // After a request ran here: adds the replica token of the write it committed, if any, and
-  // returns false; returns true when its write was refused because the primary moved away
-  // meanwhile (nothing was written): the caller routes it again.
+  // Decides where `req` runs: calls `then(true)` when it runs here; otherwise answers `res`
+  // (forwarded whole to another node, or refused: 503 when no node can take it now, 400 for a
+  // malformed replica token) and calls `then(false)`. `then` runs on this thread when the
+  // decision is immediate, else later on another thread. A forwarded request runs here, unless
+  // `retry` says it was refused here because the primary moved meanwhile: then it may go on once
+  // more (never a third hop).
+  void Route(const http::Request& req, http::Response& res, bool retry,
+             std::function<void(bool here)> then) const;
+  // The Graph API's write observer: adds a committed write's replica token to the response, and
+  // marks a write refused because this node's replica is not the primary (nothing was logged).
+  void Observe(const Result<directory::WriteResult>& write, http::Response& res) const;
+  // After a request ran here: true when Observe marked its write refused (the mark is removed):
+  // the caller routes it again.
   bool Finish(http::Response& res) const;
 
   // Turns a forwarded request into the request this node serves, marked as forwarded so that it
@@ -54,8 +63,15 @@ class Gateway {
  private:
   // The partition `req` touches ("" when none: it runs here) and whether it writes.
   void Classify(const http::Request& req, std::string* partition, bool* write) const;
-  // Sends `req` to `node` and copies its answer into `res` (503 when it cannot be had).
-  void Forward(const std::string& node, const http::Request& req, http::Response& res) const;
+  // Route's second half, once a read has waited for its token's LSN: where the request goes, by
+  // `deadline_ms` (steady clock) for a write waiting for a primary.
+  void Decide(const http::Request& req, http::Response& res, const std::string& partition,
+              bool write, bool forwarded, uint64_t min_lsn, int64_t deadline_ms,
+              std::function<void(bool here)> then) const;
+  // Sends `req` to `node`, copies its answer into `res` (503 when it cannot be had), then
+  // calls `then`.
+  void Forward(const std::string& node, const http::Request& req, http::Response& res,
+               std::function<void()> then) const;
 
   ClusterNode* const node_;
   directory::Directory* const directory_;

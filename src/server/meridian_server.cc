@@ -140,6 +140,10 @@ struct MeridianServer::Impl {
   // Cluster mode: once the global partition has a primary, the deployment's secrets and signing
   // keys exist everywhere; only then does the node serve.
   void Bootstrap();
+  // Runs a request: here, or (cluster mode) where the gateway sends it. `attempt` counts the
+  // times a write was refused here because the primary moved, and routed again.
+  void Dispatch(const http::Request& req, http::Response& res, std::function<void()> done,
+                int attempt);
   // Runs a request a peer forwarded through the local request path.
   void ServeForwarded(const proto::ForwardRequest& f,
                       replication::Reply<proto::ForwardResponse> reply);
@@ -195,26 +199,10 @@ Status MeridianServer::Impl::Init() {
 
   // Requests run on the scheduler's workers; they reach the directory and the token service
   // only once `ready` is set, after both exist.
-  MERIDIAN_RETURN_IF_ERROR(
-      scheduler.Start(&metrics, [this](const http::Request& req, http::Response& res) {
-        // Routes are registered after the listener is bound (the public URL names its port);
-        // until then every request gets 503. `ready` orders the registration before any
-        // dispatch.
-        if (!ready.load(std::memory_order_acquire)) {
-          res.SetJson(503, R"({"status":"starting"})");
-          return;
-        }
-        // A write refused because the primary moved (or is still taking over) wrote nothing:
-        // route it again for up to a second rather than fail it.
-        for (int attempt = 0;; ++attempt) {
-          if (gateway && gateway->Route(req, res, attempt > 0)) return;
-          res.route_label = router.Dispatch(req, res);
-          if (!gateway || !gateway->Finish(res) || attempt == 50) return;
-          res.status = 200;
-          res.headers.clear();
-          res.body.clear();
-          std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
+  MERIDIAN_RETURN_IF_ERROR(scheduler.Start(
+      &metrics,
+      [this](const http::Request& req, http::Response& res, std::function<void()> done) {
+        Dispatch(req, res, std::move(done), 0);
       },
       [this](const http::Request& req) -> std::string {
         auto h = req.Header("authorization");
@@ -266,7 +254,11 @@ Status MeridianServer::Impl::Init() {
   auth::TokenServiceOptions topts;
   topts.public_url = options.public_url;
   tokens = std::make_unique<auth::TokenService>(directory.get(), topts);
-  graph = std::make_unique<graph::GraphApi>(directory.get(), tokens.get());
+  graph = std::make_unique<graph::GraphApi>(
+      directory.get(), tokens.get(),
+      [this](const Result<directory::WriteResult>& write, http::Response& res) {
+        if (gateway) gateway->Observe(write, res);
+      });
   Routes();
   if (options.cluster) return StartCluster();
   MERIDIAN_RETURN_IF_ERROR(tokens->Start());
@@ -345,6 +337,41 @@ void MeridianServer::Impl::Bootstrap() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
+}
+
+void MeridianServer::Impl::Dispatch(const http::Request& req, http::Response& res,
+                                    std::function<void()> done, int attempt) {
+  // Routes are registered after the listener is bound (the public URL names its port); until
+  // then every request gets 503. `ready` orders the registration before any dispatch.
+  if (!ready.load(std::memory_order_acquire)) {
+    res.SetJson(503, R"({"status":"starting"})");
+    return done();
+  }
+  if (!gateway) {
+    router.Dispatch(req, res, done);
+    return;
+  }
+  gateway->Route(req, res, attempt > 0, [this, &req, &res, done, attempt](bool here) {
+    if (!here) return done();
+    RequestScheduler::Step run = [this, &req, &res, attempt](std::function<void()> finish) {
+      router.Dispatch(req, res, [this, &req, &res, attempt, finish] {
+        // A write refused because the primary moved (or is still taking over) wrote nothing:
+        // route it again, for up to a second, rather than fail it.
+        if (!gateway->Finish(res) || attempt == 50) return finish();
+        res.status = 200;
+        res.headers.clear();
+        res.body.clear();
+        cluster->After(20, [this, &req, &res, attempt, finish] {
+          scheduler.Resume(req, res, finish, [this, &req, &res, attempt](std::function<void()> f) {
+            Dispatch(req, res, std::move(f), attempt + 1);
+          });
+        });
+      });
+    };
+    // Decided at once, on the worker that runs the request; or later, after a wait, elsewhere.
+    if (RequestScheduler::OnWorker()) return run(done);
+    scheduler.Resume(req, res, done, std::move(run));
+  });
 }
 
 void MeridianServer::Impl::ServeForwarded(const proto::ForwardRequest& f,

@@ -41,25 +41,35 @@ class RequestSchedulerTest : public ::testing::Test {
     o.max_running_per_key = 1;
     o.max_queued_per_key = 1;
     o.max_queued_total = 3;
-    ASSERT_TRUE(scheduler_
-                    .Start(
-                        &metrics_,
-                        [this](const http::Request& req, http::Response& res) {
-                          if (req.path.ends_with("/slow")) {
-                            std::unique_lock<std::mutex> l(mu_);
-                            ++slow_started_;
-                            cv_.notify_all();
-                            cv_.wait(l, [&] { return open_; });
-                          }
-                          dispatched_thread_ = std::this_thread::get_id();
-                          res.SetJson(200, "{}");
-                        },
-                        [](const http::Request& req) -> std::string {
-                          auto h = req.Header("authorization");
-                          return h && *h == "Bearer good" ? "t1" : "";
-                        },
-                        o)
-                    .ok());
+    ASSERT_TRUE(
+        scheduler_
+            .Start(
+                &metrics_,
+                [this](const http::Request& req, http::Response& res, std::function<void()> done) {
+                  if (req.path.ends_with("/later")) {
+                    // Finishes when the test says, from the test's thread.
+                    std::lock_guard<std::mutex> l(mu_);
+                    res.SetJson(201, "{}");
+                    later_.push_back(std::move(done));
+                    cv_.notify_all();
+                    return;
+                  }
+                  if (req.path.ends_with("/slow")) {
+                    std::unique_lock<std::mutex> l(mu_);
+                    ++slow_started_;
+                    cv_.notify_all();
+                    cv_.wait(l, [&] { return open_; });
+                  }
+                  dispatched_thread_ = std::this_thread::get_id();
+                  res.SetJson(200, "{}");
+                  done();
+                },
+                [](const http::Request& req) -> std::string {
+                  auto h = req.Header("authorization");
+                  return h && *h == "Bearer good" ? "t1" : "";
+                },
+                o)
+            .ok());
   }
   void TearDown() override {
     Open();
@@ -96,6 +106,7 @@ class RequestSchedulerTest : public ::testing::Test {
   bool open_ = false;
   int slow_started_ = 0;
   std::thread::id dispatched_thread_;
+  std::vector<std::function<void()>> later_;  // the `done` of each /later request
 };
 
 TEST_F(RequestSchedulerTest, ProbesAreAnsweredInlineAtOnce) {
@@ -140,6 +151,51 @@ TEST_F(RequestSchedulerTest, AllQueuesFullGets503) {
   EXPECT_EQ(refused->res.status, 503);
   Open();
   for (auto& c : calls) ASSERT_TRUE(Finished(*c, 5s));
+}
+
+TEST_F(RequestSchedulerTest, ARequestThatFinishesLaterDoesNotHoldAWorker) {
+  // Two workers; four requests that finish later, one after the other: each is dispatched while
+  // those before it are unfinished, so none of them holds a worker.
+  std::vector<std::unique_ptr<Call>> calls;
+  for (size_t i = 0; i < 4; ++i) {
+    calls.push_back(Serve("/later", "", "10.0.3." + std::to_string(i)));
+    std::unique_lock<std::mutex> l(mu_);
+    ASSERT_TRUE(cv_.wait_for(l, 5s, [&] { return later_.size() == i + 1; }));
+  }
+  auto quick = Serve("/quick", "", "10.0.3.9");
+  ASSERT_TRUE(Finished(*quick, 5s));
+  for (auto& c : calls) EXPECT_FALSE(Finished(*c));
+  std::vector<std::function<void()>> later;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    later.swap(later_);
+  }
+  for (auto& done : later) done();
+  for (auto& c : calls) {
+    ASSERT_TRUE(Finished(*c));
+    EXPECT_EQ(c->res.status, 201);
+  }
+}
+
+TEST_F(RequestSchedulerTest, ResumeRunsTheNextStepOnAWorker) {
+  Call c;
+  c.req.method = "GET";
+  c.req.path = "/v1.0/users";
+  c.req.remote_address = "10.0.4.1:1234";
+  c.res.request_id = "r";
+  EXPECT_FALSE(RequestScheduler::OnWorker());
+  std::promise<bool> on_worker;
+  http::Done done = c.MakeDone();
+  scheduler_.Resume(
+      c.req, c.res, [done] { done(); },
+      [&](std::function<void()> finish) {
+        on_worker.set_value(RequestScheduler::OnWorker());
+        c.res.SetJson(204, "");
+        finish();
+      });
+  ASSERT_TRUE(Finished(c, 5s));
+  EXPECT_TRUE(on_worker.get_future().get());
+  EXPECT_EQ(c.res.status, 204);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <rocksdb/utilities/write_batch_with_index.h>
 
 #include <atomic>
+#include <future>
 
 #include "common/encoding.h"
 #include "store/keys.h"
@@ -503,8 +504,19 @@ Result<uint64_t> Partition::BuildAndCommit(uint64_t epoch, const Builder& build,
 }
 
 Result<uint64_t> Partition::Write(const Builder& build) {
-  if (write_hook_) return write_hook_(build);
-  return BuildAndCommit(/*epoch=*/0, build, options_.sync);
+  if (!write_hook_) return BuildAndCommit(/*epoch=*/0, build, options_.sync);
+  std::promise<Result<Ack>> promise;
+  std::future<Result<Ack>> future = promise.get_future();
+  write_hook_(build, [&promise](Result<Ack> ack) { promise.set_value(std::move(ack)); });
+  MERIDIAN_ASSIGN_OR_RETURN(Ack ack, future.get());
+  return ack.lsn;
+}
+
+void Partition::WriteAsync(const Builder& build, WriteDone done) {
+  if (write_hook_) return write_hook_(build, std::move(done));
+  Result<uint64_t> lsn = BuildAndCommit(/*epoch=*/0, build, options_.sync);
+  if (!lsn.ok()) return done(lsn.status());
+  done(Ack{*lsn, 0});
 }
 
 Result<uint64_t> Partition::Propose(uint64_t epoch, const Builder& build) {

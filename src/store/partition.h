@@ -171,10 +171,27 @@ class Partition {
   using Builder = std::function<Status(const ReadView& state, proto::Op* op)>;
   Result<uint64_t> Write(const Builder& build);
 
-  // On a cluster node, Write goes through the partition's replica instead (propose, replicate to
-  // the sync set, commit) and returns the committed LSN, or the replica's error (kUnavailable on
-  // a node that is not the primary). Set once, before the first Write.
-  using WriteHook = std::function<Result<uint64_t>(const Builder& build)>;
+  // Where a write committed: its LSN and the epoch it was logged under (0 on the embedded
+  // default). Together with the partition's id, what a replica token names.
+  struct Ack {
+    uint64_t lsn = 0;
+    uint64_t epoch = 0;
+  };
+  using WriteDone = std::function<void(Result<Ack>)>;
+
+  // As Write, but the outcome goes to `done` instead of the caller waiting for it. `build` runs
+  // before WriteAsync returns (it may capture the caller's locals by reference); `done` runs
+  // exactly once, on this thread before WriteAsync returns (the embedded default, which syncs
+  // here) or later on another thread (a cluster node, once the write committed on the sync
+  // set). Failures as for Write, and on a cluster node those of the replica.
+  void WriteAsync(const Builder& build, WriteDone done);
+
+  // On a cluster node, writes go through the partition's replica instead (propose, replicate to
+  // the sync set, commit): the hook calls `build` before it returns and `done` once the write
+  // committed or failed (kUnavailable with graph_code replication::kNotPrimary on a node that is
+  // not the primary: nothing was logged). Write then blocks its thread until `done` runs; the
+  // request path uses WriteAsync. Set once, before the first write.
+  using WriteHook = std::function<void(const Builder& build, WriteDone done)>;
   void SetWriteHook(WriteHook hook) { write_hook_ = std::move(hook); }
 
   // Applies and logs, in one batch synced as Write's, an op that already has its LSN, which must be

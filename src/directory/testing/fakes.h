@@ -62,33 +62,34 @@ class FakeTenantDirectory : public directory::TenantDirectory {
   Result<boost::json::object> Organization(const SecurityContext& ctx) const override {
     return Unimplemented(ctx);
   }
-  Result<directory::WriteResult> Create(const SecurityContext& ctx, const TypeSchema&,
-                                        const boost::json::object&) override {
-    return Unimplemented(ctx);
+  void Create(const SecurityContext& ctx, const TypeSchema&, const boost::json::object&,
+              directory::WriteDone done) override {
+    done(Unimplemented(ctx));
   }
-  Result<directory::WriteResult> Update(const SecurityContext& ctx, const TypeSchema&,
-                                        std::string_view, const boost::json::object&,
-                                        std::optional<std::string_view>) override {
-    return Unimplemented(ctx);
+  void Update(const SecurityContext& ctx, const TypeSchema&, std::string_view,
+              const boost::json::object&, std::optional<std::string_view>,
+              directory::WriteDone done) override {
+    done(Unimplemented(ctx));
   }
-  Result<uint64_t> Delete(const SecurityContext& ctx, const TypeSchema&, std::string_view,
-                          std::optional<std::string_view>) override {
-    return Unimplemented(ctx);
+  void Delete(const SecurityContext& ctx, const TypeSchema&, std::string_view,
+              std::optional<std::string_view>, directory::WriteDone done) override {
+    done(Unimplemented(ctx));
   }
-  Result<boost::json::object> AddPassword(const SecurityContext& ctx, std::string_view,
-                                          const boost::json::object&) override {
-    return Unimplemented(ctx);
+  void AddPassword(const SecurityContext& ctx, std::string_view, const boost::json::object&,
+                   directory::WriteDone done) override {
+    done(Unimplemented(ctx));
   }
-  Status RemovePassword(const SecurityContext& ctx, std::string_view, std::string_view) override {
-    return Unimplemented(ctx);
+  void RemovePassword(const SecurityContext& ctx, std::string_view, std::string_view,
+                      directory::WriteDone done) override {
+    done(Unimplemented(ctx));
   }
-  Result<uint64_t> AddLink(const SecurityContext& ctx, std::string_view, const TypeSchema&,
-                           std::string_view, std::string_view) override {
-    return Unimplemented(ctx);
+  void AddLink(const SecurityContext& ctx, std::string_view, const TypeSchema&, std::string_view,
+               std::string_view, directory::WriteDone done) override {
+    done(Unimplemented(ctx));
   }
-  Result<uint64_t> RemoveLink(const SecurityContext& ctx, std::string_view, const TypeSchema&,
-                              std::string_view, std::string_view) override {
-    return Unimplemented(ctx);
+  void RemoveLink(const SecurityContext& ctx, std::string_view, const TypeSchema&, std::string_view,
+                  std::string_view, directory::WriteDone done) override {
+    done(Unimplemented(ctx));
   }
   Result<directory::Page> ListLinks(const SecurityContext& ctx, std::string_view,
                                     directory::LinkDirection, std::string_view, bool, int,
