@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <atomic>
+#include <thread>
 
 #include "directory/testing/fakes.h"
 #include "http/router.h"
@@ -132,6 +134,55 @@ TEST_F(GraphApiTest, InternalErrorsAre500WithoutTheirDetails) {
   EXPECT_EQ(ErrorCode(res), "InternalServerError");
   EXPECT_EQ(res.body.find("secret-path"), std::string::npos);
   EXPECT_NE(res.body.find("req-42"), std::string::npos) << "the request id is in the error";
+}
+
+TEST_F(GraphApiTest, AWriteFinishesWhenTheDirectoryAnswersFromAnotherThread) {
+  std::vector<Result<directory::WriteResult>> observed;
+  api_ = std::make_unique<GraphApi>(
+      &directory_, tokens_.get(),
+      [&](const Result<directory::WriteResult>& w, http::Response&) { observed.push_back(w); });
+  http::Router router;
+  api_->Register(&router);
+  directory_.hold_writes = true;
+  // The requests and responses live until their writes finish.
+  http::Request requests[2];
+  auto post = [&](http::Request& req, http::Response& res, std::atomic<bool>& finished) {
+    req.method = "POST";
+    EXPECT_TRUE(http::ParseTarget("/v1.0/groups", &req).ok());
+    req.headers.emplace_back("Authorization", "Bearer " + token_);
+    req.headers.emplace_back("Content-Type", "application/json");
+    req.body = R"({"displayName":"G","mailEnabled":false,"mailNickname":"g","securityEnabled":true})";
+    res.request_id = "req-43";
+    router.Dispatch(req, res, [&finished] { finished = true; });
+  };
+  http::Response committed, refused;
+  std::atomic<bool> committed_done{false}, refused_done{false};
+  post(requests[0], committed, committed_done);
+  post(requests[1], refused, refused_done);
+  ASSERT_EQ(directory_.held_writes.size(), 2u);
+  EXPECT_FALSE(committed_done);
+  EXPECT_FALSE(refused_done);
+  EXPECT_TRUE(observed.empty());
+
+  std::thread([&] {
+    directory::WriteResult w;
+    w.object = {"group", "55555555-5555-4555-8555-555555555555", 9, {{"displayName", "G"}}, {}};
+    w.partition = "na-1";
+    w.lsn = 9;
+    w.epoch = 3;
+    directory_.held_writes[0](w);
+    directory_.held_writes[1](Status(Code::kUnavailable, "not the primary", "NotPrimary"));
+  }).join();
+  ASSERT_TRUE(committed_done);
+  EXPECT_EQ(committed.status, 201) << committed.body;
+  EXPECT_EQ(json::parse(committed.body).at("displayName").as_string(), "G");
+  ASSERT_TRUE(refused_done);
+  EXPECT_EQ(refused.status, 503);
+  ASSERT_EQ(observed.size(), 2u);
+  ASSERT_TRUE(observed[0].ok());
+  EXPECT_EQ(observed[0]->partition, "na-1");
+  EXPECT_EQ(observed[0]->epoch, 3u);
+  EXPECT_EQ(observed[1].status().graph_code(), "NotPrimary");
 }
 
 }  // namespace

@@ -17,7 +17,8 @@ class ClusterTest(unittest.TestCase):
         # Two nodes per datacenter: whichever node is primary, losing it leaves a node in each
         # datacenter, so that a new primary has a sync member in the other one.
         cls.cluster = Cluster([("n1", "emea", "dc1"), ("n2", "emea", "dc2"),
-                               ("n3", "emea", "dc1"), ("n4", "emea", "dc2")]).start()
+                               ("n3", "emea", "dc1"), ("n4", "emea", "dc2")],
+                              proxies=True).start()
         cls.tenant = cls.cluster.create_tenant(cls.cluster.node("n2"), "Contoso", "GB")
         # A new tenant reaches the other replicas within a heartbeat or two.
         for node in cls.cluster.nodes:
@@ -63,6 +64,37 @@ class ClusterTest(unittest.TestCase):
             got = node.session().get(node.url + "/v1.0/groups", timeout=20,
                                      headers={**headers, TOKEN_HEADER: bad})
             self.assertEqual(got.status_code, 400, got.text)
+
+    def test_2b_a_write_waiting_for_its_commit_holds_no_worker(self):
+        """A node runs requests on a few workers (two per core, at least four), and one tenant's
+        requests on at most half of them. With every commit slowed to a round trip through a
+        delaying proxy, concurrent writes of one tenant finish in about the time of one: were
+        each worker to wait for its write's commit, 32 writes would take 16 rounds on two."""
+        from concurrent.futures import ThreadPoolExecutor
+        partition = self.tenant["partition"]
+        primary = self.cluster.primary_of(partition)
+        headers = self.auth(primary)
+        others = [n for n in self.cluster.nodes if n is not primary]
+        for n in others:
+            n.proxy.set_delay(0.1)
+        try:
+            start = time.time()
+            r = self.create_group(primary, headers, "slow-one")
+            one = time.time() - start
+            self.assertEqual(r.status_code, 201, r.text)
+            self.assertGreater(one, 0.2, "the proxies slow each commit by two delays")
+            with ThreadPoolExecutor(32) as pool:
+                start = time.time()
+                results = list(pool.map(
+                    lambda i: self.create_group(primary, headers, "slow-%d" % i), range(32)))
+                many = time.time() - start
+        finally:
+            for n in others:
+                n.proxy.set_delay(0)
+        for r in results:
+            self.assertEqual(r.status_code, 201, r.text)
+        print("one slowed write: %.0f ms; 32 at once: %.0f ms" % (one * 1000, many * 1000))
+        self.assertLess(many, 6 * one, "writes in flight waited for workers")
 
     def test_3_a_planned_move_of_the_primary_pauses_writes_well_under_a_second(self):
         import threading

@@ -62,8 +62,15 @@ class FakeTenantDirectory : public directory::TenantDirectory {
   Result<boost::json::object> Organization(const SecurityContext& ctx) const override {
     return Unimplemented(ctx);
   }
+  // When set, Create holds its WriteDone in `held_writes` for the test to answer, as a cluster
+  // node answers once the write commits.
+  bool hold_writes = false;
+  std::vector<directory::WriteDone> held_writes;
+
   void Create(const SecurityContext& ctx, const TypeSchema&, const boost::json::object&,
               directory::WriteDone done) override {
+    calls.push_back(ctx);
+    if (hold_writes) return held_writes.push_back(std::move(done));
     done(Unimplemented(ctx));
   }
   void Update(const SecurityContext& ctx, const TypeSchema&, std::string_view,
