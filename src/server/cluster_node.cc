@@ -30,6 +30,10 @@ using replication::Role;
 // A secondary silent this long (no append from its primary, which sends one every 50 ms; a
 // failover takes about the 2 s lease) counts as cut off: not ready, and not read from.
 constexpr int64_t kSilentMs = 5000;
+// Every node asks each live peer for its /readyz this often, over the node-to-node channel; a
+// peer that answered not ready, or has not answered ready for kPeerReadyMs, gets no reads.
+constexpr int64_t kProbeEveryMs = 500;
+constexpr int64_t kPeerReadyMs = 2000;
 
 // The partitions a cluster of `cloud` holds: every region's, and the global one.
 std::vector<replication::PartitionSpec> ClusterPartitions(const std::string& cloud, int per_region) {
@@ -85,6 +89,14 @@ struct ClusterNode::Impl {
   std::map<std::string, replication::VersionedConfig> configs;  // guarded by mu
   replication::NodeMap nodes;                                   // guarded by mu
   std::string token_key;                                        // guarded by mu
+  // What the probes of each peer found (see kProbeEveryMs); guarded by mu.
+  struct PeerHealth {
+    int64_t last_ready_ms = 0;  // the last answer "ready" (or when the peer was first seen)
+    bool ready = true;          // the last answer
+    bool probing = false;       // a probe is in flight
+    uint64_t forwarded = 0;     // requests this node forwarded to the peer
+  };
+  std::map<std::string, PeerHealth> peers;
   bool stopped = false;                                         // guarded by mu
 
   Replica* ReplicaOf(const std::string& partition) const {
@@ -102,6 +114,11 @@ struct ClusterNode::Impl {
                  store::Partition::WriteDone done);
   // Answers the pending writes past their deadline; runs every 100 ms on completions.
   void SweepPending();
+  // Asks every live peer for its /readyz (one probe in flight per peer); runs every
+  // kProbeEveryMs on completions.
+  void ProbePeers();
+  // Whether reads may go to `node`, by its probes. Requires mu.
+  bool PeerReady(const std::string& node) const;
   // Calls `then` on completions once `r` has applied `lsn` and is readable, or at `deadline`.
   void PollVisible(Replica* r, uint64_t lsn, int64_t deadline, std::function<void()> then);
 };
@@ -140,6 +157,52 @@ void ClusterNode::Impl::SweepPending() {
                                                        " ms; its outcome is unknown"));
   }
   completions->PostAfter(100, [this] { SweepPending(); });
+}
+
+void ClusterNode::Impl::ProbePeers() {
+  std::vector<std::string> due;
+  int64_t now = completions->NowMillis();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (stopped) return;
+    for (const auto& [id, info] : nodes) {
+      if (id == options.node) continue;
+      PeerHealth& h = peers[id];
+      if (h.last_ready_ms == 0) h.last_ready_ms = now;  // first seen: ready until it says not
+      if (!h.probing) {
+        h.probing = true;
+        due.push_back(id);
+      }
+    }
+  }
+  proto::ForwardRequest probe;
+  probe.set_method("GET");
+  probe.set_target("/readyz");
+  probe.set_client_address("probe");
+  for (const std::string& id : due) {
+    transport->Forward(
+        id, probe, [this, id, weak = std::weak_ptr<bool>(alive)](Result<proto::ForwardResponse> r) {
+          if (weak.expired()) return;
+          bool ready = r.ok() && r->status() == 200;
+          std::lock_guard<std::mutex> lock(mu);
+          PeerHealth& h = peers[id];
+          h.probing = false;
+          if (ready && !h.ready) spdlog::info("node {} is ready again: reads go to it", id);
+          if (!ready && h.ready) {
+            spdlog::warn("node {} is not ready ({}): no reads go to it", id,
+                         r.ok() ? r->body() : r.status().message());
+          }
+          h.ready = ready;
+          if (ready) h.last_ready_ms = completions->NowMillis();
+        });
+  }
+  completions->PostAfter(kProbeEveryMs, [this] { ProbePeers(); });
+}
+
+bool ClusterNode::Impl::PeerReady(const std::string& node) const {
+  auto it = peers.find(node);
+  if (it == peers.end() || it->second.last_ready_ms == 0) return true;  // not probed yet
+  return it->second.ready && completions->NowMillis() - it->second.last_ready_ms <= kPeerReadyMs;
 }
 
 void ClusterNode::Impl::PollVisible(Replica* r, uint64_t lsn, int64_t deadline,
@@ -307,7 +370,10 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ClusterOptions options,
                                                               raw->transport.get(),
                                                               raw->config.get());
   raw->election = std::thread([raw] { raw->Campaign(); });
-  raw->completions->Post([raw] { raw->SweepPending(); });
+  raw->completions->Post([raw] {
+    raw->SweepPending();
+    raw->ProbePeers();
+  });
   raw->loop->Post([raw] {
     raw->Refresh();
     for (auto& [id, r] : raw->replicas) r->Start();
@@ -362,13 +428,16 @@ Destination ClusterNode::ReadDestination(const std::string& partition, uint64_t 
   }
   const auto& c = it->second.config;
   auto live = [&](const std::string& n) { return n != options_.node && impl_->nodes.count(n); };
+  // Reads go to a member only while its probes say it is ready; the primary, the last resort,
+  // is tried whatever they say (it may be unready for another partition's sake).
+  auto serves = [&](const std::string& n) { return live(n) && impl_->PeerReady(n); };
   // A token names an LSN only the primary is sure to hold; otherwise the nearest member.
   if (min_lsn == 0) {
     std::vector<std::string> members(c.sync().begin(), c.sync().end());
     members.insert(members.end(), c.secondaries().begin(), c.secondaries().end());
     for (int pass = 0; pass < 2; ++pass) {
       for (const auto& m : members) {
-        if (!live(m)) continue;
+        if (!serves(m)) continue;
         bool same_dc = impl_->nodes.at(m).datacenter() == options_.datacenter;
         if (pass == 1 || same_dc) {
           d.node = m;
@@ -421,6 +490,10 @@ Result<int64_t> ClusterNode::MovePrimary(const std::string& partition, const std
 
 void ClusterNode::ForwardTo(const std::string& node, const proto::ForwardRequest& request,
                             replication::Reply<proto::ForwardResponse> reply) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    ++impl_->peers[node].forwarded;
+  }
   impl_->transport->Forward(node, request, std::move(reply));
 }
 
@@ -484,6 +557,23 @@ void ClusterNode::RegisterMetrics(http::Metrics* metrics) {
                     per_replica([](const Replica& r) { return r.accepting_writes() ? 1 : 0; }));
   metrics->AddGauge("meridian_replica_failovers", "Times this replica became primary",
                     per_replica([](const Replica& r) { return r.failovers(); }));
+  auto per_peer = [this](auto value) {
+    return [this, value] {
+      std::vector<std::pair<std::string, double>> out;
+      std::lock_guard<std::mutex> lock(impl_->mu);
+      for (const auto& [id, h] : impl_->peers) {
+        out.emplace_back("node=\"" + id + "\"", static_cast<double>(value(id, h)));
+      }
+      return out;
+    };
+  };
+  metrics->AddGauge("meridian_peer_ready", "1 while reads may go to the peer, by its /readyz",
+                    per_peer([this](const std::string& id, const Impl::PeerHealth&) {
+                      return impl_->PeerReady(id) ? 1 : 0;
+                    }));
+  metrics->AddGauge(
+      "meridian_forwarded_requests", "Requests this node forwarded to each peer",
+      per_peer([](const std::string&, const Impl::PeerHealth& h) { return h.forwarded; }));
   metrics->AddGauge("meridian_replica_sync_set_size", "Sync members of each partition",
                     [this] {
                       std::vector<std::pair<std::string, double>> out;

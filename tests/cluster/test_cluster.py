@@ -96,6 +96,53 @@ class ClusterTest(unittest.TestCase):
         print("one slowed write: %.0f ms; 32 at once: %.0f ms" % (one * 1000, many * 1000))
         self.assertLess(many, 6 * one, "writes in flight waited for workers")
 
+    def test_2c_no_read_goes_to_a_peer_that_is_not_ready_until_it_recovers(self):
+        """Nodes probe each other's /readyz. Both nodes of the datacenter without the primary are
+        cut from their peers (they keep their etcd leases, so they still look alive): `a` can no
+        longer serve reads itself, and forwards them; `b`, which fails its probes, gets none of
+        them, though it is in `a`'s datacenter. Once `b` is back, reads go to it again."""
+        cluster = self.cluster
+        primary = cluster.primary_of(self.tenant["partition"])
+        dc = [n for n in cluster.nodes if n.datacenter != primary.datacenter]
+        a, b = dc
+        headers = self.auth(a)
+
+        def peer(name):  # a's metric `name` about b
+            return a.metrics().get((name, (("node", b.id),)), 0)
+
+        def wait(what, predicate, timeout=20):
+            deadline = time.time() + timeout
+            while not predicate():
+                self.assertLess(time.time(), deadline, "timed out waiting for " + what)
+                time.sleep(0.1)
+
+        def read():
+            r = a.session().get(a.url + "/v1.0/groups?$top=1", headers=headers, timeout=20)
+            self.assertEqual(r.status_code, 200, r.text)
+
+        a.proxy.cut()
+        b.proxy.cut()
+        try:
+            wait("b to be unready at a", lambda: peer("meridian_peer_ready") == 0)
+            # a's own replica goes silent, so a forwards its reads.
+            wait("a to be unready", lambda: a.session().get(a.url + "/readyz",
+                                                             timeout=5).status_code == 503)
+            before = peer("meridian_forwarded_requests")
+            for _ in range(5):
+                read()
+            self.assertEqual(peer("meridian_forwarded_requests"), before,
+                             "a read went to a peer that is not ready")
+            b.proxy.restore()
+            wait("b to be ready again at a", lambda: peer("meridian_peer_ready") == 1)
+            read()
+            self.assertGreater(peer("meridian_forwarded_requests"), before,
+                               "reads went back to the peer in a's datacenter once it was ready")
+        finally:
+            a.proxy.restore()
+            b.proxy.restore()
+        wait("a to be ready again", lambda: a.session().get(a.url + "/readyz",
+                                                             timeout=5).status_code == 200)
+
     def test_3_a_planned_move_of_the_primary_pauses_writes_well_under_a_second(self):
         import threading
         cluster = self.cluster
