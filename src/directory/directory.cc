@@ -69,7 +69,8 @@ Result<std::unique_ptr<Directory>> Directory::Open(DirectoryOptions options) {
   }
   ProvisioningOptions popt{d->options_.cloud, d->options_.partitions_per_region,
                            d->options_.domain_suffix, d->options_.password_iterations,
-                           d->options_.fault_point, d->options_.writable_here};
+                           d->options_.fault_point, d->options_.writable_here,
+                           d->options_.log_elsewhere};
   d->provisioner_ = std::make_unique<Provisioner>(std::move(popt), d->clock_, d->random_,
                                                   d->global_.get(), &d->partitions_);
   if (!d->options_.replicated) MERIDIAN_RETURN_IF_ERROR(d->Bootstrap());
@@ -126,6 +127,10 @@ Status Directory::AddSigningKey(const proto::SigningKey& key) { return global_->
 Result<NewTenant> Directory::CreateTenant(std::string_view display_name,
                                           std::string_view country) {
   return provisioner_->CreateTenant(display_name, country);
+}
+
+Status Directory::LogTenantCreation(const std::string& partition, const proto::Op& op) {
+  return provisioner_->LogCreation(partition, op);
 }
 
 Result<RestoredAdministrator> Directory::RestoreAdministrator(std::string_view tenant) {

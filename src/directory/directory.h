@@ -62,10 +62,13 @@ struct DirectoryOptions {
   // the hook the node installs on each partition, and Open writes nothing; the node calls
   // Bootstrap() once the global partition has a primary.
   bool replicated = false;
-  // A cluster node: whether this node is the primary of a partition now. A new tenant goes to a
-  // partition of its region whose primary is here (its creation writes the global partition and
-  // that one, both from this node); null: any.
+  // A cluster node: whether this node is the primary of a partition now; null: every partition
+  // here is. A tenant's creation logs its first objects on its partition here when it can, and
+  // through `log_elsewhere` otherwise.
   std::function<bool(const std::string& partition)> writable_here;
+  // A cluster node: logs a tenant's creation `op` on `partition`'s primary, another node (of
+  // the tenant's region), and returns once it committed there.
+  std::function<Status(const std::string& partition, const proto::Op& op)> log_elsewhere;
   // Tests only: called at named points of multi-step operations; a non-OK status stops the
   // operation there, as a crash would ("create-tenant:reserved", "create-tenant:created").
   std::function<Status(std::string_view point)> fault_point;
@@ -102,6 +105,9 @@ class Directory final : public TenantDirectory, public ClientDirectory {
   // pending, created in its partition, then activated; Open() undoes a creation that a crash
   // interrupted, so no tenant is ever half made.
   Result<NewTenant> CreateTenant(std::string_view display_name, std::string_view country);
+  // Logs on `partition` the creation op of a tenant that the global partition holds pending
+  // there, sent by the node that creates it (see DirectoryOptions::log_elsewhere).
+  Status LogTenantCreation(const std::string& partition, const proto::Op& op);
   // Break-glass, for the operator: adds a new enabled user holding Global Administrator to the
   // tenant (by id or domain), with a one-time password it must change, audited as the
   // operator's. For a tenant whose administrators are all gone.

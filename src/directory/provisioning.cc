@@ -1,6 +1,9 @@
 #include "directory/provisioning.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <chrono>
+#include <thread>
 
 #include "authz/authz.h"
 #include "common/encoding.h"
@@ -136,23 +139,18 @@ Result<NewTenant> Provisioner::CreateTenant(std::string_view display_name,
   nt.tenant.region = std::string(RegionCode(region));
   // Placement: a tenant id is random, so its first bytes spread tenants evenly over the region's
   // partitions; the choice is recorded and never recomputed.
-  // On a cluster node, only partitions whose primary is here qualify: the next one that does.
-  int n = options_.partitions_per_region;
-  int first = static_cast<int>(std::stoul(nt.tenant.id.substr(0, 8), nullptr, 16) %
-                               static_cast<unsigned long>(n));
+  unsigned long n = static_cast<unsigned long>(options_.partitions_per_region);
+  nt.tenant.partition = nt.tenant.region + "-" +
+                        std::to_string(std::stoul(nt.tenant.id.substr(0, 8), nullptr, 16) % n + 1);
+  // Logged here when this node holds the partition's primary; on a cluster node, otherwise, on
+  // the node that does (a node of the tenant's region: nothing of the tenant is stored here).
   store::Partition* partition = nullptr;
-  for (int i = 0; i < n && !partition; ++i) {
-    std::string id = nt.tenant.region + "-" + std::to_string((first + i) % n + 1);
-    auto it = partitions_->find(id);
-    if (it == partitions_->end() || (options_.writable_here && !options_.writable_here(id))) continue;
-    nt.tenant.partition = id;
+  if (auto it = partitions_->find(nt.tenant.partition);
+      it != partitions_->end() &&
+      (!options_.writable_here || options_.writable_here(nt.tenant.partition))) {
     partition = it->second.get();
-  }
-  if (!partition) {
-    return Status(Code::kUnavailable,
-                  "no partition of region " + nt.tenant.region +
-                      " has its primary on this node; create the tenant on the node that is "
-                      "primary of the global partition and of one of the region's partitions");
+  } else if (!options_.log_elsewhere) {
+    return Internal("partition " + nt.tenant.partition + " is not held here");
   }
 
   // The initial domain must be unique across the deployment.
@@ -265,15 +263,47 @@ Result<NewTenant> Provisioner::CreateTenant(std::string_view display_name,
   MERIDIAN_RETURN_IF_ERROR(global_->RegisterPending(nt.tenant));
   if (options_.fault_point)
     MERIDIAN_RETURN_IF_ERROR(options_.fault_point("create-tenant:reserved"));
-  MERIDIAN_RETURN_IF_ERROR(partition
-                               ->Write([&](const store::ReadView&, proto::Op* out) {
-                                 *out = op;
-                                 return Status::Ok();
-                               })
-                               .status());
+  if (partition) {
+    MERIDIAN_RETURN_IF_ERROR(partition
+                                 ->Write([&](const store::ReadView&, proto::Op* out) {
+                                   *out = op;
+                                   return Status::Ok();
+                                 })
+                                 .status());
+  } else {
+    MERIDIAN_RETURN_IF_ERROR(options_.log_elsewhere(nt.tenant.partition, op));
+  }
   if (options_.fault_point) MERIDIAN_RETURN_IF_ERROR(options_.fault_point("create-tenant:created"));
   MERIDIAN_RETURN_IF_ERROR(global_->Activate(nt.tenant.id));
   return nt;
+}
+
+Status Provisioner::LogCreation(const std::string& partition, const proto::Op& op) {
+  if (!op.has_create_tenant() || op.tenant_id().empty() || op.lsn() != 0) {
+    return InvalidArgument("only a tenant's creation is logged for another node");
+  }
+  auto it = partitions_->find(partition);
+  if (it == partitions_->end()) return NotFound("partition " + partition + " is not held here");
+  // The creating node registered the tenant pending before it sent the op; the global replica
+  // here may not have applied that yet.
+  int64_t deadline = clock_->NowMillis() + 2000;
+  for (;;) {
+    MERIDIAN_ASSIGN_OR_RETURN(auto pending, global_->PendingTenants());
+    bool found = std::any_of(pending.begin(), pending.end(), [&](const TenantInfo& t) {
+      return t.id == op.tenant_id() && t.partition == partition;
+    });
+    if (found) break;
+    if (clock_->NowMillis() >= deadline) {
+      return NotFound("no tenant " + op.tenant_id() + " is pending in partition " + partition);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return it->second
+      ->Write([&](const store::ReadView&, proto::Op* out) {
+        *out = op;
+        return Status::Ok();
+      })
+      .status();
 }
 
 Result<RestoredAdministrator> Provisioner::RestoreAdministrator(std::string_view tenant) {

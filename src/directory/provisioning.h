@@ -29,8 +29,9 @@ struct ProvisioningOptions {
   int password_iterations = 600000;
   // Tests only: see DirectoryOptions::fault_point.
   std::function<Status(std::string_view point)> fault_point;
-  // See DirectoryOptions::writable_here.
+  // See DirectoryOptions::writable_here and log_elsewhere.
   std::function<bool(const std::string& partition)> writable_here;
+  std::function<Status(const std::string& partition, const proto::Op& op)> log_elsewhere;
 };
 
 // The credentials a new tenant starts with; shown once.
@@ -56,6 +57,11 @@ class Provisioner {
   // InvalidArgument for a bad name or country (or one of another cloud). The tenant is
   // registered pending, created in its partition, then activated; see RecoverTenantCreations.
   Result<NewTenant> CreateTenant(std::string_view display_name, std::string_view country);
+  // On a cluster node that holds `partition`'s primary: logs `op`, the creation of a tenant the
+  // global partition holds pending in `partition`, built by the node that creates it (the global
+  // primary). InvalidArgument for any other op; NotFound when no such tenant is pending (after
+  // waiting 2 s for the global replica here to show it).
+  Status LogCreation(const std::string& partition, const proto::Op& op);
   // Undoes every creation that a crash left pending (its credentials were never shown).
   Status RecoverTenantCreations();
   // Adds an enabled user holding Global Administrator, with a one-time password it must change,

@@ -56,8 +56,10 @@ void Unavailable(const std::string& why, const http::Request& req, http::Respons
 
 }  // namespace
 
-void Gateway::Classify(const http::Request& req, std::string* partition, bool* write) const {
+void Gateway::Classify(const http::Request& req, std::string* partition, bool* write,
+                       bool* unknown_tenant) const {
   *write = req.method != "GET" && req.method != "HEAD";
+  *unknown_tenant = false;
   const std::string& path = req.path;
   std::string tenant;
   if (StartsWith(path, "/v1.0/") || path == "/v1.0") {
@@ -85,14 +87,32 @@ void Gateway::Classify(const http::Request& req, std::string* partition, bool* w
   }
   auto info = directory_->ResolveTenant(tenant);
   if (info.ok()) *partition = info->partition;
+  *unknown_tenant = info.status().code() == Code::kNotFound;
 }
 
 void Gateway::Route(const http::Request& req, http::Response& res, bool retry,
                     std::function<void(bool here)> then) const {
+  if (IsForwarded(req)) {
+    return WaitForTenant(req, res, retry, NowMs() + kTenantWaitMs, std::move(then));
+  }
+  RouteKnown(req, res, retry, std::move(then));
+}
+
+void Gateway::WaitForTenant(const http::Request& req, http::Response& res, bool retry,
+                            int64_t deadline_ms, std::function<void(bool here)> then) const {
   std::string partition;
-  bool write = false;
+  bool write = false, unknown_tenant = false;
+  Classify(req, &partition, &write, &unknown_tenant);
+  if (!unknown_tenant || NowMs() >= deadline_ms) return RouteKnown(req, res, retry, then);
+  node_->After(20, [=, this, &req, &res] { WaitForTenant(req, res, retry, deadline_ms, then); });
+}
+
+void Gateway::RouteKnown(const http::Request& req, http::Response& res, bool retry,
+                         std::function<void(bool here)> then) const {
+  std::string partition;
+  bool write = false, unknown_tenant = false;
   bool forwarded = IsForwarded(req) && (!retry || Hops(req) >= 2);
-  Classify(req, &partition, &write);
+  Classify(req, &partition, &write, &unknown_tenant);
   if (partition.empty()) return then(true);
   // While a primary takes over (a failover, a planned move), a write waits for it here rather
   // than send the client away: a planned move pauses writes for well under a second.

@@ -59,10 +59,23 @@ class Gateway {
   static constexpr int64_t kTokenWaitMs = 500;
   // How long a write waits for its partition to have a primary taking writes before a 503.
   static constexpr int64_t kWriteWaitMs = 3000;
+  // How long a forwarded request naming a tenant this node does not know waits for the global
+  // replica here to learn it: the forwarding node knew it, so this one lags (a tenant just
+  // created, say).
+  static constexpr int64_t kTenantWaitMs = 2000;
 
  private:
-  // The partition `req` touches ("" when none: it runs here) and whether it writes.
-  void Classify(const http::Request& req, std::string* partition, bool* write) const;
+  // The partition `req` touches ("" when none: it runs here), whether it writes, and whether it
+  // names a tenant this node does not know (yet).
+  void Classify(const http::Request& req, std::string* partition, bool* write,
+                bool* unknown_tenant) const;
+  // A forwarded request: RouteKnown once the tenant `req` names is known here, or at
+  // `deadline_ms` (steady clock).
+  void WaitForTenant(const http::Request& req, http::Response& res, bool retry,
+                     int64_t deadline_ms, std::function<void(bool here)> then) const;
+  // Route, with what the request names resolved as far as this node can.
+  void RouteKnown(const http::Request& req, http::Response& res, bool retry,
+                  std::function<void(bool here)> then) const;
   // Route's second half, once a read has waited for its token's LSN: where the request goes, by
   // `deadline_ms` (steady clock) for a write waiting for a primary.
   void Decide(const http::Request& req, http::Response& res, const std::string& partition,

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <sstream>
 #include <thread>
 
@@ -144,6 +145,9 @@ struct MeridianServer::Impl {
   // times a write was refused here because the primary moved, and routed again.
   void Dispatch(const http::Request& req, http::Response& res, std::function<void()> done,
                 int attempt);
+  // Sends a tenant's creation op to `partition`'s primary (DirectoryOptions::log_elsewhere), as a
+  // request only peers can make; retries for 5 s while the partition has no primary.
+  Status LogElsewhere(const std::string& partition, const proto::Op& op);
   // Runs a request a peer forwarded through the local request path.
   void ServeForwarded(const proto::ForwardRequest& f,
                       replication::Reply<proto::ForwardResponse> reply);
@@ -227,6 +231,9 @@ Status MeridianServer::Impl::Init() {
   if (options.cluster) {
     dopts.writable_here = [this](const std::string& partition) {
       return cluster && cluster->WriteDestination(partition).local;
+    };
+    dopts.log_elsewhere = [this](const std::string& partition, const proto::Op& op) {
+      return LogElsewhere(partition, op);
     };
     dopts.local_region = options.cluster->region;
     dopts.replicated = true;
@@ -374,6 +381,34 @@ void MeridianServer::Impl::Dispatch(const http::Request& req, http::Response& re
   });
 }
 
+Status MeridianServer::Impl::LogElsewhere(const std::string& partition, const proto::Op& op) {
+  proto::ForwardRequest f;
+  f.set_method("POST");
+  f.set_target("/internal/v1/partitions/" + partition + "/tenantCreations");
+  f.set_body(op.SerializeAsString());
+  f.set_client_address("internal");
+  Status last(Code::kUnavailable, "partition " + partition + " has no primary");
+  for (int64_t deadline = directory->clock()->NowMillis() + 5000;
+       directory->clock()->NowMillis() < deadline;
+       std::this_thread::sleep_for(std::chrono::milliseconds(50))) {
+    Destination d = cluster->WriteDestination(partition);
+    if (d.local) return directory->LogTenantCreation(partition, op);
+    if (d.unavailable) continue;
+    // An operator's request: it may wait on its worker (docs/cluster.md, "Limits today").
+    std::promise<Result<proto::ForwardResponse>> answer;
+    cluster->ForwardTo(d.node, f, [&answer](Result<proto::ForwardResponse> r) {
+      answer.set_value(std::move(r));
+    });
+    Result<proto::ForwardResponse> r = answer.get_future().get();
+    if (r.ok() && r->status() == 201) return Status::Ok();
+    if (r.ok() && r->status() != 503) {
+      return Internal("node " + d.node + " refused the tenant's creation: " + r->body());
+    }
+    last = r.ok() ? Status(Code::kUnavailable, r->body()) : r.status();
+  }
+  return last;
+}
+
 void MeridianServer::Impl::ServeForwarded(const proto::ForwardRequest& f,
                                           replication::Reply<proto::ForwardResponse> reply) {
   auto req = Gateway::Unwrap(f);
@@ -494,6 +529,23 @@ void MeridianServer::Impl::Routes() {
              });
   // Where every tenant's data lives: routing metadata and the cluster's configurations only, so
   // any node answers it (the gateway never forwards it).
+  // A tenant's creation, sent by the node that creates it to its partition's primary (see
+  // LogElsewhere). Only peers reach it: a client's request is never forwarded to it, and one sent
+  // straight to it is not found.
+  router.Add("POST", "/internal/v1/partitions/{partition}/tenantCreations",
+             [this](const http::Request& req, const http::RouteParams& p, http::Response& res) {
+               proto::Op op;
+               if (!Gateway::IsForwarded(req)) {
+                 graph::SetError(NotFound("No resource matches the path '" + req.path + "'."),
+                                 req, &res);
+                 return;
+               }
+               Status s = op.ParseFromString(req.body)
+                              ? directory->LogTenantCreation(std::string(p.Get("partition")), op)
+                              : InvalidArgument("the body is not an op");
+               if (!s.ok()) return graph::SetError(s, req, &res);
+               res.SetJson(201, "{}");
+             });
   router.Add("GET", "/operator/v1/residency",
              [this](const http::Request& req, const http::RouteParams&, http::Response& res) {
                if (!IsOperator(req, res)) return;

@@ -180,6 +180,31 @@ class ClusterTest(unittest.TestCase):
               "refused writes for %s ms" % (gap, len(times), r.json()["writesPausedMs"]))
         self.assertLess(gap, 1.0)
 
+    def test_3b_a_tenant_is_created_whichever_nodes_hold_the_primaries(self):
+        """A tenant's creation runs on the global partition's primary, which logs the tenant's
+        first objects on its partition's primary wherever that is: here the global primary moves
+        to a node that is primary of no emea partition first."""
+        cluster = self.cluster
+        operator = {"Authorization": "Bearer " + cluster.operator_key()}
+        busy = {cluster.primary_of("emea-1").id, cluster.primary_of("emea-2").id}
+        target = next(n for n in cluster.nodes if n.id not in busy)
+        g = cluster.primary_of("global")
+        if g is not target:
+            r = g.session().post(g.url + "/operator/v1/partitions/global/movePrimary",
+                                 json={"to": target.id}, headers=operator, timeout=40)
+            self.assertEqual(r.status_code, 200, r.text)
+        for i, via in enumerate(cluster.nodes):
+            t = cluster.create_tenant(via, "Spread %d" % i, "FR")
+            self.assertNotIn(cluster.primary_of(t["partition"]).id, [target.id])
+            node = cluster.nodes[(i + 1) % len(cluster.nodes)]
+            deadline = time.time() + 10
+            while app_token(node, t).status_code != 200:
+                self.assertLess(time.time(), deadline, "the new tenant cannot get a token")
+                time.sleep(0.05)
+            headers = {"Authorization": "Bearer " + app_token(node, t).json()["access_token"]}
+            r = self.create_group(node, headers, "first")
+            self.assertEqual(r.status_code, 201, r.text)
+
     def test_4_killing_the_primary_loses_no_write_and_stops_no_read(self):
         cluster = self.cluster
         headers = self.auth(cluster.node("n2"))
