@@ -293,6 +293,66 @@ void Directory::Submit(const SecurityContext& ctx, const Intent& intent, const B
       });
 }
 
+Result<std::optional<Grant>> Directory::ReadGrant(const SecurityContext& ctx,
+                                                  std::string_view kind,
+                                                  std::string_view handle) const {
+  MERIDIAN_RETURN_IF_ERROR(CheckGrantName(kind, handle));
+  MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
+  MERIDIAN_ASSIGN_OR_RETURN(auto stored, TenantRead(p, ctx, false)
+                                             ->Get(TenantKeys(ctx.tenant_id()).Grant(kind, handle)));
+  return DecodeGrant(kind, handle, stored, clock_->NowMillis());
+}
+
+void Directory::UpdateGrant(const SecurityContext& ctx, std::string_view kind,
+                            std::string_view handle, GrantDecision decide, GrantDone done) {
+  Status named = CheckGrantName(kind, handle);
+  if (!named.ok()) return done(named);
+  auto p = PartitionOf(ctx);
+  if (!p.ok()) return done(p.status());
+  std::string key = TenantKeys(ctx.tenant_id()).Grant(kind, handle);
+  auto written = std::make_shared<Grant>();
+  (*p)->WriteAsync(
+      [&](const store::ReadView& partition_view, proto::Op* op) -> Status {
+        op->set_tenant_id(ctx.tenant_id());
+        op->set_time_ms(clock_->NowMillis());
+        *op->mutable_actor() = ctx.ToActor();
+        op->set_request_id(ctx.correlation_id());
+        store::TenantView view(partition_view, ctx.tenant_id());
+        MERIDIAN_ASSIGN_OR_RETURN(auto stored, view.Get(key));
+        MERIDIAN_ASSIGN_OR_RETURN(auto current, DecodeGrant(kind, handle, stored, op->time_ms()));
+        MERIDIAN_ASSIGN_OR_RETURN(GrantChange change, decide(current, op->time_ms()));
+        auto* g = op->mutable_grant_write();
+        g->set_kind(std::string(kind));
+        g->set_handle(std::string(handle));
+        g->set_expect_version(current ? current->version : 0);
+        *written = Grant{std::string(kind), std::string(handle), {}, 0, 0};
+        if (change.data) {
+          if (change.expires_ms <= op->time_ms()) {
+            return InvalidArgument("a grant must expire after it is written");
+          }
+          g->set_record_json(json::serialize(*change.data));
+          g->set_expires_ms(change.expires_ms);
+          written->data = std::move(*change.data);
+          written->expires_ms = change.expires_ms;
+        }
+        return Status::Ok();
+      },
+      [written, done = std::move(done)](Result<store::Partition::Ack> ack) {
+        if (!ack.ok()) return done(ack.status());
+        written->version = ack->lsn;
+        done(std::move(*written));
+      });
+}
+
+Result<Grant> Directory::UpdateGrant(const SecurityContext& ctx, std::string_view kind,
+                                     std::string_view handle, GrantDecision decide) {
+  std::promise<Result<Grant>> promise;
+  std::future<Result<Grant>> future = promise.get_future();
+  UpdateGrant(ctx, kind, handle, std::move(decide),
+              [&promise](Result<Grant> g) { promise.set_value(std::move(g)); });
+  return future.get();
+}
+
 Status Directory::AuthorizeRead(const SecurityContext& ctx, authz::Action action,
                                 std::string_view type) const {
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));

@@ -29,6 +29,7 @@
 #include "common/status.h"
 #include "directory/api.h"
 #include "directory/global_directory.h"
+#include "directory/grants.h"
 #include "directory/provisioning.h"
 #include "directory/reads.h"
 #include "directory/records.h"
@@ -74,7 +75,7 @@ struct DirectoryOptions {
   std::function<Status(std::string_view point)> fault_point;
 };
 
-class Directory final : public TenantDirectory, public ClientDirectory {
+class Directory final : public TenantDirectory, public ClientDirectory, public GrantStore {
  public:
   ~Directory();
   static Result<std::unique_ptr<Directory>> Open(DirectoryOptions options);
@@ -184,6 +185,15 @@ class Directory final : public TenantDirectory, public ClientDirectory {
                                     std::string_view secret) const override;
   Result<std::vector<proto::SigningKey>> SigningKeys() const override;
   Status AddSigningKey(const proto::SigningKey& key) override;
+
+  // ---- GrantStore (directory/grants.h) ----
+  Result<std::optional<Grant>> ReadGrant(const SecurityContext& ctx, std::string_view kind,
+                                         std::string_view handle) const override;
+  void UpdateGrant(const SecurityContext& ctx, std::string_view kind, std::string_view handle,
+                   GrantDecision decide, GrantDone done) override;
+  // UpdateGrant, waiting for the outcome: for tests and tools.
+  Result<Grant> UpdateGrant(const SecurityContext& ctx, std::string_view kind,
+                            std::string_view handle, GrantDecision decide);
 
   // Partition ids and their last LSNs, for /metrics.
   std::vector<std::pair<std::string, uint64_t>> PartitionLsns() const;

@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/encoding.h"
+#include "directory/grants.h"
 #include "directory/objects.h"
 #include "directory/records.h"
 #include "directory/schema.h"
@@ -120,6 +121,8 @@ class Applier {
       }
       case proto::Op::kAbortTenant:
         return AbortTenant();
+      case proto::Op::kGrantWrite:
+        return WriteGrant(op_.grant_write());
       default:
         return InvalidArgument("op kind not handled by a tenant partition");
     }
@@ -146,6 +149,27 @@ class Applier {
     }
     for (const proto::Link& l : ct.links()) MERIDIAN_RETURN_IF_ERROR(AddLink(l));
     return Audit({"Create company", "organization", op_.tenant_id(), "", "Add"});
+  }
+
+  // Sign-in state: not a directory change, so not audited (sign-ins have their own log).
+  Status WriteGrant(const proto::GrantWrite& g) {
+    MERIDIAN_RETURN_IF_ERROR(CheckGrantName(g.kind(), g.handle()));
+    std::string key = keys_.Grant(g.kind(), g.handle());
+    MERIDIAN_ASSIGN_OR_RETURN(auto stored, ctx_->Get(key));
+    MERIDIAN_ASSIGN_OR_RETURN(auto current,
+                              DecodeGrant(g.kind(), g.handle(), stored, op_.time_ms()));
+    if ((current ? current->version : 0) != g.expect_version()) {
+      return Status(Code::kFailedPrecondition, "the grant changed since the write was decided");
+    }
+    if (g.record_json().empty()) {
+      ctx_->Delete(key);
+      return Status::Ok();
+    }
+    boost::system::error_code ec;
+    json::value data = json::parse(g.record_json(), ec);
+    if (ec || !data.is_object()) return InvalidArgument("a grant record is a JSON object");
+    ctx_->Put(key, EncodeGrant(data.get_object(), g.expires_ms(), op_.lsn()));
+    return Status::Ok();
   }
 
   Status AbortTenant() {

@@ -132,5 +132,8 @@ std::string TenantKeys::Audit(uint64_t lsn, uint16_t seq) const {
   return k;
 }
 std::string TenantKeys::AuditPrefix() const { return Join({"a/"}); }
+std::string TenantKeys::Grant(std::string_view kind, std::string_view handle) const {
+  return Join({"g/", kind, "/", handle});
+}
 
 }  // namespace meridian::store

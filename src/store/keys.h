@@ -14,6 +14,7 @@
 //   "i/" id                                 the type of object `id`
 //   "c/" type                               object count, 8 bytes big-endian
 //   "a/" lsn                                audit record of the op with that LSN
+//   "g/" kind "/" handle                    sign-in state (directory/grants.h)
 #pragma once
 
 #include <string>
@@ -72,6 +73,8 @@ class TenantKeys {
   // deletes of a cascade): seq 0 is the op's own record.
   std::string Audit(uint64_t lsn, uint16_t seq = 0) const;
   std::string AuditPrefix() const;
+  // A grant (directory/grants.h); `kind` and `handle` must not contain '/'.
+  std::string Grant(std::string_view kind, std::string_view handle) const;
 
  private:
   std::string Join(std::initializer_list<std::string_view> parts) const;
