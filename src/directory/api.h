@@ -20,6 +20,7 @@
 #include "directory/records.h"
 #include "directory/schema.h"
 #include "directory/security_context.h"
+#include "directory/sign_ins.h"
 #include "meridian/op.pb.h"
 
 namespace meridian::directory {
@@ -124,6 +125,8 @@ class TenantDirectory {
   // Audit records of the tenant, newest first.
   virtual Result<Page> ListAudit(const SecurityContext& ctx, int top,
                                  std::string_view skiptoken) const = 0;
+  // The tenant's sign-in log, newest first (directory/sign_ins.h).
+  virtual Result<Page> ListSignIns(const SecurityContext& ctx, const SignInQuery& q) const = 0;
 };
 
 // The application and service principal a client authenticated as.

@@ -1075,6 +1075,44 @@ Result<Page> Directory::ListAudit(const SecurityContext& ctx, int top,
       .ListAudit(top, skiptoken);
 }
 
+Result<Page> Directory::ListSignIns(const SecurityContext& ctx, const SignInQuery& q) const {
+  MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
+  auto view = TenantRead(p, ctx, true);
+  return TenantReader(*view, ctx.tenant_id(), skip_tokens_, options_.max_unindexed_scan)
+      .ListSignIns(q);
+}
+
+void Directory::RecordSignIn(const SecurityContext& ctx, json::object record, WriteDone done) {
+  auto p = PartitionOf(ctx);
+  if (!p.ok()) return done(p.status());
+  auto logged = std::make_shared<Object>();
+  logged->type = "signIn";
+  logged->id = random_->Uuid();
+  (*p)->WriteAsync(
+      [&](const store::ReadView&, proto::Op* op) -> Status {
+        op->set_tenant_id(ctx.tenant_id());
+        op->set_time_ms(clock_->NowMillis());
+        *op->mutable_actor() = ctx.ToActor();
+        op->set_request_id(ctx.correlation_id());
+        record["id"] = logged->id;
+        record["createdDateTime"] = FormatIso8601(op->time_ms());
+        auto* s = op->mutable_sign_in();
+        s->set_id(logged->id);
+        s->set_user_id(Str(record, "userId"));
+        s->set_app_id(Str(record, "appId"));
+        s->set_record_json(json::serialize(record));
+        logged->data = record;
+        return Status::Ok();
+      },
+      [this, ctx, logged, done = std::move(done)](Result<store::Partition::Ack> ack) {
+        done(Written(ctx, std::move(*logged), ack));
+      });
+}
+
+Result<WriteResult> Directory::RecordSignIn(const SecurityContext& ctx, json::object record) {
+  return Await([&](WriteDone done) { RecordSignIn(ctx, std::move(record), std::move(done)); });
+}
+
 Result<Client> Directory::AuthenticateClient(const SecurityContext& ctx, std::string_view app_id,
                                              std::string_view secret) const {
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));

@@ -178,6 +178,12 @@ class Directory final : public TenantDirectory, public ClientDirectory, public G
 
   Result<Page> ListAudit(const SecurityContext& ctx, int top,
                          std::string_view skiptoken) const override;
+  Result<Page> ListSignIns(const SecurityContext& ctx, const SignInQuery& q) const override;
+  // Logs a sign-in attempt: `record` is Graph's signIn resource without its id and
+  // createdDateTime, which the write adds (the op's time); indexed by its userId and appId. The
+  // result's object is the record as logged.
+  void RecordSignIn(const SecurityContext& ctx, boost::json::object record, WriteDone done);
+  Result<WriteResult> RecordSignIn(const SecurityContext& ctx, boost::json::object record);
 
   // ---- ClientDirectory ----
   Result<TenantInfo> ResolveTenant(std::string_view id_or_domain) const override;

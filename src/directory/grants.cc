@@ -8,9 +8,7 @@
 namespace meridian::directory {
 namespace json = boost::json;
 
-std::string GrantHandle(std::string_view secret) {
-  return Base64UrlEncode(crypto::Sha256(secret));
-}
+std::string GrantHandle(std::string_view secret) { return Base64UrlEncode(crypto::Sha256(secret)); }
 
 Status CheckGrantName(std::string_view kind, std::string_view handle) {
   if (kind != kAuthorizationCodeGrant && kind != kDeviceCodeGrant && kind != kRefreshTokenGrant &&
@@ -30,8 +28,7 @@ std::string EncodeGrant(const json::object& data, int64_t expires_ms, uint64_t v
 }
 
 Result<std::optional<Grant>> DecodeGrant(std::string_view kind, std::string_view handle,
-                                         const std::optional<std::string>& stored,
-                                         int64_t now_ms) {
+                                         const std::optional<std::string>& stored, int64_t now_ms) {
   if (!stored) return std::optional<Grant>();
   boost::system::error_code ec;
   json::value v = json::parse(*stored, ec);
@@ -39,8 +36,8 @@ Result<std::optional<Grant>> DecodeGrant(std::string_view kind, std::string_view
   const json::value* version = o ? o->if_contains("v") : nullptr;
   const json::value* expires = o ? o->if_contains("e") : nullptr;
   const json::value* data = o ? o->if_contains("d") : nullptr;
-  if (!version || !version->is_int64() || version->get_int64() <= 0 || !expires || !expires->is_int64() || !data ||
-      !data->is_object()) {
+  if (!version || !version->is_int64() || version->get_int64() <= 0 || !expires ||
+      !expires->is_int64() || !data || !data->is_object()) {
     return Internal("corrupt grant record " + std::string(kind) + "/" + std::string(handle));
   }
   if (expires->get_int64() <= now_ms) return std::optional<Grant>();

@@ -59,8 +59,7 @@ Status CheckGrantName(std::string_view kind, std::string_view handle);
 // A grant's stored form, and back (nullopt for an absent or expired one at `now_ms`).
 std::string EncodeGrant(const boost::json::object& data, int64_t expires_ms, uint64_t version);
 Result<std::optional<Grant>> DecodeGrant(std::string_view kind, std::string_view handle,
-                                         const std::optional<std::string>& stored,
-                                         int64_t now_ms);
+                                         const std::optional<std::string>& stored, int64_t now_ms);
 
 // Where the sign-in code keeps its grants: the directory, or a test's fake. Thread-safe
 // implementations only.
@@ -68,8 +67,7 @@ class GrantStore {
  public:
   virtual ~GrantStore() = default;
   // The live grant, or nullopt.
-  virtual Result<std::optional<Grant>> ReadGrant(const SecurityContext& ctx,
-                                                 std::string_view kind,
+  virtual Result<std::optional<Grant>> ReadGrant(const SecurityContext& ctx, std::string_view kind,
                                                  std::string_view handle) const = 0;
   // Runs `decide` under the write lock (before UpdateGrant returns) and writes its change; `done`
   // runs once it committed (see directory::WriteDone for the thread).

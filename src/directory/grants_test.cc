@@ -22,11 +22,11 @@ constexpr int64_t kMinute = 60'000;
 
 // Issues a code: the grant must not exist yet.
 GrantDecision Issue(json::object data, int64_t lifetime_ms) {
-  return [data, lifetime_ms](const std::optional<Grant>& current,
-                             int64_t now) -> Result<GrantChange> {
-    if (current) return Status(Code::kAlreadyExists, "the code exists");
-    return GrantChange{data, now + lifetime_ms};
-  };
+  return
+      [data, lifetime_ms](const std::optional<Grant>& current, int64_t now) -> Result<GrantChange> {
+        if (current) return Status(Code::kAlreadyExists, "the code exists");
+        return GrantChange{data, now + lifetime_ms};
+      };
 }
 
 // Redeems a code once: a second redemption finds it redeemed.
@@ -96,11 +96,11 @@ TEST_F(GrantsTest, AnExpiredGrantCountsAsAbsent) {
   // Its handle may be issued again.
   EXPECT_TRUE(d_->UpdateGrant(ctx, kDeviceCodeGrant, handle, Issue({}, kMinute)).ok());
   // A change that would expire at once is refused.
-  auto stillborn = d_->UpdateGrant(
-      ctx, kDeviceCodeGrant, GrantHandle("x"),
-      [](const std::optional<Grant>&, int64_t now) -> Result<GrantChange> {
-        return GrantChange{json::object{}, now};
-      });
+  auto stillborn =
+      d_->UpdateGrant(ctx, kDeviceCodeGrant, GrantHandle("x"),
+                      [](const std::optional<Grant>&, int64_t now) -> Result<GrantChange> {
+                        return GrantChange{json::object{}, now};
+                      });
   EXPECT_EQ(stillborn.status().code(), Code::kInvalidArgument);
 }
 
@@ -119,10 +119,9 @@ TEST_F(GrantsTest, AGrantIsConfinedToItsTenantAndSurvivesAReopen) {
   ASSERT_TRUE(read.ok() && read->has_value());
   EXPECT_EQ((*read)->data.at("n").as_int64(), 1);
   // Deleting it: the decision returns no record.
-  auto deleted = d_->UpdateGrant(ctx, kRefreshTokenGrant, handle,
-                                 [](const std::optional<Grant>&, int64_t) -> Result<GrantChange> {
-                                   return GrantChange{};
-                                 });
+  auto deleted = d_->UpdateGrant(
+      ctx, kRefreshTokenGrant, handle,
+      [](const std::optional<Grant>&, int64_t) -> Result<GrantChange> { return GrantChange{}; });
   ASSERT_TRUE(deleted.ok());
   EXPECT_FALSE(d_->ReadGrant(ctx, kRefreshTokenGrant, handle)->has_value());
 }

@@ -7,12 +7,22 @@
 #include "common/encoding.h"
 #include "crypto/sha.h"
 #include "directory/state_machine.h"
+#include "odata/eval.h"
 
 namespace meridian::directory {
 namespace json = boost::json;
 using store::TenantKeys;
 
 namespace {
+
+// A record of a log (the audit log, the sign-in log) as a page's item.
+Object LogItem(std::string type, json::object record) {
+  Object o;
+  o.type = std::move(type);
+  o.id = Str(record, "id");
+  o.data = std::move(record);
+  return o;
+}
 
 constexpr int kMaxTransitive = 10000;
 constexpr int kScanBudgetPerPage = 20000;
@@ -355,13 +365,77 @@ Result<Page> TenantReader::ListAudit(int top, std::string_view skiptoken) const 
       return false;
     }
     last_suffix = std::string(k.substr(prefix.size()));
-    Object o;
-    o.type = "directoryAudit";
-    o.id = Str(*rec, "id");
-    o.data = std::move(rec).value();
-    page.items.push_back(std::move(o));
+    page.items.push_back(LogItem("directoryAudit", std::move(rec).value()));
     return true;
   }));
+  MERIDIAN_RETURN_IF_ERROR(err);
+  return page;
+}
+
+Result<Page> TenantReader::ListSignIns(const SignInQuery& q) const {
+  auto id_ok = [](const std::string& id) { return id.find('/') == std::string::npos; };
+  Page page;
+  if (!id_ok(q.user_id) || !id_ok(q.app_id)) return page;  // no record has such an id
+  const std::string log = keys_.SignInPrefix();
+  std::string prefix = !q.user_id.empty()  ? keys_.SignInByUserPrefix(q.user_id)
+                       : !q.app_id.empty() ? keys_.SignInByAppPrefix(q.app_id)
+                                           : log;
+  auto at = [&](int64_t ms) {
+    std::string k = prefix;
+    PutBigEndian64(&k, static_cast<uint64_t>(std::max<int64_t>(ms, 0)));
+    return k;
+  };
+  std::string begin = q.from_ms ? at(*q.from_ms) : prefix;
+  std::string end = q.until_ms ? at(*q.until_ms + 1) : store::PrefixEnd(prefix);
+  const std::string fingerprint = "signIns:" + q.fingerprint;
+  if (!q.skiptoken.empty()) {
+    MERIDIAN_ASSIGN_OR_RETURN(SkipPosition pos, tokens_.Parse(q.skiptoken, tenant_, fingerprint));
+    if (pos.key.size() <= 8) return SkipTokens::Bad();
+    end = std::min(end, prefix + pos.key);
+  }
+  if (begin >= end) return page;
+  Status err;
+  int examined = 0;
+  std::string last_suffix;
+  MERIDIAN_RETURN_IF_ERROR(
+      view_.Scan(begin, end, true, [&](std::string_view k, std::string_view v) {
+        std::string suffix(k.substr(prefix.size()));
+        if (examined++ >= kSignInScanBudget) {
+          // The budget is spent: the next page goes on below the last record examined.
+          page.next_skiptoken = tokens_.Make(tenant_, fingerprint, 0, last_suffix);
+          return false;
+        }
+        std::optional<std::string> stored(v);
+        if (prefix != log) {
+          auto r = view_.Get(log + suffix);
+          if (!r.ok()) {
+            err = r.status();
+            return false;
+          }
+          stored = *r;
+        }
+        if (!stored) {
+          err = Internal("sign-in index entry without its record");
+          return false;
+        }
+        auto rec = ParseObject(*stored, "sign-in record");
+        if (!rec.ok()) {
+          err = rec.status();
+          return false;
+        }
+        if (q.filter && !odata::Matches(*q.filter, *rec)) {
+          last_suffix = suffix;
+          return true;
+        }
+        if (static_cast<int>(page.items.size()) >= q.top) {
+          // Another match: the next page ends (exclusively) at the last record of this one.
+          page.next_skiptoken = tokens_.Make(tenant_, fingerprint, 0, last_suffix);
+          return false;
+        }
+        last_suffix = suffix;
+        page.items.push_back(LogItem("signIn", std::move(rec).value()));
+        return true;
+      }));
   MERIDIAN_RETURN_IF_ERROR(err);
   return page;
 }

@@ -15,6 +15,7 @@
 
 #include "common/status.h"
 #include "directory/api.h"
+#include "directory/sign_ins.h"
 #include "store/keys.h"
 #include "store/partition.h"
 
@@ -56,6 +57,8 @@ class TenantReader {
                          bool transitive, int top, std::string_view skiptoken) const;
   // Newest first.
   Result<Page> ListAudit(int top, std::string_view skiptoken) const;
+  // Newest first (see directory/sign_ins.h).
+  Result<Page> ListSignIns(const SignInQuery& q) const;
 
  private:
   const store::ReadView& view_;

@@ -123,6 +123,8 @@ class Applier {
         return AbortTenant();
       case proto::Op::kGrantWrite:
         return WriteGrant(op_.grant_write());
+      case proto::Op::kSignIn:
+        return LogSignIn(op_.sign_in());
       default:
         return InvalidArgument("op kind not handled by a tenant partition");
     }
@@ -149,6 +151,21 @@ class Applier {
     }
     for (const proto::Link& l : ct.links()) MERIDIAN_RETURN_IF_ERROR(AddLink(l));
     return Audit({"Create company", "organization", op_.tenant_id(), "", "Add"});
+  }
+
+  // A sign-in log record and its indexes; the log is its own audit.
+  Status LogSignIn(const proto::SignIn& s) {
+    for (std::string_view part :
+         {std::string_view(s.id()), std::string_view(s.user_id()), std::string_view(s.app_id())}) {
+      if (part.find('/') != std::string_view::npos) return InvalidArgument("a '/' in a sign-in");
+    }
+    if (s.id().empty()) return InvalidArgument("a sign-in without an id");
+    std::string key = keys_.SignIn(op_.time_ms(), s.id());
+    std::string suffix = key.substr(keys_.SignInPrefix().size());
+    ctx_->Put(key, s.record_json());
+    if (!s.user_id().empty()) ctx_->Put(keys_.SignInByUserPrefix(s.user_id()) + suffix, "");
+    if (!s.app_id().empty()) ctx_->Put(keys_.SignInByAppPrefix(s.app_id()) + suffix, "");
+    return Status::Ok();
   }
 
   // Sign-in state: not a directory change, so not audited (sign-ins have their own log).

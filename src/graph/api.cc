@@ -335,6 +335,34 @@ class Handler {
     return Status::Ok();
   }
 
+  Status SignIns() {
+    MERIDIAN_RETURN_IF_ERROR(d_->AuthorizeRead(*ctx_, authz::Action::kReadAudit, "signIn"));
+    MERIDIAN_ASSIGN_OR_RETURN(odata::QueryOptions options,
+                              odata::ParseQueryOptions(req_.query, directory::SignInProperty));
+    if (!options.orderby.empty() &&
+        !(options.orderby.size() == 1 && options.orderby[0].prop == "createdDateTime" &&
+          options.orderby[0].descending)) {
+      return Status(Code::kUnsupported, "Sign-ins are listed newest first only.",
+                    "Request_UnsupportedQuery");
+    }
+    if (options.count || options.search || !options.select.empty()) {
+      return Status(Code::kUnsupported, "$count, $search and $select are not supported here.",
+                    "Request_UnsupportedQuery");
+    }
+    directory::SignInQuery q = directory::PlanSignIns(options.filter.get());
+    q.top = options.top.value_or(50);
+    q.skiptoken = options.skiptoken;
+    q.fingerprint = options.filter_text;
+    MERIDIAN_ASSIGN_OR_RETURN(directory::Page page, d_->ListSignIns(*ctx_, q));
+    json::array value;
+    for (auto& o : page.items) value.push_back(std::move(o.data));
+    json::object body{{"@odata.context", Context("auditLogs/signIns")}};
+    if (!page.next_skiptoken.empty()) body["@odata.nextLink"] = NextLink(page.next_skiptoken);
+    body["value"] = std::move(value);
+    Json(200, body);
+    return Status::Ok();
+  }
+
   const SecurityContext& ctx() const { return *ctx_; }
 
  private:
@@ -494,6 +522,8 @@ void GraphApi::Register(http::Router* router) {
       [](Handler& h, const http::RouteParams& p) { return h.DirectoryObject(p.Get("id")); });
   add("GET", "/v1.0/auditLogs/directoryAudits",
       [](Handler& h, const http::RouteParams&) { return h.Audits(); });
+  add("GET", "/v1.0/auditLogs/signIns",
+      [](Handler& h, const http::RouteParams&) { return h.SignIns(); });
   add("GET", "/v1.0/me", [](Handler& h, const http::RouteParams&) {
     return InvalidArgument("/me request is only valid with delegated authentication flow.");
   });

@@ -883,4 +883,10 @@ std::string_view ToString(CompareOp op) {
   return "eq";
 }
 
+std::optional<int64_t> DateTimeMillis(std::string_view text) {
+  auto t = internal::ParseDateTime(text);
+  if (!t) return std::nullopt;
+  return t->seconds * 1000 + t->nanos / 1'000'000;
+}
+
 }  // namespace meridian::odata

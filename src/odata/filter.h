@@ -119,6 +119,10 @@ struct Node {
 // Never crashes; time is linear in the input length.
 Result<std::unique_ptr<Node>> ParseFilter(std::string_view text);
 
+// The instant a DateTimeOffset literal names, in milliseconds since the Unix epoch (rounded
+// down); nullopt when it is not one (see Value::DateTime).
+std::optional<int64_t> DateTimeMillis(std::string_view text);
+
 // The type of a property as the filter and the other query options see it.
 enum class PropertyType {
   kString,

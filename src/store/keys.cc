@@ -132,6 +132,19 @@ std::string TenantKeys::Audit(uint64_t lsn, uint16_t seq) const {
   return k;
 }
 std::string TenantKeys::AuditPrefix() const { return Join({"a/"}); }
+std::string TenantKeys::SignIn(int64_t time_ms, std::string_view id) const {
+  std::string k = SignInPrefix();
+  PutBigEndian64(&k, static_cast<uint64_t>(time_ms));
+  k.append(id);
+  return k;
+}
+std::string TenantKeys::SignInPrefix() const { return Join({"s/t/"}); }
+std::string TenantKeys::SignInByUserPrefix(std::string_view user) const {
+  return Join({"s/u/", user, "/"});
+}
+std::string TenantKeys::SignInByAppPrefix(std::string_view app) const {
+  return Join({"s/a/", app, "/"});
+}
 std::string TenantKeys::Grant(std::string_view kind, std::string_view handle) const {
   return Join({"g/", kind, "/", handle});
 }

@@ -15,6 +15,8 @@
 //   "c/" type                               object count, 8 bytes big-endian
 //   "a/" lsn                                audit record of the op with that LSN
 //   "g/" kind "/" handle                    sign-in state (directory/grants.h)
+//   "s/t/" time id                          sign-in log record (time: 8 bytes big-endian ms)
+//   "s/u/" user "/" time id, "s/a/" app "/" time id   its indexes by user and by app (empty)
 #pragma once
 
 #include <string>
@@ -73,6 +75,12 @@ class TenantKeys {
   // deletes of a cascade): seq 0 is the op's own record.
   std::string Audit(uint64_t lsn, uint16_t seq = 0) const;
   std::string AuditPrefix() const;
+  // The sign-in log: a record, and the prefixes of the log and of its indexes. Every prefix is
+  // followed by the same 8-byte time and id; `user` and `app` must not contain '/'.
+  std::string SignIn(int64_t time_ms, std::string_view id) const;
+  std::string SignInPrefix() const;
+  std::string SignInByUserPrefix(std::string_view user) const;
+  std::string SignInByAppPrefix(std::string_view app) const;
   // A grant (directory/grants.h); `kind` and `handle` must not contain '/'.
   std::string Grant(std::string_view kind, std::string_view handle) const;
 

@@ -107,6 +107,10 @@ class FakeTenantDirectory : public directory::TenantDirectory {
                                     std::string_view) const override {
     return Unimplemented(ctx);
   }
+  Result<directory::Page> ListSignIns(const SecurityContext& ctx,
+                                      const directory::SignInQuery&) const override {
+    return Unimplemented(ctx);
+  }
 
  private:
   Status Unimplemented(const SecurityContext& ctx) const {
