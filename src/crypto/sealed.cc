@@ -78,9 +78,9 @@ std::string AssociatedData(std::string_view header, const SealLabel& label) {
 }
 
 // Wipes a string holding key material or plaintext when it goes out of scope.
-struct Wipe {
+struct WipeOnExit {
   std::string* s;
-  ~Wipe() { OPENSSL_cleanse(s->data(), s->size()); }
+  ~WipeOnExit() { OPENSSL_cleanse(s->data(), s->size()); }
 };
 
 }  // namespace
@@ -121,7 +121,7 @@ std::string Seal(const Kek& kek, const SealLabel& label, std::string_view plaint
   out += kek.id_;
   out += random.Bytes(kNonceBytes);
   std::string key = DataKey(kek.bytes_, label);
-  Wipe wipe{&key};
+  WipeOnExit wipe{&key};
   std::string ad = AssociatedData(out, label);
 
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
@@ -168,12 +168,12 @@ Result<std::string> Open(const Kek& kek, const SealLabel& label, std::string_vie
   std::string_view body = sealed.substr(kHeaderBytes, sealed.size() - kHeaderBytes - kTagBytes);
   std::string tag(sealed.substr(sealed.size() - kTagBytes));
   std::string key = DataKey(kek.bytes_, label);
-  Wipe wipe_key{&key};
+  WipeOnExit wipe_key{&key};
   std::string ad = AssociatedData(header, label);
 
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   std::string plaintext(body.size(), '\0');
-  Wipe wipe_plaintext{&plaintext};
+  WipeOnExit wipe_plaintext{&plaintext};
   int len = 0;
   if (!ctx ||
       EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, Bytes(key),
@@ -200,6 +200,11 @@ std::optional<std::string> SealedKekId(std::string_view sealed) {
     return std::nullopt;
   }
   return HexEncode(sealed.substr(1, kIdBytes));
+}
+
+void Wipe(std::string& s) {
+  OPENSSL_cleanse(s.data(), s.size());
+  s.clear();
 }
 
 }  // namespace meridian::crypto

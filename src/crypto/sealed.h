@@ -90,4 +90,8 @@ Result<std::string> Open(const Kek& kek, const SealLabel& label, std::string_vie
 // known version. Nothing is verified: for messages and for choosing a KEK, never for trust.
 std::optional<std::string> SealedKekId(std::string_view sealed);
 
+// Overwrites `s` with zeros (OPENSSL_cleanse, which the compiler cannot drop) and empties it:
+// for a plaintext secret once it has been used.
+void Wipe(std::string& s);
+
 }  // namespace meridian::crypto
