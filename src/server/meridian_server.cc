@@ -364,51 +364,6 @@ void MeridianServer::Impl::Bootstrap() {
   }
 }
 
-Result<crypto::Kek> MeridianServer::Impl::LoadKeyEncryptionKey() {
-  KekSource source;
-  source.file =
-      options.kek_file.empty() && options.cluster ? options.cluster->kek_file : options.kek_file;
-  source.env = options.kek_env;
-  if (!options.cluster) source.default_file = (fs::path(options.data_dir) / "kek.key").string();
-  auto sealed_under = [this]() -> Result<std::optional<std::string>> {
-    MERIDIAN_ASSIGN_OR_RETURN(auto keys, directory->SigningKeys());
-    for (const auto& k : keys) {
-      if (!k.sealed_private_key().empty()) {
-        return std::optional<std::string>(
-            crypto::SealedKekId(k.sealed_private_key()).value_or("of an unknown format"));
-      }
-    }
-    return std::optional<std::string>();
-  };
-  MERIDIAN_ASSIGN_OR_RETURN(LoadedKek loaded,
-                            LoadKek(source, sealed_under, *SecureRandom::Default()));
-  std::string where = loaded.origin == kKekVariable
-                          ? loaded.origin
-                          : fs::absolute(loaded.origin).lexically_normal().string();
-  if (loaded.generated) {
-    spdlog::warn(
-        "generated a key-encryption key in {} (owner-only): the signing keys are sealed "
-        "under it, and without it they cannot be opened. Keep a copy apart from the data "
-        "directory, or give your own with --kek-file or {}",
-        where, kKekVariable);
-  }
-  spdlog::info("key-encryption key {} from {}", loaded.kek.IdHex(), where);
-  return std::move(loaded.kek);
-}
-
-void MeridianServer::Impl::StartKeyRefresher() {
-  key_refresher = std::thread([this] {
-    std::unique_lock lock(stop_mu);
-    while (!stop_cv.wait_for(lock, std::chrono::seconds(options.key_refresh_seconds),
-                             [this] { return stopping.load(); })) {
-      lock.unlock();
-      Status s = tokens->Refresh();
-      if (!s.ok()) spdlog::warn("refreshing the token-signing keys: {}", s.ToString());
-      lock.lock();
-    }
-  });
-}
-
 void MeridianServer::Impl::ServeForwarded(const proto::ForwardRequest& f,
                                           replication::Reply<proto::ForwardResponse> reply) {
   auto req = Gateway::Unwrap(f);
@@ -603,6 +558,51 @@ bool MeridianServer::Impl::IsOperator(const http::Request& req, http::Response& 
   if (crypto::ConstantTimeEquals(crypto::Sha256(presented), operator_key_hash)) return true;
   graph::SetError(Unauthenticated("The operator key is missing or wrong."), req, &res);
   return false;
+}
+
+Result<crypto::Kek> MeridianServer::Impl::LoadKeyEncryptionKey() {
+  KekSource source;
+  source.file =
+      options.kek_file.empty() && options.cluster ? options.cluster->kek_file : options.kek_file;
+  source.env = options.kek_env;
+  if (!options.cluster) source.default_file = (fs::path(options.data_dir) / "kek.key").string();
+  auto sealed_under = [this]() -> Result<std::optional<std::string>> {
+    MERIDIAN_ASSIGN_OR_RETURN(auto keys, directory->SigningKeys());
+    for (const auto& k : keys) {
+      if (!k.sealed_private_key().empty()) {
+        return std::optional<std::string>(
+            crypto::SealedKekId(k.sealed_private_key()).value_or("of an unknown format"));
+      }
+    }
+    return std::optional<std::string>();
+  };
+  MERIDIAN_ASSIGN_OR_RETURN(LoadedKek loaded,
+                            LoadKek(source, sealed_under, *SecureRandom::Default()));
+  std::string where = loaded.origin == kKekVariable
+                          ? loaded.origin
+                          : fs::absolute(loaded.origin).lexically_normal().string();
+  if (loaded.generated) {
+    spdlog::warn(
+        "generated a key-encryption key in {} (owner-only): the signing keys are sealed "
+        "under it, and without it they cannot be opened. Keep a copy apart from the data "
+        "directory, or give your own with --kek-file or {}",
+        where, kKekVariable);
+  }
+  spdlog::info("key-encryption key {} from {}", loaded.kek.IdHex(), where);
+  return std::move(loaded.kek);
+}
+
+void MeridianServer::Impl::StartKeyRefresher() {
+  key_refresher = std::thread([this] {
+    std::unique_lock lock(stop_mu);
+    while (!stop_cv.wait_for(lock, std::chrono::seconds(options.key_refresh_seconds),
+                             [this] { return stopping.load(); })) {
+      lock.unlock();
+      Status s = tokens->Refresh();
+      if (!s.ok()) spdlog::warn("refreshing the token-signing keys: {}", s.ToString());
+      lock.lock();
+    }
+  });
 }
 
 MeridianServer::MeridianServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
