@@ -59,13 +59,13 @@ struct TokenService::Loaded {
   bool plaintext = false;  // stored in clear by an earlier version
 };
 
-// What the schedule says for [from_ms, until_ms): the signer, the published keys (JWKS and the
-// verifier), shared by every request in that window.
+// What the schedule says for [from_ms, until_ms): the signer, and the published keys as JWKS
+// and as the verifier (which holds references of its own to their public halves), shared by
+// every request in that window.
 struct TokenService::KeyView {
   int64_t from_ms = 0;
   int64_t until_ms = 0;
   std::shared_ptr<const crypto::SigningKey> signer;
-  std::vector<std::shared_ptr<const crypto::SigningKey>> published;
   crypto::JwtVerifier verifier = crypto::JwtVerifier::FromSigningKeys({});
   json::object jwks;
 };
@@ -226,10 +226,7 @@ std::shared_ptr<const TokenService::KeyView> TokenService::View(int64_t now_ms) 
   view->until_ms = plan.changes_at_ms;
   if (plan.signer) view->signer = keys_[*plan.signer].key;
   std::vector<const crypto::SigningKey*> published;
-  for (size_t i : plan.published) {
-    view->published.push_back(keys_[i].key);
-    published.push_back(keys_[i].key.get());
-  }
+  for (size_t i : plan.published) published.push_back(keys_[i].key.get());
   view->verifier = crypto::JwtVerifier::FromSigningKeys(published);
   view->jwks = crypto::Jwks(published);
   view_ = std::move(view);
