@@ -1,9 +1,13 @@
 #include "auth/token_service.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <boost/json.hpp>
+#include <map>
 #include <span>
 
+#include "common/clock.h"
 #include "common/encoding.h"
 
 namespace meridian::auth {
@@ -42,49 +46,217 @@ json::array JsonArray(std::span<const std::string_view> items) {
   return a;
 }
 
+// Where a signing key's sealed form belongs (crypto/sealed.h): the deployment's keys live in the
+// global partition, so their data key is the global one; the kid binds each to its record.
+crypto::SealLabel KeyLabel(const std::string& kid) { return {"signing-key", "global", kid}; }
+
 }  // namespace
 
-TokenService::TokenService(directory::ClientDirectory* directory, TokenServiceOptions options)
-    : directory_(directory), options_(std::move(options)) {}
+// A stored key, opened: its times (the record without its secret) and the key itself.
+struct TokenService::Loaded {
+  proto::SigningKey times;
+  std::shared_ptr<const crypto::SigningKey> key;
+  bool plaintext = false;  // stored in clear by an earlier version
+};
+
+// What the schedule says for [from_ms, until_ms): the signer, and the published keys as JWKS
+// and as the verifier (which holds references of its own to their public halves), shared by
+// every request in that window.
+struct TokenService::KeyView {
+  int64_t from_ms = 0;
+  int64_t until_ms = 0;
+  std::shared_ptr<const crypto::SigningKey> signer;
+  crypto::JwtVerifier verifier = crypto::JwtVerifier::FromSigningKeys({});
+  json::object jwks;
+};
+
+TokenService::TokenService(directory::ClientDirectory* directory, crypto::Kek kek,
+                           TokenServiceOptions options)
+    : directory_(directory), kek_(std::move(kek)), options_(std::move(options)) {
+  policy_.rotation_period_ms = options_.key_rotation_period_seconds * 1000;
+  policy_.publish_ahead_ms = options_.key_publish_ahead_seconds * 1000;
+  policy_.retire_after_ms =
+      (options_.access_token_lifetime_seconds + options_.clock_skew_seconds) * 1000;
+}
+
+TokenService::~TokenService() = default;
 
 Status TokenService::Start() {
-  MERIDIAN_ASSIGN_OR_RETURN(auto stored, directory_->SigningKeys());
-  if (stored.empty()) {
-    MERIDIAN_ASSIGN_OR_RETURN(crypto::SigningKey key, crypto::SigningKey::GenerateRsa2048());
-    proto::SigningKey record;
-    record.set_kid(key.kid());
-    record.set_private_pem(key.PrivatePem());
-    record.set_created_ms(directory_->clock()->NowMillis());
-    MERIDIAN_RETURN_IF_ERROR(directory_->AddSigningKey(record));
-    stored.push_back(record);
+  MERIDIAN_RETURN_IF_ERROR(CheckKeyPolicy(policy_));
+  MERIDIAN_RETURN_IF_ERROR(Refresh());
+  return CheckHealth();
+}
+
+Status TokenService::Refresh() {
+  std::lock_guard refresh(refresh_mu_);
+  MERIDIAN_RETURN_IF_ERROR(ReloadLocked());
+  SealPlaintextKeysLocked();
+  return RotateLocked();
+}
+
+Status TokenService::ReloadLocked() const {
+  MERIDIAN_ASSIGN_OR_RETURN(std::vector<proto::SigningKey> stored, directory_->SigningKeys());
+  std::map<std::string, const Loaded*> loaded;
+  {
+    std::shared_lock lock(mu_);
+    for (const Loaded& l : keys_) loaded[l.times.kid()] = &l;
   }
-  std::vector<std::unique_ptr<crypto::SigningKey>> keys;
-  for (const auto& record : stored) {
-    MERIDIAN_ASSIGN_OR_RETURN(crypto::SigningKey key,
-                              crypto::SigningKey::FromPrivatePem(record.private_pem()));
-    keys.push_back(std::make_unique<crypto::SigningKey>(std::move(key)));
+  std::vector<Loaded> keys;
+  for (proto::SigningKey& record : stored) {
+    Loaded l;
+    l.plaintext = record.sealed_private_key().empty();
+    auto known = loaded.find(record.kid());
+    if (known != loaded.end()) {
+      l.key = known->second->key;  // keys_ changes only under refresh_mu_, which this holds
+    } else {
+      std::string pem;
+      if (!l.plaintext) {
+        auto opened = crypto::Open(kek_, KeyLabel(record.kid()), record.sealed_private_key());
+        if (!opened.ok()) {
+          return Status(opened.status().code(),
+                        "token-signing key " + record.kid() + ": " + opened.status().message());
+        }
+        pem = std::move(opened).value();
+      } else if (!record.private_pem().empty()) {
+        pem = record.private_pem();
+      } else {
+        return Internal("token-signing key " + record.kid() + " is stored without its key");
+      }
+      auto key = crypto::SigningKey::FromPrivatePem(pem);
+      crypto::Wipe(pem);
+      if (!key.ok() || key->kid() != record.kid()) {
+        return Internal("token-signing key " + record.kid() + " does not decode to itself");
+      }
+      l.key = std::make_shared<const crypto::SigningKey>(std::move(key).value());
+    }
+    crypto::Wipe(*record.mutable_private_pem());
+    record.clear_sealed_private_key();
+    l.times = std::move(record);
+    keys.push_back(std::move(l));
   }
-  std::vector<const crypto::SigningKey*> ptrs;
-  for (const auto& k : keys) ptrs.push_back(k.get());
-  MERIDIAN_ASSIGN_OR_RETURN(crypto::JwtVerifier verifier,
-                            crypto::JwtVerifier::FromJwks(crypto::Jwks(ptrs)));
   std::unique_lock lock(mu_);
   keys_ = std::move(keys);
-  verifier_ = std::make_unique<crypto::JwtVerifier>(std::move(verifier));
+  view_.reset();
   return Status::Ok();
+}
+
+std::string TokenService::SealKey(const crypto::SigningKey& key) const {
+  std::string pem = key.PrivatePem();
+  std::string sealed = crypto::Seal(kek_, KeyLabel(key.kid()), pem, *directory_->random());
+  crypto::Wipe(pem);
+  return sealed;
+}
+
+void TokenService::SealPlaintextKeysLocked() {
+  std::vector<std::pair<std::string, std::shared_ptr<const crypto::SigningKey>>> plaintext;
+  {
+    std::shared_lock lock(mu_);
+    for (const Loaded& l : keys_) {
+      if (l.plaintext) plaintext.emplace_back(l.times.kid(), l.key);
+    }
+  }
+  for (const auto& [kid, key] : plaintext) {
+    proto::SigningKey seal;
+    seal.set_kid(kid);
+    seal.set_seals_stored(true);
+    seal.set_sealed_private_key(SealKey(*key));
+    Status s = directory_->AddSigningKey(seal);
+    if (s.ok()) {
+      spdlog::info(
+          "sealed token-signing key {}, stored in clear by an earlier version, under "
+          "key-encryption key {}",
+          kid, kek_.IdHex());
+      std::unique_lock lock(mu_);
+      for (Loaded& l : keys_) {
+        if (l.times.kid() == kid) l.plaintext = false;
+      }
+    } else if (s.code() != Code::kUnavailable) {  // kUnavailable: the global primary seals it
+      spdlog::warn("cannot seal token-signing key {}: {}", kid, s.ToString());
+    }
+  }
+}
+
+Status TokenService::RotateLocked() {
+  std::vector<proto::SigningKey> times;
+  {
+    std::shared_lock lock(mu_);
+    for (const Loaded& l : keys_) times.push_back(l.times);
+  }
+  int64_t now = directory_->clock()->NowMillis();
+  KeyPlan plan = PlanKeys(times, now, policy_);
+  if (!plan.next_key_due_ms || now < *plan.next_key_due_ms) return Status::Ok();
+
+  // RSA key generation takes tens of milliseconds: no lock but refresh_mu_ is held.
+  MERIDIAN_ASSIGN_OR_RETURN(crypto::SigningKey key, crypto::SigningKey::GenerateRsa2048());
+  proto::SigningKey record;
+  record.set_kid(key.kid());
+  record.set_created_ms(now);
+  record.set_signs_from_ms(plan.next_signs_from_ms);
+  record.set_follows_kid(times.empty() ? "" : times.back().kid());
+  record.set_sealed_private_key(SealKey(key));
+  Status s = directory_->AddSigningKey(record);
+  if (s.ok()) {
+    spdlog::info(
+        "new token-signing key {} (sealed under key-encryption key {}): published now, "
+        "signs from {}",
+        key.kid(), kek_.IdHex(), FormatIso8601(plan.next_signs_from_ms));
+    return ReloadLocked();
+  }
+  if (s.code() == Code::kFailedPrecondition || s.code() == Code::kAlreadyExists) {
+    return ReloadLocked();  // another process made the next key first: use it
+  }
+  // Not the global partition's primary: that node makes the key and a later Refresh loads it.
+  // With no key at all there is nothing to sign with yet, and the caller must know.
+  if (s.code() == Code::kUnavailable && !times.empty()) return Status::Ok();
+  return s;
+}
+
+std::shared_ptr<const TokenService::KeyView> TokenService::View(int64_t now_ms) const {
+  {
+    std::shared_lock lock(mu_);
+    if (view_ && view_->from_ms <= now_ms && now_ms < view_->until_ms) return view_;
+  }
+  std::unique_lock lock(mu_);
+  if (view_ && view_->from_ms <= now_ms && now_ms < view_->until_ms) return view_;
+  std::vector<proto::SigningKey> times;
+  for (const Loaded& l : keys_) times.push_back(l.times);
+  KeyPlan plan = PlanKeys(times, now_ms, policy_);
+  auto view = std::make_shared<KeyView>();
+  view->from_ms = now_ms;
+  view->until_ms = plan.changes_at_ms;
+  if (plan.signer) view->signer = keys_[*plan.signer].key;
+  std::vector<const crypto::SigningKey*> published;
+  for (size_t i : plan.published) published.push_back(keys_[i].key.get());
+  view->verifier = crypto::JwtVerifier::FromSigningKeys(published);
+  view->jwks = crypto::Jwks(published);
+  view_ = std::move(view);
+  return view_;
+}
+
+bool TokenService::ReloadOnMiss(std::string_view kid) const {
+  int64_t now = directory_->clock()->NowMillis();
+  int64_t last = last_miss_reload_ms_.load();
+  if (last != kNever && now >= last && now - last < options_.key_miss_reload_seconds * 1000) {
+    return false;
+  }
+  if (!last_miss_reload_ms_.compare_exchange_strong(last, now)) return false;  // another did
+  std::lock_guard refresh(refresh_mu_);
+  Status s = ReloadLocked();
+  if (!s.ok()) {
+    spdlog::warn("reloading the token-signing keys for a token of key {}: {}", kid, s.ToString());
+  }
+  return s.ok();
 }
 
 Status TokenService::CheckHealth() const {
   std::shared_lock lock(mu_);
-  if (keys_.empty() || !verifier_) return Status(Code::kUnavailable, "no token-signing key loaded");
+  if (keys_.empty()) return Status(Code::kUnavailable, "no token-signing key loaded");
   return Status::Ok();
 }
 
 std::string TokenService::Issuer(std::string_view tenant_id) const {
   return options_.public_url + "/" + std::string(tenant_id) + "/v2.0";
 }
-
-const crypto::SigningKey& TokenService::CurrentKey() const { return *keys_.back(); }
 
 TokenService::TokenResult TokenService::Token(
     std::string_view tenant, const std::vector<std::pair<std::string, std::string>>& form,
@@ -190,10 +362,9 @@ TokenService::TokenResult TokenService::Token(
       {"uti", Base64UrlEncode(directory_->random()->Bytes(16))},
       {"ver", "2.0"},
   };
-  Result<std::string> token = [&] {
-    std::shared_lock lock(mu_);
-    return crypto::SignJwt(CurrentKey(), claims);
-  }();
+  std::shared_ptr<const KeyView> keys = View(directory_->clock()->NowMillis());
+  if (!keys->signer) return Error(500, "server_error", "no token-signing key is loaded");
+  Result<std::string> token = crypto::SignJwt(*keys->signer, claims);
   if (!token.ok()) return Error(500, "server_error", token.status().message());
   return json::object{{"token_type", "Bearer"},
                       {"expires_in", options_.access_token_lifetime_seconds},
@@ -235,11 +406,11 @@ Result<json::object> TokenService::Discovery(std::string_view tenant) const {
   };
 }
 
-json::object TokenService::Jwks() const {
-  std::shared_lock lock(mu_);
-  std::vector<const crypto::SigningKey*> ptrs;
-  for (const auto& k : keys_) ptrs.push_back(k.get());
-  return crypto::Jwks(ptrs);
+json::object TokenService::Jwks() const { return View(directory_->clock()->NowMillis())->jwks; }
+
+std::string TokenService::SigningKid() const {
+  auto keys = View(directory_->clock()->NowMillis());
+  return keys->signer ? keys->signer->kid() : "";
 }
 
 Result<SecurityContext> TokenService::Authenticate(std::string_view header) const {
@@ -257,10 +428,15 @@ Result<SecurityContext> TokenService::Authenticate(std::string_view header) cons
     if (hit->exp > now - options_.clock_skew_seconds) return hit->ctx;
     return fail("Lifetime validation failed, the token is expired.");
   }
-  Result<json::object> claims = [&]() -> Result<json::object> {
-    std::shared_lock lock(mu_);
-    return verifier_->Verify(token);
-  }();
+  std::shared_ptr<const KeyView> keys = View(directory_->clock()->NowMillis());
+  Result<json::object> claims = keys->verifier.Verify(token);
+  if (!claims.ok()) {
+    // A key another process made may not be loaded here yet.
+    std::optional<std::string> kid = crypto::UnverifiedKid(token);
+    if (kid && !keys->verifier.Has(*kid) && ReloadOnMiss(*kid)) {
+      claims = View(directory_->clock()->NowMillis())->verifier.Verify(token);
+    }
+  }
   if (!claims.ok()) return fail(claims.status().message());
   Result<crypto::TimeClaims> times =
       crypto::CheckTimeClaims(*claims, now, options_.clock_skew_seconds);

@@ -1,21 +1,32 @@
 // TokenService: the OAuth 2.0 / OpenID Connect authority. It issues RS256-signed access tokens
 // (client-credentials grant for now), publishes discovery metadata and JWKS, and turns a bearer
 // token presented to the Graph API back into a SecurityContext. Stateless apart from the signing
-// keys, which it loads from the directory.
+// keys, which it loads from the directory, where they are stored sealed under the operator's
+// key-encryption key (crypto/sealed.h).
+//
+// Keys rotate on the schedule of auth/key_schedule.h, read from the injected clock: which key
+// signs and which are published follows the clock alone, while Refresh (run periodically by the
+// server) loads keys other processes made and makes the next key when it is due. A token naming
+// a key not loaded yet reloads the keys at once, at most every key_miss_reload_seconds.
 //
 // Thread-safe.
 #pragma once
 
+#include <atomic>
+#include <limits>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include <boost/json/object.hpp>
 
+#include "auth/key_schedule.h"
 #include "common/bounded_cache.h"
 #include "common/status.h"
 #include "crypto/jwt.h"
+#include "crypto/sealed.h"
 #include "directory/api.h"
 
 namespace meridian::auth {
@@ -30,6 +41,13 @@ struct TokenServiceOptions {
   std::string graph_app_id = "00000003-0000-0000-c000-00000000d1a0";
   int64_t access_token_lifetime_seconds = 3600;
   int64_t clock_skew_seconds = 300;
+  // Signing-key rotation: a new key signs every rotation period and is published this long
+  // before; a key that stopped signing stays published for the token lifetime plus the clock
+  // skew. Every process of a deployment must use the same values.
+  int64_t key_rotation_period_seconds = 30 * 86400;
+  int64_t key_publish_ahead_seconds = 2 * 86400;
+  // A token naming a key not loaded here reloads the keys, at most this often.
+  int64_t key_miss_reload_seconds = 5;
 };
 
 // An OAuth error: RFC 6749 section 5.2 code, description and HTTP status.
@@ -41,10 +59,23 @@ struct OAuthError {
 
 class TokenService {
  public:
-  TokenService(directory::ClientDirectory* directory, TokenServiceOptions options);
+  // `directory` must outlive the service; `kek` opens the stored keys and seals new ones.
+  TokenService(directory::ClientDirectory* directory, crypto::Kek kek, TokenServiceOptions options);
+  ~TokenService();
 
-  // Loads the signing keys, generating and storing the first one on a new deployment.
+  // Refresh, then fails unless a key can sign: a new deployment's first key is made here.
+  // InvalidArgument for a bad schedule in the options; FailedPrecondition when a stored key is
+  // sealed under another KEK (the message names both); Internal when one cannot be opened or
+  // decoded; kUnavailable when the first key cannot be written here (a cluster node that is not
+  // the global partition's primary: retry once the primary has made it).
   Status Start();
+  // Loads the keys other processes stored (a key already loaded is not opened again), seals
+  // those an earlier version stored in plaintext, and makes the next key when the schedule says
+  // it is due. A process that loses the race to make it (FailedPrecondition from the directory)
+  // or cannot write the global partition (kUnavailable) loads the winner's instead, now or at a
+  // later Refresh. Fails as Start does, or with the directory's error when the due key cannot be
+  // stored; the keys in use stay loaded whatever fails.
+  Status Refresh();
 
   const TokenServiceOptions& options() const { return options_; }
   // Ok when a signing key is loaded (for readiness).
@@ -64,23 +95,50 @@ class TokenService {
   // The scopes the token endpoint accepts: "<graph_resource>/.default" and
   // "<graph_app_id>/.default".
   std::vector<std::string> Scopes() const;
+  // The published keys (auth/key_schedule.h) now: the one signing, one made ahead of its time,
+  // and those whose tokens may not have expired yet.
   boost::json::object Jwks() const;
+  // The kid of the key that signs now; empty when none is loaded.
+  std::string SigningKid() const;
 
-  // Validates a bearer token for the Graph resource: signature, algorithm (RS256 only), time
-  // claims (exp required; exp, nbf and iat strict NumericDates), audience, tenant id and issuer.
+  // Validates a bearer token for the Graph resource: signature by a published key, algorithm
+  // (RS256 only), time claims (exp required; exp, nbf and iat strict NumericDates), audience,
+  // tenant id and issuer.
   // Unauthenticated, with a message naming the failed check, on any failure; never throws,
   // whatever the token holds. Whether the tenant and principal still exist is for the caller,
   // which reads them anyway.
   Result<directory::SecurityContext> Authenticate(std::string_view authorization_header) const;
 
  private:
-  const crypto::SigningKey& CurrentKey() const;
+  struct Loaded;
+  struct KeyView;
+  // The schedule's view of the loaded keys at `now_ms`: computed when the time passes the
+  // current view's bounds or the keys change, shared until then.
+  std::shared_ptr<const KeyView> View(int64_t now_ms) const;
+  // Reads every stored key and opens those not loaded yet. Requires refresh_mu_.
+  Status ReloadLocked() const;
+  // The private key of `key` sealed for its record under kek_, with a nonce drawn now (before
+  // the op carrying it is logged).
+  std::string SealKey(const crypto::SigningKey& key) const;
+  // Seals keys stored in plaintext by an earlier version. Requires refresh_mu_.
+  void SealPlaintextKeysLocked();
+  // Makes the next key if it is due. Requires refresh_mu_.
+  Status RotateLocked();
+  // Reloads for a token naming `kid`, which the view does not publish, unless a miss reloaded
+  // less than key_miss_reload_seconds ago. Whether it reloaded.
+  bool ReloadOnMiss(std::string_view kid) const;
 
   directory::ClientDirectory* directory_;
+  const crypto::Kek kek_;
   TokenServiceOptions options_;
-  mutable std::shared_mutex mu_;
-  std::vector<std::unique_ptr<crypto::SigningKey>> keys_;  // oldest first; the last one signs
-  std::unique_ptr<crypto::JwtVerifier> verifier_;
+  KeyPolicy policy_;
+  mutable std::mutex refresh_mu_;  // one Refresh or miss reload at a time
+  static constexpr int64_t kNever = std::numeric_limits<int64_t>::min();
+  mutable std::atomic<int64_t> last_miss_reload_ms_{kNever};
+  mutable std::shared_mutex mu_;  // guards keys_ and view_
+  // In the schedule's order. Mutable: Authenticate reloads when a token names an unknown key.
+  mutable std::vector<Loaded> keys_;
+  mutable std::shared_ptr<const KeyView> view_;
   // Tokens already verified, with their expiry: a client presents the same token for an hour,
   // and the signature check is the largest cost of a small read.
   struct Verified {

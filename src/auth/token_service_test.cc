@@ -48,7 +48,7 @@ class TokenServiceTest : public ::testing::Test {
     tenant_ = std::move(directory_->CreateTenant("Contoso", "US")).value();
     TokenServiceOptions t;
     t.public_url = "https://localhost:8443";
-    tokens_ = std::make_unique<TokenService>(directory_.get(), t);
+    tokens_ = std::make_unique<TokenService>(directory_.get(), kek_, t);
     ASSERT_TRUE(tokens_->Start().ok());
   }
   void TearDown() override {
@@ -88,8 +88,10 @@ class TokenServiceTest : public ::testing::Test {
     if (!real_key_) {
       auto stored = directory_->SigningKeys();
       EXPECT_TRUE(stored.ok() && stored->size() == 1u);
-      real_key_.emplace(
-          std::move(crypto::SigningKey::FromPrivatePem(stored->back().private_pem())).value());
+      auto pem = crypto::Open(kek_, {"signing-key", "global", stored->back().kid()},
+                              stored->back().sealed_private_key());
+      EXPECT_TRUE(pem.ok()) << pem.status().ToString();
+      real_key_.emplace(std::move(crypto::SigningKey::FromPrivatePem(*pem)).value());
     }
     return *real_key_;
   }
@@ -141,6 +143,7 @@ class TokenServiceTest : public ::testing::Test {
 
   std::string dir_;
   ManualClock clock_;
+  crypto::Kek kek_ = crypto::Kek::Generate(*SecureRandom::Default());
   std::unique_ptr<directory::Directory> directory_;
   directory::NewTenant tenant_;
   std::unique_ptr<TokenService> tokens_;
@@ -507,7 +510,8 @@ TEST(TokenServiceStart, AnUnreadableSigningKeyStopsTheStartAndMintsNothing) {
   auto random = NewSeededRandom(3);
   testing::FakeClientDirectory directory(&clock, random.get());
   directory.keys_failure = Internal("a stored token-signing key cannot be decoded");
-  TokenService service(&directory, TokenServiceOptions{"https://localhost:8443"});
+  TokenService service(&directory, crypto::Kek::Generate(*random),
+                       TokenServiceOptions{"https://localhost:8443"});
   Status s = service.Start();
   EXPECT_EQ(s.code(), Code::kInternal) << s.ToString();
   EXPECT_TRUE(directory.keys.empty());

@@ -451,6 +451,19 @@ TEST_F(JwtTest, RejectsUnknownOrMissingKeys) {
   ExpectRejected(empty, *SignJwt(*key_, {{"sub", "x"}}), "unknown key");
 }
 
+TEST_F(JwtTest, UnverifiedKidReadsOnlyAWellFormedHeader) {
+  EXPECT_EQ(UnverifiedKid(*SignJwt(*key_, {{"sub", "x"}})), key_->kid());
+  // Read without verifying: a token of a key nobody knows still names it.
+  EXPECT_EQ(UnverifiedKid(SignRaw(*other_, R"({"alg":"RS256","kid":"anything"})", "{}")),
+            "anything");
+  EXPECT_EQ(UnverifiedKid(SignRaw(*key_, R"({"alg":"RS256","kid":7})", "{}")), std::nullopt);
+  EXPECT_EQ(UnverifiedKid(SignRaw(*key_, R"(["kid"])", "{}")), std::nullopt);
+  EXPECT_EQ(UnverifiedKid(""), std::nullopt);
+  EXPECT_EQ(UnverifiedKid("!!!.x.y"), std::nullopt);
+  std::string padded = Base64UrlEncode(R"({"kid":"k"})") + "==.e30.sig";
+  EXPECT_EQ(UnverifiedKid(padded), std::nullopt);
+}
+
 TEST_F(JwtTest, RejectsMalformedTokens) {
   JwtVerifier v = VerifierFromJwksText();
   std::string token = *SignJwt(*key_, {{"sub", "x"}});

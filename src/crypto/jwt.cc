@@ -306,6 +306,18 @@ Result<json::object> JwtVerifier::Verify(std::string_view token) const {
   return std::move(payload.get_object());
 }
 
+std::optional<std::string> UnverifiedKid(std::string_view token) {
+  if (token.size() > JwtVerifier::kMaxTokenBytes) return std::nullopt;
+  auto header_json = internal::DecodeCanonicalBase64Url(token.substr(0, token.find('.')));
+  if (!header_json) return std::nullopt;
+  boost::system::error_code ec;
+  json::value header = json::parse(*header_json, ec);
+  const json::value* kid =
+      !ec && header.is_object() ? header.get_object().if_contains("kid") : nullptr;
+  if (!kid || !kid->is_string()) return std::nullopt;
+  return std::string(kid->get_string());
+}
+
 // --- Time claims --------------------------------------------------------------------------------
 
 Result<int64_t> ParseNumericDate(const json::value& value, std::string_view claim) {

@@ -110,6 +110,8 @@ class JwtVerifier {
 
   // The number of keys held.
   size_t size() const { return keys_.size(); }
+  // Whether a key with this kid is held.
+  bool Has(std::string_view kid) const { return keys_.find(kid) != keys_.end(); }
 
  private:
   struct VerifyKey {
@@ -122,6 +124,11 @@ class JwtVerifier {
 
   std::map<std::string, VerifyKey, std::less<>> keys_;
 };
+
+// The "kid" of a compact JWS's header, read without verifying anything; nullopt unless the first
+// segment is canonical base64url of a JSON object with a string "kid". For choosing keys (a
+// reload when a token names a key not yet loaded), never for trusting a token.
+std::optional<std::string> UnverifiedKid(std::string_view token);
 
 // The latest NumericDate accepted: 9999-12-31T23:59:59Z. Far beyond any real token, and small
 // enough that adding a leeway or converting to milliseconds cannot overflow int64.

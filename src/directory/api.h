@@ -146,8 +146,10 @@ class ClientDirectory {
   virtual const std::string& cloud() const = 0;
   // By tenant id or any verified domain. NotFound when unknown.
   virtual Result<TenantInfo> ResolveTenant(std::string_view id_or_domain) const = 0;
-  // Token-signing keys (PEM), oldest first; AddSigningKey logs a new one. Internal when a stored
-  // key cannot be decoded: it is never skipped.
+  // Token-signing keys in the rotation schedule's order, newest last (directory/signing_keys.h).
+  // Internal when a stored key cannot be decoded: it is never skipped. AddSigningKey logs a new
+  // key, refused with FailedPrecondition unless the newest stored key is its follows_kid, or the
+  // sealed form of a stored plaintext key (seals_stored).
   virtual Result<std::vector<proto::SigningKey>> SigningKeys() const = 0;
   virtual Status AddSigningKey(const proto::SigningKey& key) = 0;
   // Verifies a client secret of the application `app_id` for the token service. Returns the

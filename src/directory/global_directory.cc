@@ -5,6 +5,7 @@
 
 #include "common/encoding.h"
 #include "directory/records.h"
+#include "directory/signing_keys.h"
 #include "store/keys.h"
 
 namespace meridian::directory {
@@ -131,24 +132,7 @@ Status GlobalDirectory::Abandon(std::string_view tenant_id) {
 }
 
 Result<std::vector<proto::SigningKey>> GlobalDirectory::SigningKeys() const {
-  std::vector<proto::SigningKey> keys;
-  std::string prefix = GlobalSigningKeyPrefix();
-  bool corrupt = false;
-  MERIDIAN_RETURN_IF_ERROR(partition_->Snapshot()->Scan(
-      prefix, store::PrefixEnd(prefix), false, [&](std::string_view, std::string_view v) {
-        proto::SigningKey k;
-        if (!k.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
-          corrupt = true;
-          return false;
-        }
-        keys.push_back(std::move(k));
-        return true;
-      }));
-  // A key that cannot be read is never skipped: minting a new one would invalidate every token.
-  if (corrupt) return Internal("a stored token-signing key cannot be decoded");
-  std::sort(keys.begin(), keys.end(),
-            [](const auto& a, const auto& b) { return a.created_ms() < b.created_ms(); });
-  return keys;
+  return ReadSigningKeys(*partition_->Snapshot());
 }
 
 Status GlobalDirectory::AddSigningKey(const proto::SigningKey& key) {

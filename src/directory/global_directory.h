@@ -52,8 +52,12 @@ class GlobalDirectory {
   Status Activate(std::string_view tenant_id);
   Status Abandon(std::string_view tenant_id);
 
-  // Token-signing keys, oldest first; Internal when one cannot be decoded (never skipped).
+  // Token-signing keys in the schedule's order (directory/signing_keys.h), newest last; Internal
+  // when one cannot be decoded (never skipped).
   Result<std::vector<proto::SigningKey>> SigningKeys() const;
+  // Logs `key`: a new key (refused with FailedPrecondition unless the newest stored key is its
+  // follows_kid) or the sealed form of a stored plaintext key (seals_stored); see
+  // ApplySigningKey. kUnavailable on a cluster node that is not the global partition's primary.
   Status AddSigningKey(const proto::SigningKey& key);
 
   // The service secret `name` of `size` random bytes, made on first use and shared by every

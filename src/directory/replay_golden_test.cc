@@ -30,7 +30,10 @@ namespace json = boost::json;
 // Golden digests: SHA-256 (hex) of every key/value pair of the partition in key order, each pair
 // as <key length:8 bytes big-endian> key <value length:8 bytes big-endian> value.
 constexpr char kTenantGolden[] = "3b7bb583e23b6d3f94e25c34146ac330a83a4e38efbdf0234849225f0c0ec942";
-constexpr char kGlobalGolden[] = "0b75daf7885681b50513e12624d994bc33d8339a5da1da1a771d1c7f06e750db";
+constexpr char kGlobalGolden[] = "5812be8cd1310890d012417a35e4013e65de30f6e098e97e9e995bd275d92216";
+// The global log of a version before sealed signing keys, which must still replay to its bytes.
+constexpr char kGlobalBeforeSealingGolden[] =
+    "0b75daf7885681b50513e12624d994bc33d8339a5da1da1a771d1c7f06e750db";
 
 constexpr char kTenant[] = "0b5e7d1c-2a3f-4c6e-9d8b-7f1a2c3e4d5f";
 constexpr char kAdmin[] = "11111111-1111-4111-8111-111111111111";
@@ -213,7 +216,8 @@ std::vector<proto::Op> TenantOps() {
   return ops;
 }
 
-std::vector<proto::Op> GlobalOps() {
+// The global log as versions before sealed signing keys wrote it: a tenant and a plaintext key.
+std::vector<proto::Op> GlobalOpsBeforeSealing() {
   std::vector<proto::Op> ops;
   proto::Op& reg = ops.emplace_back();
   reg.set_time_ms(kT0);
@@ -228,6 +232,27 @@ std::vector<proto::Op> GlobalOps() {
   k->set_kid("golden-kid-1");
   k->set_private_pem("not a key: a fixed placeholder for the golden test");
   k->set_created_ms(kT0 + 1);
+  return ops;
+}
+
+// Then what this version writes: the plaintext key sealed in place (an upgrade), and the next
+// key, sealed, published before it signs and made on the condition that the first is the newest.
+std::vector<proto::Op> GlobalOps() {
+  std::vector<proto::Op> ops = GlobalOpsBeforeSealing();
+  proto::Op& seal = ops.emplace_back();
+  seal.set_time_ms(kT0 + 2);
+  auto* s = seal.mutable_signing_key();
+  s->set_kid("golden-kid-1");
+  s->set_seals_stored(true);
+  s->set_sealed_private_key("sealed placeholder 1");
+  proto::Op& next = ops.emplace_back();
+  next.set_time_ms(kT0 + 3);
+  auto* n = next.mutable_signing_key();
+  n->set_kid("golden-kid-2");
+  n->set_created_ms(kT0 + 3);
+  n->set_signs_from_ms(kT0 + 172'800'000);
+  n->set_sealed_private_key("sealed placeholder 2");
+  n->set_follows_kid("golden-kid-1");
   return ops;
 }
 
@@ -324,11 +349,25 @@ TEST(ReplayGolden, TenantLogReplaysToTheGoldenBytes) {
       << Listing(kv);
 }
 
+TEST(ReplayGolden, AGlobalLogOfAnEarlierVersionReplaysToItsGoldenBytes) {
+  GlobalMachine machine;
+  auto kv = WriteAndReplay(&machine, GlobalOpsBeforeSealing());
+  ASSERT_FALSE(HasFailure());
+  EXPECT_EQ(Digest(kv), kGlobalBeforeSealingGolden)
+      << "an old global log no longer replays to the bytes it made; existing data directories "
+         "and replicas would diverge. Contents:\n"
+      << Listing(kv);
+}
+
 TEST(ReplayGolden, GlobalLogReplaysToTheGoldenBytes) {
   GlobalMachine machine;
   auto kv = WriteAndReplay(&machine, GlobalOps());
   ASSERT_FALSE(HasFailure());
   EXPECT_EQ(kv.at(GlobalDomainKey("goldenfabrikam.meridian.test")), kTenant);
+  proto::SigningKey sealed;
+  ASSERT_TRUE(sealed.ParseFromString(kv.at(GlobalSigningKeyPrefix() + "golden-kid-1")));
+  EXPECT_EQ(sealed.private_pem(), "");
+  EXPECT_EQ(sealed.sealed_private_key(), "sealed placeholder 1");
   EXPECT_EQ(Digest(kv), kGlobalGolden)
       << "the stored bytes of the global log changed; see the file comment before updating "
          "kGlobalGolden. Contents:\n"

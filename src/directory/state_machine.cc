@@ -9,6 +9,7 @@
 #include "directory/objects.h"
 #include "directory/records.h"
 #include "directory/schema.h"
+#include "directory/signing_keys.h"
 #include "odata/plan.h"
 #include "store/keys.h"
 
@@ -518,12 +519,8 @@ Status GlobalMachine::Apply(const proto::Op& op, WriteContext* ctx) {
       ctx->Delete(GlobalTenantKey(id));
       return Status::Ok();
     }
-    case proto::Op::kSigningKey: {
-      std::string bytes;
-      op.signing_key().SerializeToString(&bytes);
-      ctx->Put(GlobalSigningKeyPrefix() + op.signing_key().kid(), bytes);
-      return Status::Ok();
-    }
+    case proto::Op::kSigningKey:
+      return ApplySigningKey(op.signing_key(), ctx);
     case proto::Op::kServiceSecret: {
       std::string key = GlobalServiceSecretKey(op.service_secret().name());
       MERIDIAN_ASSIGN_OR_RETURN(auto existing, ctx->Get(key));

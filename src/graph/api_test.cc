@@ -33,7 +33,8 @@ class GraphApiTest : public ::testing::Test {
     clients_->AddClient({kTenant, kAppId, "s3cret", client});
     auth::TokenServiceOptions topts;
     topts.public_url = "https://localhost:8443";
-    tokens_ = std::make_unique<auth::TokenService>(clients_.get(), topts);
+    tokens_ = std::make_unique<auth::TokenService>(clients_.get(), crypto::Kek::Generate(*random_),
+                                                   topts);
     ASSERT_TRUE(tokens_->Start().ok());
     auto r = tokens_->Token(kTenant,
                             {{"grant_type", "client_credentials"},

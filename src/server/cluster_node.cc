@@ -638,6 +638,7 @@ Result<ClusterOptions> LoadClusterConfig(const std::string& path, std::string* d
     o.peer_listen = str("peer_listen", o.peer_listen);
     o.peer_advertise = str("peer_advertise", "");
     o.certs_dir = str("certs", "");
+    o.kek_file = str("kek_file", "");
     o.public_url = str("public_url", "");
     *data_dir = str("data_dir", *data_dir);
     *http_listen = str("listen", *http_listen);

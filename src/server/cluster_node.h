@@ -51,6 +51,9 @@ struct ClusterOptions {
   std::string peer_advertise;        // host:port peers dial; default: the listener's
   std::string http_advertise;        // host:port clients and peers reach HTTPS on
   std::string certs_dir;             // ca.pem, <node>.pem, <node>.key (meridian cluster certs)
+  // The key-encryption key file, the same on every node (server/kek_config.h); empty: the
+  // MERIDIAN_KEK variable must hold the key.
+  std::string kek_file;
   // The one URL clients use for every node (a load balancer's, say): tokens name it as their
   // issuer, and any node must accept what another issued.
   std::string public_url;

@@ -3,12 +3,14 @@
 // tenant and prints its bootstrap credentials; `meridian tenant restore-admin` is the operator's
 // break-glass for a tenant without administrators; `meridian residency report` prints where
 // every tenant's data lives; `meridian cluster certs` makes the cluster CA
-// and the node certificates of node-to-node mutual TLS.
+// and the node certificates of node-to-node mutual TLS; `meridian kek create` writes a
+// key-encryption key.
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -16,10 +18,12 @@
 
 #include "common/encoding.h"
 #include "common/random.h"
+#include "crypto/sealed.h"
 #include "crypto/tls_cert.h"
 #include "http/client.h"
 #include "http/server.h"
 #include "rpc/cluster_certs.h"
+#include "server/kek_config.h"
 #include "server/meridian_server.h"
 
 namespace json = boost::json;
@@ -166,6 +170,10 @@ int main(int argc, char** argv) {
   s->add_option("--password-iterations", serve.password_iterations,
                 "PBKDF2-HMAC-SHA256 iterations for new password hashes")
       ->capture_default_str();
+  s->add_option("--kek-file", serve.kek_file,
+                "File holding the key-encryption key that seals the signing keys (base64url of "
+                "32 bytes; `meridian kek create`); or set MERIDIAN_KEK. Default: <data-dir>/"
+                "kek.key, made on first start");
   std::string config_file;
   s->add_option("--config", config_file,
                 "Run as a node of a replicated cluster described by this TOML file "
@@ -218,8 +226,18 @@ int main(int argc, char** argv) {
   move->add_option("--partition", move_partition, "Partition id, e.g. emea-1")->required();
   move->add_option("--to", move_to, "Node id of the new primary")->required();
 
+  std::string kek_out;
+  auto* kek = app.add_subcommand("kek", "Manage the key-encryption key");
+  kek->require_subcommand(1);
+  auto* kek_create = kek->add_subcommand(
+      "create",
+      "Write a new key-encryption key (owner-only) for --kek-file or a cluster's kek_file; "
+      "refuses to overwrite a file");
+  kek_create->add_option("--out", kek_out, "File to write")->required();
+
   CLI11_PARSE(app, argc, argv);
   if (s->parsed()) {
+    if (const char* env = std::getenv(server::kKekVariable)) serve.kek_env = env;
     if (!config_file.empty()) {
       std::string listen = serve.bind_address + ":" + std::to_string(serve.port);
       auto cluster = server::LoadClusterConfig(config_file, &serve.data_dir, &listen);
@@ -232,6 +250,11 @@ int main(int argc, char** argv) {
       serve.port = static_cast<uint16_t>(std::stoi(listen.substr(colon + 1)));
       serve.cloud = cluster->cloud;
       serve.public_url = cluster->public_url;
+      if (!serve.kek_file.empty() && !cluster->kek_file.empty()) {
+        std::cerr << "--kek-file and the configuration's kek_file are both given: give one"
+                  << std::endl;
+        return 2;
+      }
       serve.cluster = std::move(*cluster);
     }
     return Serve(serve);
@@ -263,6 +286,24 @@ int main(int argc, char** argv) {
     return OperatorRequest(data_dir, "POST",
                            "/operator/v1/partitions/" + move_partition + "/movePrimary",
                            json::object{{"to", move_to}}, 200);
+  }
+  if (kek_create->parsed()) {
+    if (std::filesystem::exists(kek_out)) {
+      std::cerr << kek_out << " exists: a key-encryption key is never overwritten" << std::endl;
+      return 1;
+    }
+    std::string text = crypto::Kek::Generate(*SecureRandom::Default()).ToText() + "\n";
+    Status w = crypto::WritePrivateFile(kek_out, text);
+    crypto::Wipe(text);
+    if (!w.ok()) {
+      std::cerr << w.ToString() << std::endl;
+      return 1;
+    }
+    std::cout << "wrote " << kek_out
+              << " (a key-encryption key: give the same one to every node, keep a copy apart "
+                 "from the data)"
+              << std::endl;
+    return 0;
   }
   if (certs->parsed()) {
     auto written = rpc::MakeClusterCertificates(certs_dir, cert_nodes, cert_hosts);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -20,6 +21,7 @@
 #include "graph/api.h"
 #include "graph/errors.h"
 #include "server/gateway.h"
+#include "server/kek_config.h"
 #include "server/request_scheduler.h"
 #include "server/residency_report.h"
 #include "http/metrics.h"
@@ -133,10 +135,18 @@ struct MeridianServer::Impl {
   std::unique_ptr<ClusterNode> cluster;  // cluster mode only; after what it calls into
   std::unique_ptr<Gateway> gateway;
   std::thread bootstrap;
+  std::thread key_refresher;
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;  // wakes key_refresher when stopping
   std::atomic<bool> stopping{false};
   std::atomic<bool> ready{false};
 
   Status Init();
+  // The key-encryption key of the options (server/kek_config.h), logged with where it is.
+  Result<crypto::Kek> LoadKeyEncryptionKey();
+  // Runs tokens->Refresh() every key_refresh_seconds until Stop: keys other processes made are
+  // loaded, and the next key is made when due.
+  void StartKeyRefresher();
   Status StartCluster();
   // Cluster mode: once the global partition has a primary, the deployment's secrets and signing
   // keys exist everywhere; only then does the node serve.
@@ -260,7 +270,8 @@ Status MeridianServer::Impl::Init() {
   }
   auth::TokenServiceOptions topts;
   topts.public_url = options.public_url;
-  tokens = std::make_unique<auth::TokenService>(directory.get(), topts);
+  MERIDIAN_ASSIGN_OR_RETURN(crypto::Kek kek, LoadKeyEncryptionKey());
+  tokens = std::make_unique<auth::TokenService>(directory.get(), std::move(kek), topts);
   graph = std::make_unique<graph::GraphApi>(
       directory.get(), tokens.get(),
       [this](const Result<directory::WriteResult>& write, http::Response& res) {
@@ -298,6 +309,7 @@ Status MeridianServer::Impl::Init() {
                      }
                      return out;
                    });
+  StartKeyRefresher();
   ready.store(true, std::memory_order_release);
   return Status::Ok();
 }
@@ -334,12 +346,17 @@ void MeridianServer::Impl::Bootstrap() {
                                      : Result<std::string>(s);
     if (key.ok()) {
       cluster->SetTokenKey(*key);
+      StartKeyRefresher();
       ready.store(true, std::memory_order_release);
       spdlog::info("node {} serves", options.cluster->node);
       return;
     }
     if (directory->clock()->NowMillis() >= next_log) {
-      spdlog::info("waiting for the global partition's primary: {}", key.status().message());
+      if (key.status().code() == Code::kUnavailable) {
+        spdlog::info("waiting for the global partition's primary: {}", key.status().message());
+      } else {  // a wrong key-encryption key, say: no primary will fix it
+        spdlog::error("cannot serve: {}", key.status().ToString());
+      }
       next_log = directory->clock()->NowMillis() + 5000;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -622,6 +639,51 @@ bool MeridianServer::Impl::IsOperator(const http::Request& req, http::Response& 
   return false;
 }
 
+Result<crypto::Kek> MeridianServer::Impl::LoadKeyEncryptionKey() {
+  KekSource source;
+  source.file =
+      options.kek_file.empty() && options.cluster ? options.cluster->kek_file : options.kek_file;
+  source.env = options.kek_env;
+  if (!options.cluster) source.default_file = (fs::path(options.data_dir) / "kek.key").string();
+  auto sealed_under = [this]() -> Result<std::optional<std::string>> {
+    MERIDIAN_ASSIGN_OR_RETURN(auto keys, directory->SigningKeys());
+    for (const auto& k : keys) {
+      if (!k.sealed_private_key().empty()) {
+        return std::optional<std::string>(
+            crypto::SealedKekId(k.sealed_private_key()).value_or("of an unknown format"));
+      }
+    }
+    return std::optional<std::string>();
+  };
+  MERIDIAN_ASSIGN_OR_RETURN(LoadedKek loaded,
+                            LoadKek(source, sealed_under, *SecureRandom::Default()));
+  std::string where = loaded.origin == kKekVariable
+                          ? loaded.origin
+                          : fs::absolute(loaded.origin).lexically_normal().string();
+  if (loaded.generated) {
+    spdlog::warn(
+        "generated a key-encryption key in {} (owner-only): the signing keys are sealed "
+        "under it, and without it they cannot be opened. Keep a copy apart from the data "
+        "directory, or give your own with --kek-file or {}",
+        where, kKekVariable);
+  }
+  spdlog::info("key-encryption key {} from {}", loaded.kek.IdHex(), where);
+  return std::move(loaded.kek);
+}
+
+void MeridianServer::Impl::StartKeyRefresher() {
+  key_refresher = std::thread([this] {
+    std::unique_lock lock(stop_mu);
+    while (!stop_cv.wait_for(lock, std::chrono::seconds(options.key_refresh_seconds),
+                             [this] { return stopping.load(); })) {
+      lock.unlock();
+      Status s = tokens->Refresh();
+      if (!s.ok()) spdlog::warn("refreshing the token-signing keys: {}", s.ToString());
+      lock.lock();
+    }
+  });
+}
+
 MeridianServer::MeridianServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 MeridianServer::~MeridianServer() { Stop(); }
 
@@ -638,8 +700,13 @@ const std::string& MeridianServer::first_tenant_file() const { return impl_->fir
 
 void MeridianServer::Stop() {
   if (!impl_) return;
-  impl_->stopping.store(true);
+  {
+    std::lock_guard lock(impl_->stop_mu);
+    impl_->stopping.store(true);
+  }
+  impl_->stop_cv.notify_all();
   if (impl_->bootstrap.joinable()) impl_->bootstrap.join();
+  if (impl_->key_refresher.joinable()) impl_->key_refresher.join();
   impl_->scheduler.Stop();  // first: http's Stop waits for the requests the workers hold
   if (impl_->http) impl_->http->Stop();
   impl_->gateway.reset();

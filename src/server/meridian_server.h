@@ -26,6 +26,13 @@ struct ServeOptions {
   std::string first_tenant_country = "US";
   int password_iterations = 600000;
   bool sync = true;
+  // The key-encryption key that seals the signing keys (server/kek_config.h): a file, or the
+  // value of MERIDIAN_KEK; neither: the embedded default's own <data_dir>/kek.key (made on first
+  // start), while a cluster node must be given one (ClusterOptions::kek_file or the variable).
+  std::string kek_file;
+  std::optional<std::string> kek_env;
+  // How often the token service reloads the signing keys and makes the next one when due.
+  int key_refresh_seconds = 60;
   // A cluster node (`meridian serve --config node.toml`): the partitions of its region and the
   // global one, replicated through etcd's configurations; no first tenant is made.
   std::optional<ClusterOptions> cluster;
@@ -34,8 +41,9 @@ struct ServeOptions {
 class MeridianServer {
  public:
   ~MeridianServer();
-  // Opens the data directory (creating it, a development TLS certificate, the signing key and a
-  // first tenant on first start) and starts listening.
+  // Opens the data directory (creating it, a development TLS certificate, the key-encryption key
+  // unless one is given, the signing key and a first tenant on first start) and starts
+  // listening.
   static Result<std::unique_ptr<MeridianServer>> Start(const ServeOptions& options);
   uint16_t port() const;
   const std::string& public_url() const;

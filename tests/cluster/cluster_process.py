@@ -1,6 +1,7 @@
 """A real cluster on loopback for tests: its own etcd (Debian's etcd-server) in a temporary
-directory, the cluster CA and node certificates from `meridian cluster certs`, and `meridian serve
---config` processes, each with its TOML file. Ports are picked free; everything stops with stop().
+directory, the cluster CA and node certificates from `meridian cluster certs`, one key-encryption
+key from `meridian kek create`, and `meridian serve --config` processes, each with its TOML file.
+Ports are picked free; everything stops with stop().
 
 With `proxies=True`, every node's peer port sits behind a fault_proxy.FaultProxy whose port the
 node advertises (`peer_advertise`), so that a test can cut or delay the links into a node.
@@ -86,9 +87,10 @@ class Node:
             f.write('cluster = "test"\nnode = "%s"\nregion = "%s"\ndatacenter = "%s"\n'
                     'data_dir = "%s"\nlisten = "127.0.0.1:%d"\npeer_listen = "127.0.0.1:%d"\n'
                     'etcd = ["%s"]\ncerts = "%s"\npublic_url = "%s"\nlease_ttl_seconds = 2\n'
+                    'kek_file = "%s"\n'
                     % (self.id, self.region, self.datacenter, self.data_dir, self.port,
                        self.peer_port, self.cluster.etcd.endpoint, self.cluster.certs,
-                       public_url))
+                       public_url, self.cluster.kek))
 
     def start(self):
         os.makedirs(self.data_dir, exist_ok=True)
@@ -175,6 +177,11 @@ class Cluster:
         self.proxies = [FaultProxy(None) for _ in layout] if proxies else []
         self.etcd = Etcd(self.root)
         self.certs = os.path.join(self.root, "certs")
+        # The key-encryption key every node shares (an embedded default that grows into this
+        # cluster is given it too: test_growth).
+        self.kek = os.path.join(self.root, "kek.key")
+        subprocess.run([BINARY, "kek", "create", "--out", self.kek], check=True,
+                       capture_output=True)
         self.nodes = [Node(self, *n) for n in layout]
         # Every node issues tokens under one public URL, as behind a load balancer.
         self.public_url = self.nodes[0].url

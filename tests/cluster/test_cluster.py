@@ -2,13 +2,15 @@
 on loopback. Writes sent to any node reach the primary; a read with a replica token sees its
 write on every node; a forged token is refused; when the primary is killed, writes come back on
 a new primary within seconds while reads and token issuance never stop, and nothing
-acknowledged is lost; the killed node rejoins and catches up.
+acknowledged is lost; the killed node rejoins and catches up. Every node serves the same signing
+keys, sealed under the KEK they share; a node without it does not start.
 """
+import os
 import time
 import unittest
 import uuid
 
-from cluster_process import Cluster, TOKEN_HEADER, app_token, read_with_token
+from cluster_process import Cluster, Node, TOKEN_HEADER, app_token, read_with_token
 
 
 class ClusterTest(unittest.TestCase):
@@ -40,6 +42,27 @@ class ClusterTest(unittest.TestCase):
         return node.session().post(node.url + "/v1.0/groups", headers=headers, timeout=20, json={
             "displayName": name, "mailEnabled": False, "mailNickname": name,
             "securityEnabled": True})
+
+    def test_0_every_node_signs_with_the_same_sealed_keys(self):
+        jwks = [n.session().get(n.url + "/%s/discovery/v2.0/keys" % self.tenant["tenantId"],
+                                timeout=20).json() for n in self.cluster.nodes]
+        self.assertTrue(all(j == jwks[0] for j in jwks), jwks)
+        for node in self.cluster.nodes:
+            for dirpath, _, names in os.walk(os.path.join(node.data_dir, "partitions")):
+                for name in names:
+                    with open(os.path.join(dirpath, name), "rb") as f:
+                        self.assertNotIn(b"PRIVATE KEY", f.read(), os.path.join(dirpath, name))
+
+    def test_0_a_node_without_the_kek_does_not_start(self):
+        node = Node(self.cluster, "n9", "emea", "dc1")
+        node.write_config(self.cluster.public_url)
+        with open(node.config) as f:
+            config = [line for line in f if not line.startswith("kek_file")]
+        with open(node.config, "w") as f:
+            f.writelines(config)
+        node.start()
+        self.assertEqual(node.proc.wait(timeout=60), 1)
+        self.assertIn("no key-encryption key", node.read_log())
 
     def test_1_writes_anywhere_and_reads_its_write_everywhere_with_its_token(self):
         nodes = self.cluster.nodes

@@ -17,13 +17,15 @@ class GrowthTest(unittest.TestCase):
         cluster = Cluster([("n1", "emea", "dc1"), ("n2", "emea", "dc2"), ("n3", "emea", "dc1")])
         try:
             # The embedded default, on what will be n1's data directory, makes its first tenant
-            # (in EMEA, so that the cluster's region holds it).
+            # (in EMEA, so that the cluster's region holds it), its signing key sealed under the
+            # KEK the cluster's nodes will share.
             n1 = cluster.node("n1")
             os.makedirs(n1.data_dir)
             log = open(os.path.join(cluster.root, "embedded.log"), "wb")
             embedded = subprocess.Popen(
                 [BINARY, "serve", "--data-dir", n1.data_dir, "--port", "0",
-                 "--password-iterations", "1000", "--first-tenant-country", "FR"],
+                 "--password-iterations", "1000", "--first-tenant-country", "FR",
+                 "--kek-file", cluster.kek],
                 stdout=log, stderr=subprocess.STDOUT)
             first = os.path.join(n1.data_dir, "first-tenant.json")
             deadline = time.time() + 60

@@ -23,11 +23,12 @@ BINARY = os.environ.get("MERIDIAN_BINARY", os.path.join(
 
 
 class Server:
-    def __init__(self, data_dir=None, extra_args=(), password_iterations=1000):
+    def __init__(self, data_dir=None, extra_args=(), password_iterations=1000, env=None):
         self.password_iterations = password_iterations
         self.owns_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="meridian-e2e-")
         self.extra_args = list(extra_args)
+        self.env = env  # variables added to the process's environment
         self.proc = None
 
     def start(self):
@@ -38,7 +39,8 @@ class Server:
         self.proc = subprocess.Popen(
             [BINARY, "serve", "--data-dir", self.data_dir, "--port", "0",
              "--password-iterations", str(self.password_iterations), *self.extra_args],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT,
+            env=dict(os.environ, **self.env) if self.env else None)
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:

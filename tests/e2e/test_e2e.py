@@ -421,6 +421,91 @@ class Startup(unittest.TestCase):
             server.cleanup()
 
 
+def files_holding(root, needle):
+    """Every file under `root` whose bytes contain `needle`."""
+    found = []
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            with open(os.path.join(dirpath, name), "rb") as f:
+                if needle in f.read():
+                    found.append(os.path.join(dirpath, name))
+    return found
+
+
+class SigningKeysAtRest(unittest.TestCase):
+    def jwks_kids(self, server, doc):
+        r = server.session.get(server.url + "/%s/discovery/v2.0/keys" % doc["tenantId"])
+        r.raise_for_status()
+        return [k["kid"] for k in r.json()["keys"]]
+
+    def test_keys_are_sealed_under_the_generated_kek_which_a_restart_needs(self):
+        server = Server().start()
+        try:
+            kek = os.path.join(server.data_dir, "kek.key")
+            self.assertEqual(stat.S_IMODE(os.stat(kek).st_mode), 0o600)
+            self.assertIn("generated a key-encryption key in " + kek, server.read_log())
+            doc = server.first_tenant()
+            kids = self.jwks_kids(server, doc)
+            self.assertEqual(len(kids), 1)
+            server.stop()
+            # No private key in clear in any partition's files (the TLS key, outside them, is
+            # a PEM: the scan does see one).
+            partitions = os.path.join(server.data_dir, "partitions")
+            self.assertEqual(files_holding(partitions, b"PRIVATE KEY"), [])
+            self.assertEqual(files_holding(os.path.join(server.data_dir, "tls"), b"PRIVATE KEY"),
+                             [os.path.join(server.data_dir, "tls", "key.pem")])
+
+            # Without its KEK the deployment does not start, and says which KEK it needs; none
+            # is made in its place.
+            with open(kek) as f:
+                kek_text = f.read().strip()
+            os.rename(kek, kek + ".away")
+            with self.assertRaises(RuntimeError) as err:
+                server.start()
+            self.assertIn("sealed under the key-encryption key", str(err.exception))
+            self.assertFalse(os.path.exists(kek))
+
+            # Given in the environment instead, it opens the same key, which signs on.
+            server.env = {"MERIDIAN_KEK": kek_text}
+            server.start()
+            self.assertEqual(self.jwks_kids(server, doc), kids)
+            token = server.token(doc)
+            header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+            self.assertEqual([header["kid"]], kids)
+            r = server.session.get(server.url + "/v1.0/organization", headers=bearer(token))
+            self.assertEqual(r.status_code, 200, r.text)
+            self.assertFalse(os.path.exists(kek))
+        finally:
+            server.cleanup()
+
+    def test_an_operator_kek_file_and_a_wrong_one(self):
+        server = Server()
+        try:
+            kek = os.path.join(server.data_dir, "operator-kek")
+            out = subprocess.run([BINARY, "kek", "create", "--out", kek], capture_output=True,
+                                 text=True)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertEqual(stat.S_IMODE(os.stat(kek).st_mode), 0o600)
+            again = subprocess.run([BINARY, "kek", "create", "--out", kek], capture_output=True,
+                                   text=True)
+            self.assertNotEqual(again.returncode, 0)
+            self.assertIn("never overwritten", again.stderr)
+
+            server.extra_args = ["--kek-file", kek]
+            server.start()
+            self.assertFalse(os.path.exists(os.path.join(server.data_dir, "kek.key")))
+            server.stop()
+            other = os.path.join(server.data_dir, "other-kek")
+            subprocess.run([BINARY, "kek", "create", "--out", other], check=True,
+                           capture_output=True)
+            server.extra_args = ["--kek-file", other]
+            with self.assertRaises(RuntimeError) as err:
+                server.start()
+            self.assertIn("this process has the key-encryption key", str(err.exception))
+        finally:
+            server.cleanup()
+
+
 class Durability(unittest.TestCase):
     def test_restart_and_kill9_lose_nothing_acknowledged(self):
         server = Server().start()

@@ -148,9 +148,21 @@ class FakeClientDirectory : public directory::ClientDirectory {
     if (keys_failure) return *keys_failure;
     return keys;
   }
+  // Stores `key`, or with seals_stored puts its sealed key in place of the stored PEM. The
+  // precondition (follows_kid) is the real directory's to check (signing_keys_test).
   Status AddSigningKey(const proto::SigningKey& key) override {
-    keys.push_back(key);
-    return Status::Ok();
+    if (!key.seals_stored()) {
+      keys.push_back(key);
+      return Status::Ok();
+    }
+    for (proto::SigningKey& k : keys) {
+      if (k.kid() == key.kid()) {
+        k.clear_private_pem();
+        k.set_sealed_private_key(key.sealed_private_key());
+        return Status::Ok();
+      }
+    }
+    return NotFound("no signing key " + key.kid());
   }
   Result<directory::Client> AuthenticateClient(const directory::SecurityContext& ctx,
                                                std::string_view app_id,
