@@ -129,6 +129,13 @@ class TenantDirectory {
   virtual Result<Page> ListSignIns(const SecurityContext& ctx, const SignInQuery& q) const = 0;
 };
 
+// A user who proved their password at sign-in.
+struct PasswordSignIn {
+  Object user;
+  bool must_change_password = false;  // forceChangePasswordNextSignIn
+  std::string stored_hash;            // what the password matched, for a re-hash
+};
+
 // The application and service principal a client authenticated as.
 struct Client {
   Object application;

@@ -73,6 +73,8 @@ Result<std::unique_ptr<Directory>> Directory::Open(DirectoryOptions options) {
                            d->options_.log_elsewhere};
   d->provisioner_ = std::make_unique<Provisioner>(std::move(popt), d->clock_, d->random_,
                                                   d->global_.get(), &d->partitions_);
+  d->decoy_hash_ = crypto::HashPassword(d->random_->Bytes(16), d->random_->Bytes(16),
+                                        d->options_.password_iterations);
   if (!d->options_.replicated) MERIDIAN_RETURN_IF_ERROR(d->Bootstrap());
   return d;
 }

@@ -23,13 +23,14 @@
 
 #include "authz/authz.h"
 #include "common/bounded_cache.h"
-#include "common/cpu_gate.h"
 #include "common/clock.h"
+#include "common/cpu_gate.h"
 #include "common/random.h"
 #include "common/status.h"
 #include "directory/api.h"
 #include "directory/global_directory.h"
 #include "directory/grants.h"
+#include "directory/lockout.h"
 #include "directory/provisioning.h"
 #include "directory/reads.h"
 #include "directory/records.h"
@@ -70,6 +71,8 @@ struct DirectoryOptions {
   // A cluster node: logs a tenant's creation `op` on `partition`'s primary, another node (of
   // the tenant's region), and returns once it committed there.
   std::function<Status(const std::string& partition, const proto::Op& op)> log_elsewhere;
+  // Smart lockout of password sign-ins.
+  LockoutPolicy lockout;
   // Tests only: called at named points of multi-step operations; a non-OK status stops the
   // operation there, as a crash would ("create-tenant:reserved", "create-tenant:created").
   std::function<Status(std::string_view point)> fault_point;
@@ -192,6 +195,20 @@ class Directory final : public TenantDirectory, public ClientDirectory, public G
   Result<std::vector<proto::SigningKey>> SigningKeys() const override;
   Status AddSigningKey(const proto::SigningKey& key) override;
 
+  // ---- sign-in (password_sign_in.cc) ----
+
+  // Checks `password` for the user whose userPrincipalName is `login`, with smart lockout
+  // (directory/lockout.h, options().lockout). Refusals, all kUnauthenticated with Entra's code as
+  // graph_code: AADSTS50126 for an unknown name or a wrong password (the same answer, after the
+  // same work: a hash and a write of the name's failure count), AADSTS50053 while the name is
+  // locked, AADSTS50057 for a disabled account (told only to who knows its password). The hash
+  // runs on the CPU gate; `done` runs as a write's does (see WriteDone).
+  void SignInWithPassword(const SecurityContext& ctx, std::string_view login,
+                          std::string_view password,
+                          std::function<void(Result<PasswordSignIn>)> done);
+  Result<PasswordSignIn> SignInWithPassword(const SecurityContext& ctx, std::string_view login,
+                                            std::string_view password);
+
   // ---- GrantStore (directory/grants.h) ----
   Result<std::optional<Grant>> ReadGrant(const SecurityContext& ctx, std::string_view kind,
                                          std::string_view handle) const override;
@@ -250,6 +267,9 @@ class Directory final : public TenantDirectory, public ClientDirectory, public G
   std::map<std::string, std::unique_ptr<store::Partition>> partitions_;
   std::unique_ptr<Provisioner> provisioner_;
   SkipTokens skip_tokens_;  // under the deployment's key, from the global directory; Bootstrap
+  // What the password of a name nobody has is checked against: a hash made at Open with the
+  // configured parameters, so that checking it costs what checking a user's does.
+  std::string decoy_hash_;
 };
 
 }  // namespace meridian::directory

@@ -29,6 +29,7 @@ inline constexpr std::string_view kAuthorizationCodeGrant = "code";
 inline constexpr std::string_view kDeviceCodeGrant = "device";
 inline constexpr std::string_view kRefreshTokenGrant = "refresh";
 inline constexpr std::string_view kClientAssertionGrant = "assertion";
+inline constexpr std::string_view kLockoutGrant = "lockout";  // directory/lockout.h
 
 struct Grant {
   std::string kind, handle;
