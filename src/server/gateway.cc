@@ -49,6 +49,23 @@ std::string UnverifiedTenantOf(const http::Request& req) {
   return tid && tid->is_string() ? std::string(tid->get_string()) : "";
 }
 
+// The first value of `name` in an application/x-www-form-urlencoded body; "" when absent or
+// malformed.
+std::string FormValue(std::string_view body, std::string_view name) {
+  for (size_t pos = 0; pos < body.size();) {
+    size_t amp = std::min(body.find('&', pos), body.size());
+    std::string_view part = body.substr(pos, amp - pos);
+    size_t eq = part.find('=');
+    auto key = FormUrlDecode(part.substr(0, eq));
+    if (key && *key == name) {
+      auto value = FormUrlDecode(eq == std::string_view::npos ? "" : part.substr(eq + 1));
+      return value ? *value : "";
+    }
+    pos = amp + 1;
+  }
+  return "";
+}
+
 void Unavailable(const std::string& why, const http::Request& req, http::Response& res) {
   graph::SetError(Status(Code::kUnavailable, why), req, &res);
   res.headers.emplace_back("Retry-After", "1");
@@ -77,10 +94,16 @@ void Gateway::Classify(const http::Request& req, std::string* partition, bool* w
     return;
   } else if (StartsWith(path, "/operator/v1/tenants/")) {
     tenant = FirstSegment(path.substr(std::string_view("/operator/v1/tenants").size()));
-  } else if (path.find("/oauth2/") != std::string::npos || path.find("/discovery/") != std::string::npos ||
+  } else if (path.find("/oauth2/") != std::string::npos ||
+             path.find("/discovery/") != std::string::npos ||
              path.find("/.well-known/") != std::string::npos) {
-    // Token issuance and discovery only read: any replica serves them, the primary not needed.
-    *write = false;
+    // Discovery, keys and the pages a browser GETs only read; so does the client-credentials
+    // grant, which any replica serves while a primary is down (zero RTO). Every other POST (the
+    // other grants, a sign-in form) redeems or stores single-use state (a code, a refresh token,
+    // a lockout count): it goes to the primary.
+    *write = path.ends_with("/oauth2/v2.0/token")
+                 ? FormValue(req.body, "grant_type") != "client_credentials"
+                 : req.method == "POST";
     tenant = FirstSegment(path);
   } else {
     return;

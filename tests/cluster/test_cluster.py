@@ -166,6 +166,26 @@ class ClusterTest(unittest.TestCase):
         wait("a to be ready again", lambda: a.session().get(a.url + "/readyz",
                                                              timeout=5).status_code == 200)
 
+    def test_2d_token_requests_that_write_go_to_the_primary(self):
+        """Client credentials are served by any replica (zero RTO); every other grant redeems or
+        stores single-use state, so its requests go to the partition's primary."""
+        cluster = self.cluster
+        primary = cluster.primary_of(self.tenant["partition"])
+        node = next(n for n in cluster.nodes if n is not primary)
+
+        def forwarded():
+            return node.metrics().get(("meridian_forwarded_requests", (("node", primary.id),)), 0)
+
+        before = forwarded()
+        self.assertEqual(app_token(node, self.tenant).status_code, 200)
+        self.assertEqual(forwarded(), before, "a client-credentials request was forwarded")
+        app = self.tenant["bootstrapApplication"]
+        r = node.session().post(
+            "%s/%s/oauth2/v2.0/token" % (node.url, self.tenant["tenantId"]), timeout=20,
+            data={"grant_type": "refresh_token", "refresh_token": "x", "client_id": app["appId"]})
+        self.assertEqual(r.status_code, 400, r.text)
+        self.assertEqual(forwarded(), before + 1, "a refresh-token request ran off the primary")
+
     def test_3_a_planned_move_of_the_primary_pauses_writes_well_under_a_second(self):
         import threading
         cluster = self.cluster
