@@ -9,6 +9,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   bc curl jq wrk python3 python3-msal python3-jwt python3-requests
+  libqrencode-dev
 )
 # Node.js and npm (the npm interop clients) may come from elsewhere than Debian; take any.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
