@@ -4,25 +4,12 @@
 
 #include <memory>
 
+#include "web/html.h"
+
 namespace meridian::web {
 namespace {
 
 constexpr int kQuietZone = 4;
-
-std::string XmlEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
-    }
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -54,8 +41,8 @@ Result<std::string> QrSvg(std::string_view text, std::string_view title) {
   }
   std::string s = std::to_string(size);
   return "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " + s + " " + s +
-         "\" role=\"img\" aria-label=\"" + XmlEscape(title) + "\" shape-rendering=\"crispEdges\">"
-         "<title>" + XmlEscape(title) + "</title><rect width=\"" + s + "\" height=\"" + s +
+         "\" role=\"img\" aria-label=\"" + Escape(title) + "\" shape-rendering=\"crispEdges\">"
+         "<title>" + Escape(title) + "</title><rect width=\"" + s + "\" height=\"" + s +
          "\" fill=\"#fff\"/><path fill=\"#000\" d=\"" + path + "\"/></svg>";
 }
 
