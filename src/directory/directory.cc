@@ -246,31 +246,25 @@ void Directory::Submit(const SecurityContext& ctx, const Intent& intent, const B
   auto p = PartitionOf(ctx);
   if (!p.ok()) return done(p.status());
   TenantKeys keys(ctx.tenant_id());
-  auto stamp = [this](const SecurityContext& ctx, proto::Op* op) {
-    op->set_tenant_id(ctx.tenant_id());
-    op->set_time_ms(clock_->NowMillis());
-    *op->mutable_actor() = ctx.ToActor();
-    op->set_request_id(ctx.correlation_id());
-  };
   // Set by the build, before the outcome arrives: a refusal by authorization, rather than any
   // other error.
   auto refused = std::make_shared<bool>(false);
   (*p)->WriteAsync(
       [&](const store::ReadView& partition_view, proto::Op* op) -> Status {
-        stamp(ctx, op);
+        Stamp(ctx, op);
         store::TenantView view(partition_view, ctx.tenant_id());
         MERIDIAN_ASSIGN_OR_RETURN(Decision d, DecideWrite(ctx, view, keys, intent));
         *refused = !d.verdict.ok();
         MERIDIAN_RETURN_IF_ERROR(d.verdict);
         return build(view, d.target, op);
       },
-      [refused, stamp, ctx, intent, p = *p, done](Result<store::Partition::Ack> ack) {
+      [this, refused, ctx, intent, p = *p, done](Result<store::Partition::Ack> ack) {
         if (!*refused) return done(std::move(ack));
         // The refusal is audited in an op of its own, since the refused op wrote nothing.
         Status reason = ack.status();
         p->WriteAsync(
             [&](const store::ReadView&, proto::Op* op) {
-              stamp(ctx, op);
+              Stamp(ctx, op);
               auto* r = op->mutable_refusal();
               r->set_activity(intent.activity);
               r->set_target_type(intent.type);
@@ -315,10 +309,7 @@ void Directory::UpdateGrant(const SecurityContext& ctx, std::string_view kind,
   auto written = std::make_shared<Grant>();
   (*p)->WriteAsync(
       [&](const store::ReadView& partition_view, proto::Op* op) -> Status {
-        op->set_tenant_id(ctx.tenant_id());
-        op->set_time_ms(clock_->NowMillis());
-        *op->mutable_actor() = ctx.ToActor();
-        op->set_request_id(ctx.correlation_id());
+        Stamp(ctx, op);
         store::TenantView view(partition_view, ctx.tenant_id());
         MERIDIAN_ASSIGN_OR_RETURN(auto stored, view.Get(key));
         MERIDIAN_ASSIGN_OR_RETURN(auto current, DecodeGrant(kind, handle, stored, op->time_ms()));
@@ -353,6 +344,13 @@ Result<Grant> Directory::UpdateGrant(const SecurityContext& ctx, std::string_vie
   UpdateGrant(ctx, kind, handle, std::move(decide),
               [&promise](Result<Grant> g) { promise.set_value(std::move(g)); });
   return future.get();
+}
+
+void Directory::Stamp(const SecurityContext& ctx, proto::Op* op) const {
+  op->set_tenant_id(ctx.tenant_id());
+  op->set_time_ms(clock_->NowMillis());
+  *op->mutable_actor() = ctx.ToActor();
+  op->set_request_id(ctx.correlation_id());
 }
 
 Status Directory::AuthorizeRead(const SecurityContext& ctx, authz::Action action,
@@ -451,23 +449,6 @@ Status CheckUpnDomain(const store::ReadView& view, const TenantKeys& keys, std::
                            "must use one of the verified domain names in your organization.",
                            "Request_BadRequest");
   }
-  return Status::Ok();
-}
-
-// Fills `op` with the put of `o`, once its Graph properties are within the record bound: the
-// whole record for a create, what changed since `before` for an update.
-Status SetPut(proto::Op* op, std::string_view type, const Object& o, const Object* before,
-              std::string activity) {
-  MERIDIAN_RETURN_IF_ERROR(CheckRecordSize(o.data));
-  auto* put = op->mutable_put_object();
-  if (!before) {
-    SetCreate(put, type, o, activity);
-    return Status::Ok();
-  }
-  put->set_type(std::string(type));
-  put->set_id(o.id);
-  put->set_patch_json(json::serialize(MakePatch(*before, o)));
-  put->set_activity(std::move(activity));
   return Status::Ok();
 }
 
@@ -1092,10 +1073,7 @@ void Directory::RecordSignIn(const SecurityContext& ctx, json::object record, Wr
   logged->id = random_->Uuid();
   (*p)->WriteAsync(
       [&](const store::ReadView&, proto::Op* op) -> Status {
-        op->set_tenant_id(ctx.tenant_id());
-        op->set_time_ms(clock_->NowMillis());
-        *op->mutable_actor() = ctx.ToActor();
-        op->set_request_id(ctx.correlation_id());
+        Stamp(ctx, op);
         record["id"] = logged->id;
         record["createdDateTime"] = FormatIso8601(op->time_ms());
         auto* s = op->mutable_sign_in();

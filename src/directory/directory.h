@@ -37,6 +37,7 @@
 #include "directory/regions.h"
 #include "directory/schema.h"
 #include "directory/security_context.h"
+#include "directory/security_info.h"
 #include "directory/state_machine.h"
 #include "store/partition.h"
 
@@ -209,6 +210,24 @@ class Directory final : public TenantDirectory, public ClientDirectory, public G
   Result<PasswordSignIn> SignInWithPassword(const SecurityContext& ctx, std::string_view login,
                                             std::string_view password);
 
+  // ---- security info (directory/security_info.h, security_info.cc) ----
+
+  // What the user `user_id` registered; NotFound for no such user.
+  Result<SecurityInfo> ReadSecurityInfo(const SecurityContext& ctx, std::string_view user_id) const;
+  // Registers an authenticator and a fresh set of recovery codes, replacing any, audited as
+  // "User registered security info". The seed arrives sealed (crypto/sealed.h).
+  void RegisterTotp(const SecurityContext& ctx, std::string_view user_id, std::string sealed_seed,
+                    std::vector<std::string> recovery_code_hashes, WriteDone done);
+  // Accepts a code of time step `step` of the user's authenticator: only when `step` is after the
+  // last step accepted (kFailedPrecondition otherwise, with graph_code "AADSTS54001": a code works
+  // once), decided under the write lock, so of two sign-ins with one code one passes.
+  void UseTotpStep(const SecurityContext& ctx, std::string_view user_id, int64_t step,
+                   WriteDone done);
+  // Spends the recovery code whose hash is `code_hash`; kNotFound when it is not one of the
+  // user's unspent codes.
+  void UseRecoveryCode(const SecurityContext& ctx, std::string_view user_id, std::string code_hash,
+                       WriteDone done);
+
   // ---- GrantStore (directory/grants.h) ----
   Result<std::optional<Grant>> ReadGrant(const SecurityContext& ctx, std::string_view kind,
                                          std::string_view handle) const override;
@@ -252,6 +271,14 @@ class Directory final : public TenantDirectory, public ClientDirectory, public G
   Result<std::optional<std::string>> HashPasswordOf(const SecurityContext& ctx,
                                                     const Intent& intent, const TypeSchema& type,
                                                     const boost::json::object& checked);
+  // Fills in what every op of `ctx`'s tenant carries: the tenant, the time (now), who acts and
+  // the request it belongs to.
+  void Stamp(const SecurityContext& ctx, proto::Op* op) const;
+  // Changes the security info of user `user_id` with `change`, in an op audited as `activity`
+  // (see security_info.cc).
+  void UpdateSecurityInfo(const SecurityContext& ctx, std::string_view user_id,
+                          std::string activity, std::function<Status(SecurityInfo*)> change,
+                          WriteDone done);
   // The result of a write of `object` (or of nothing, when empty) that committed at `ack`.
   Result<WriteResult> Written(const SecurityContext& ctx, Object object,
                               const Result<store::Partition::Ack>& ack);

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "common/encoding.h"
+#include "directory/objects.h"
 
 namespace meridian::directory {
 namespace json = boost::json;
@@ -31,6 +32,21 @@ Result<Object> DecodeObject(std::string_view type, std::string_view raw) {
 std::string EncodeRecord(const Object& o) {
   json::object record{{"d", o.data}, {"s", o.secret}};
   return json::serialize(record);
+}
+
+Status SetPut(proto::Op* op, std::string_view type, const Object& o, const Object* before,
+              std::string activity) {
+  MERIDIAN_RETURN_IF_ERROR(CheckRecordSize(o.data));
+  auto* put = op->mutable_put_object();
+  if (!before) {
+    SetCreate(put, type, o, activity);
+    return Status::Ok();
+  }
+  put->set_type(std::string(type));
+  put->set_id(o.id);
+  put->set_patch_json(json::serialize(MakePatch(*before, o)));
+  put->set_activity(std::move(activity));
+  return Status::Ok();
 }
 
 void SetCreate(proto::PutObject* put, std::string_view type, const Object& o,

@@ -39,6 +39,11 @@ boost::json::object DiffMembers(const boost::json::object& before,
                                 const boost::json::object& after);
 
 // Fills `put` with the creation of `o` (its whole record) under `activity` (the audit name).
+// Fills `op` with the put of `o`, once its Graph properties are within the record bound: the
+// whole record for a create, what changed since `before` for an update.
+Status SetPut(proto::Op* op, std::string_view type, const Object& o, const Object* before,
+              std::string activity);
+
 void SetCreate(proto::PutObject* put, std::string_view type, const Object& o,
                std::string_view activity);
 
