@@ -116,6 +116,16 @@ class TenantDirectory {
   virtual void RemoveLink(const SecurityContext& ctx, std::string_view relation,
                           const TypeSchema& source_type, std::string_view source_id,
                           std::string_view target_id, WriteDone done) = 0;
+  // A user's Temporary Access Pass (directory/temporary_access_pass.h): issued (the result's
+  // object holds Graph's method, with the pass shown this once), listed, deleted; each by whoever
+  // may reset the user's password.
+  virtual void IssueTemporaryAccessPass(const SecurityContext& ctx, std::string_view user_id,
+                                        const boost::json::object& body, WriteDone done) = 0;
+  virtual Result<std::vector<boost::json::object>> TemporaryAccessPasses(
+      const SecurityContext& ctx, std::string_view user_id) const = 0;
+  virtual void DeleteTemporaryAccessPass(const SecurityContext& ctx, std::string_view user_id,
+                                         std::string_view method_id, WriteDone done) = 0;
+
   // Direct links (members, owners, memberOf) or, when `transitive`, the closure through nested
   // groups (transitiveMembers, transitiveMemberOf); answered from the link indexes.
   virtual Result<Page> ListLinks(const SecurityContext& ctx, std::string_view relation,

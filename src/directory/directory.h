@@ -228,6 +228,24 @@ class Directory final : public TenantDirectory, public ClientDirectory, public G
   void UseRecoveryCode(const SecurityContext& ctx, std::string_view user_id, std::string code_hash,
                        WriteDone done);
 
+  // ---- Temporary Access Pass (directory/temporary_access_pass.h) ----
+
+  // Issues the user a pass (replacing an expired or used one; AlreadyExists while one can still
+  // sign in), authorized as a password reset of the user. The result's object holds Graph's
+  // method with the pass, shown this once.
+  void IssueTemporaryAccessPass(const SecurityContext& ctx, std::string_view user_id,
+                                const boost::json::object& body, WriteDone done) override;
+  // The user's pass as Graph shows it (none or one), to whoever may issue one.
+  Result<std::vector<boost::json::object>> TemporaryAccessPasses(
+      const SecurityContext& ctx, std::string_view user_id) const override;
+  void DeleteTemporaryAccessPass(const SecurityContext& ctx, std::string_view user_id,
+                                 std::string_view method_id, WriteDone done) override;
+  // Signs `login` in with a pass, under the lockout of SignInWithPassword and with its refusals; a
+  // pass usable once is spent (check-and-set, so of two sign-ins with it one passes).
+  void SignInWithTemporaryAccessPass(const SecurityContext& ctx, std::string_view login,
+                                     std::string_view pass,
+                                     std::function<void(Result<PasswordSignIn>)> done);
+
   // ---- GrantStore (directory/grants.h) ----
   Result<std::optional<Grant>> ReadGrant(const SecurityContext& ctx, std::string_view kind,
                                          std::string_view handle) const override;
@@ -271,11 +289,21 @@ class Directory final : public TenantDirectory, public ClientDirectory, public G
   Result<std::optional<std::string>> HashPasswordOf(const SecurityContext& ctx,
                                                     const Intent& intent, const TypeSchema& type,
                                                     const boost::json::object& checked);
+  // A sign-in with something the user knows (sign_in.cc): the lockout check, the user by name,
+  // `check` (whether it matches; given nullptr for a name nobody has, it must do the same work
+  // and answer false), the name's failure count on a miss, its reset on a match.
+  void SignInWithSecret(const SecurityContext& ctx, std::string_view login,
+                        const std::function<Result<bool>(const Object* user)>& check,
+                        std::function<void(Result<PasswordSignIn>)> done);
   // Fills in what every op of `ctx`'s tenant carries: the tenant, the time (now), who acts and
   // the request it belongs to.
   void Stamp(const SecurityContext& ctx, proto::Op* op) const;
-  // Changes the security info of user `user_id` with `change`, in an op audited as `activity`
-  // (see security_info.cc).
+  // Changes the secret part of user `user_id`'s record with `change` (under the write lock, before
+  // the call returns), in an op audited as `activity`; by the sign-in code, not authorized as an
+  // administrator's write (see security_info.cc).
+  void UpdateUserSecret(const SecurityContext& ctx, std::string_view user_id, std::string activity,
+                        const std::function<Status(boost::json::object*)>& change, WriteDone done);
+  // UpdateUserSecret of the security info (directory/security_info.h).
   void UpdateSecurityInfo(const SecurityContext& ctx, std::string_view user_id,
                           std::string activity, std::function<Status(SecurityInfo*)> change,
                           WriteDone done);

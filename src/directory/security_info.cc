@@ -57,6 +57,23 @@ Result<SecurityInfo> Directory::ReadSecurityInfo(const SecurityContext& ctx,
 void Directory::UpdateSecurityInfo(const SecurityContext& ctx, std::string_view user_id,
                                    std::string activity,
                                    std::function<Status(SecurityInfo*)> change, WriteDone done) {
+  UpdateUserSecret(
+      ctx, user_id, std::move(activity),
+      [&](json::object* secret) -> Status {
+        Object holder;
+        holder.secret = *secret;
+        SecurityInfo info = Decode(holder);
+        MERIDIAN_RETURN_IF_ERROR(change(&info));
+        (*secret)[kMember] = Encode(info);
+        return Status::Ok();
+      },
+      std::move(done));
+}
+
+void Directory::UpdateUserSecret(const SecurityContext& ctx, std::string_view user_id,
+                                 std::string activity,
+                                 const std::function<Status(json::object*)>& change,
+                                 WriteDone done) {
   auto p = PartitionOf(ctx);
   if (!p.ok()) return done(p.status());
   TenantKeys keys(ctx.tenant_id());
@@ -66,9 +83,7 @@ void Directory::UpdateSecurityInfo(const SecurityContext& ctx, std::string_view 
         store::TenantView view(partition_view, ctx.tenant_id());
         MERIDIAN_ASSIGN_OR_RETURN(Object user, ReadObject(view, keys, "user", user_id));
         const Object before = user;
-        SecurityInfo info = Decode(user);
-        MERIDIAN_RETURN_IF_ERROR(change(&info));
-        user.secret[kMember] = Encode(info);
+        MERIDIAN_RETURN_IF_ERROR(change(&user.secret));
         return SetPut(op, "user", user, &before, activity);
       },
       [this, ctx, done = std::move(done)](Result<store::Partition::Ack> ack) {

@@ -17,6 +17,11 @@ using directory::TypeSchema;
 
 namespace {
 
+// Where a user's Temporary Access Passes are, for @odata.context.
+std::string TapPath(std::string_view user_id) {
+  return "users('" + std::string(user_id) + "')/authentication/temporaryAccessPassMethods";
+}
+
 constexpr std::string_view kJsonType =
     "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;"
     "charset=utf-8";
@@ -297,6 +302,54 @@ class Handler {
     }));
   }
 
+  // ---- authentication methods: a user's Temporary Access Pass ----
+
+  void IssueTap(std::string_view user, Finish finish) {
+    json::object body;
+    if (!req_.body.empty()) {
+      auto parsed = Body();
+      if (!parsed.ok()) return finish(parsed.status());
+      body = std::move(*parsed);
+    }
+    auto found = d_->Lookup(*ctx_, *directory::FindType("user"), user);
+    if (!found.ok()) return finish(found.status());
+    std::string id = found->id;
+    d_->IssueTemporaryAccessPass(
+        *ctx_, id, body, Then(finish, [this, id](directory::WriteResult& w) {
+          json::object out{{"@odata.context", Context(TapPath(id) + "/$entity")}};
+          for (auto& [k, v] : w.object.data) out[k] = v;
+          Json(201, out);
+          res_.headers.emplace_back("Cache-Control", "no-store");
+        }));
+  }
+
+  Status Taps(std::string_view user, std::optional<std::string_view> method) {
+    MERIDIAN_ASSIGN_OR_RETURN(Object found, d_->Lookup(*ctx_, *directory::FindType("user"), user));
+    MERIDIAN_ASSIGN_OR_RETURN(auto methods, d_->TemporaryAccessPasses(*ctx_, found.id));
+    if (!method) {
+      json::array value(methods.begin(), methods.end());
+      Json(200, {{"@odata.context", Context(TapPath(found.id))}, {"value", std::move(value)}});
+      return Status::Ok();
+    }
+    for (auto& m : methods) {
+      if (AsciiLower(m.at("id").as_string()) == AsciiLower(*method)) {
+        json::object out{{"@odata.context", Context(TapPath(found.id) + "/$entity")}};
+        for (auto& [k, v] : m) out[k] = v;
+        Json(200, out);
+        return Status::Ok();
+      }
+    }
+    return NotFound("No temporary access pass '" + std::string(*method) + "'.");
+  }
+
+  void DeleteTap(std::string_view user, std::string_view method, Finish finish) {
+    auto found = d_->Lookup(*ctx_, *directory::FindType("user"), user);
+    if (!found.ok()) return finish(found.status());
+    d_->DeleteTemporaryAccessPass(
+        *ctx_, found->id, method,
+        Then(finish, [this](directory::WriteResult&) { res_.status = 204; }));
+  }
+
   void RemovePassword(std::string_view id, Finish finish) {
     auto body = Body();
     if (!body.ok()) return finish(body.status());
@@ -513,6 +566,18 @@ void GraphApi::Register(http::Router* router) {
   add_write("POST", "/v1.0/applications/{id}/removePassword",
             [](Handler& h, const http::RouteParams& p, Handler::Finish f) {
               h.RemovePassword(p.Get("id"), std::move(f));
+            });
+  const std::string taps = "/v1.0/users/{id}/authentication/temporaryAccessPassMethods";
+  add_write("POST", taps, [](Handler& h, const http::RouteParams& p, Handler::Finish f) {
+    h.IssueTap(p.Get("id"), std::move(f));
+  });
+  add("GET", taps,
+      [](Handler& h, const http::RouteParams& p) { return h.Taps(p.Get("id"), std::nullopt); });
+  add("GET", taps + "/{method}",
+      [](Handler& h, const http::RouteParams& p) { return h.Taps(p.Get("id"), p.Get("method")); });
+  add_write("DELETE", taps + "/{method}",
+            [](Handler& h, const http::RouteParams& p, Handler::Finish f) {
+              h.DeleteTap(p.Get("id"), p.Get("method"), std::move(f));
             });
   add("GET", "/v1.0/organization",
       [](Handler& h, const http::RouteParams&) { return h.Organization(std::nullopt); });

@@ -210,6 +210,29 @@ class EndToEnd(unittest.TestCase):
         self.assert_graph_error(self.s.get(self.url + "/v1.0/users/" + ids[0], headers=self.h), 404,
                                 "Request_ResourceNotFound")
 
+    def test_temporary_access_pass_methods(self):
+        user = self.create_user("tap01", "Tap User")
+        base = self.url + "/v1.0/users/tap01@%s/authentication/temporaryAccessPassMethods" % \
+            self.doc["initialDomain"]
+        r = self.s.post(base, json={"lifetimeInMinutes": 60, "isUsableOnce": True}, headers=self.h)
+        self.assertEqual(r.status_code, 201, r.text)
+        self.assertEqual(r.headers.get("Cache-Control"), "no-store")
+        method = r.json()
+        self.assertEqual(len(method["temporaryAccessPass"]), 12)
+        self.assertTrue(method["isUsable"])
+        self.assertIn(user["id"], method["@odata.context"])
+        # Shown once: listing never shows the pass again; one pass at a time.
+        listed = self.s.get(base, headers=self.h).json()["value"]
+        self.assertEqual([m["id"] for m in listed], [method["id"]])
+        self.assertIsNone(listed[0]["temporaryAccessPass"])
+        self.assert_graph_error(self.s.post(base, json={}, headers=self.h), 400)
+        self.assert_graph_error(self.s.post(base, json={"lifetimeInMinutes": 1}, headers=self.h), 400)
+        r = self.s.get(base + "/" + method["id"], headers=self.h)
+        self.assertEqual(r.json()["lifetimeInMinutes"], 60, r.text)
+        self.assertEqual(self.s.delete(base + "/" + method["id"], headers=self.h).status_code, 204)
+        self.assertEqual(self.s.get(base, headers=self.h).json()["value"], [])
+        self.assert_graph_error(self.s.get(base + "/" + method["id"], headers=self.h), 404)
+
     def test_bad_input(self):
         u = self.url + "/v1.0/users"
         before = self.s.get(u + "/$count", headers=dict(self.h, ConsistencyLevel="eventual")).text

@@ -98,6 +98,18 @@ class FakeTenantDirectory : public directory::TenantDirectory {
                   std::string_view, directory::WriteDone done) override {
     done(Unimplemented(ctx));
   }
+  void IssueTemporaryAccessPass(const SecurityContext& ctx, std::string_view,
+                                const boost::json::object&, directory::WriteDone done) override {
+    done(Unimplemented(ctx));
+  }
+  Result<std::vector<boost::json::object>> TemporaryAccessPasses(const SecurityContext& ctx,
+                                                                 std::string_view) const override {
+    return Unimplemented(ctx);
+  }
+  void DeleteTemporaryAccessPass(const SecurityContext& ctx, std::string_view, std::string_view,
+                                 directory::WriteDone done) override {
+    done(Unimplemented(ctx));
+  }
   Result<directory::Page> ListLinks(const SecurityContext& ctx, std::string_view,
                                     directory::LinkDirection, std::string_view, bool, int,
                                     std::string_view) const override {
