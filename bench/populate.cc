@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   directory::DirectoryOptions o;
   o.data_dir = data_dir;
   o.sync = false;               // population only; the server reopens with sync on
-  o.password_iterations = 1000; // population only
+  o.password_hashing = crypto::PasswordHashing::Pbkdf2(1000);  // population only
   auto d = directory::Directory::Open(o);
   if (!d.ok()) {
     std::cerr << d.status().ToString() << "\n";

@@ -46,6 +46,7 @@ Result<std::unique_ptr<Directory>> Directory::Open(DirectoryOptions options) {
   if (options.partitions_per_region < 1 || options.partitions_per_region > 64) {
     return InvalidArgument("partitions_per_region must be between 1 and 64");
   }
+  MERIDIAN_RETURN_IF_ERROR(options.password_hashing.Validate());
   std::unique_ptr<Directory> d(new Directory(std::move(options)));
   std::filesystem::path base = std::filesystem::path(d->options_.data_dir) / "partitions";
   std::error_code ec;
@@ -68,7 +69,7 @@ Result<std::unique_ptr<Directory>> Directory::Open(DirectoryOptions options) {
     }
   }
   ProvisioningOptions popt{d->options_.cloud, d->options_.partitions_per_region,
-                           d->options_.domain_suffix, d->options_.password_iterations,
+                           d->options_.domain_suffix, d->options_.password_hashing,
                            d->options_.fault_point, d->options_.writable_here,
                            d->options_.log_elsewhere};
   d->provisioner_ = std::make_unique<Provisioner>(std::move(popt), d->clock_, d->random_,
@@ -434,17 +435,18 @@ Result<std::optional<std::string>> Directory::HashPasswordOf(const SecurityConte
                               DecideWrite(ctx, *view, TenantKeys(ctx.tenant_id()), intent));
     if (!d.verdict.ok()) return std::optional<std::string>(std::string());
   }
-  std::string salt = random_->Bytes(16);
-  std::string hash;
+  std::string salt = random_->Bytes(crypto::kPasswordSaltBytes);
+  Result<std::string> hash = Internal("the password was not hashed");
   auto compute = [&] {
-    hash = crypto::HashPassword(pw->get_string(), salt, options_.password_iterations);
+    hash = crypto::HashPassword(pw->get_string(), salt, options_.password_hashing);
   };
   if (options_.cpu_gate) {
     MERIDIAN_RETURN_IF_ERROR(options_.cpu_gate->Run(ctx.tenant_id(), compute));
   } else {
     compute();
   }
-  return std::optional<std::string>(std::move(hash));
+  MERIDIAN_RETURN_IF_ERROR(hash.status());
+  return std::optional<std::string>(std::move(hash).value());
 }
 
 Status PasswordHashed(const std::optional<std::string>& hash) {

@@ -27,6 +27,7 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "common/status.h"
+#include "crypto/password.h"
 #include "directory/api.h"
 #include "directory/global_directory.h"
 #include "directory/provisioning.h"
@@ -46,7 +47,8 @@ struct DirectoryOptions {
   int partitions_per_region = 2;
   bool sync = true;
   std::string domain_suffix = "meridian.test";  // initial domains are <name>.<suffix>
-  int password_iterations = 600000;
+  // How new password hashes are made (PBKDF2 at OWASP's 600,000 iterations by default).
+  crypto::PasswordHashing password_hashing;
   // A filter that no index serves is refused when the tenant has more objects of the type.
   int64_t max_unindexed_scan = 5000;
   Clock* clock = nullptr;    // default: the system clock

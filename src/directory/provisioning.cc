@@ -215,9 +215,12 @@ Result<NewTenant> Provisioner::CreateTenant(std::string_view display_name,
   nt.admin_id = random_->Uuid();
   nt.admin_upn = "admin@" + domain;
   nt.admin_password = GeneratePassword(random_);
-  Object admin = AdministratorUser(
-      nt.admin_id, nt.admin_upn, "Administrator", "admin", created,
-      crypto::HashPassword(nt.admin_password, random_->Bytes(16), options_.password_iterations));
+  MERIDIAN_ASSIGN_OR_RETURN(
+      std::string admin_hash,
+      crypto::HashPassword(nt.admin_password, random_->Bytes(crypto::kPasswordSaltBytes),
+                           options_.password_hashing));
+  Object admin = AdministratorUser(nt.admin_id, nt.admin_upn, "Administrator", "admin", created,
+                                   std::move(admin_hash));
   add("user", admin);
   // Bootstrap application, its service principal and a client secret.
   Object app;
@@ -314,8 +317,10 @@ Result<RestoredAdministrator> Provisioner::RestoreAdministrator(std::string_view
   out.tenant_id = route->id;
   out.user_id = random_->Uuid();
   out.one_time_password = GeneratePassword(random_);
-  std::string hash =
-      crypto::HashPassword(out.one_time_password, random_->Bytes(16), options_.password_iterations);
+  MERIDIAN_ASSIGN_OR_RETURN(
+      std::string hash,
+      crypto::HashPassword(out.one_time_password, random_->Bytes(crypto::kPasswordSaltBytes),
+                           options_.password_hashing));
   std::string assignment_id = random_->Uuid();
   TenantKeys keys(route->id);
   auto lsn = p->Write([&](const store::ReadView& partition_view, proto::Op* op) -> Status {

@@ -21,6 +21,7 @@
 #include "http/server.h"
 #include "rpc/cluster_certs.h"
 #include "server/meridian_server.h"
+#include "server/password_options.h"
 
 namespace json = boost::json;
 using namespace meridian;
@@ -58,6 +59,7 @@ int Serve(const server::ServeOptions& options) {
   }
   spdlog::info("Meridian is listening on {} (data directory {})", (*s)->public_url(),
                std::filesystem::absolute(options.data_dir).lexically_normal().string());
+  spdlog::info("new password hashes: {}", options.password_hashing.Describe());
   if (!(*s)->first_tenant_file().empty()) {
     std::cout << "First tenant created; its credentials (readable only by you) are in "
               << (*s)->first_tenant_file() << std::endl;
@@ -163,8 +165,15 @@ int main(int argc, char** argv) {
   s->add_option("--partitions-per-region", serve.partitions_per_region)->capture_default_str();
   s->add_option("--first-tenant-name", serve.first_tenant_name)->capture_default_str();
   s->add_option("--first-tenant-country", serve.first_tenant_country)->capture_default_str();
-  s->add_option("--password-iterations", serve.password_iterations,
+  server::PasswordOptions passwords;
+  s->add_option("--password-algorithm", passwords.algorithm,
+                "Algorithm of new password hashes: pbkdf2-sha256 or argon2id")
+      ->capture_default_str();
+  s->add_option("--password-iterations", passwords.iterations,
                 "PBKDF2-HMAC-SHA256 iterations for new password hashes")
+      ->capture_default_str();
+  s->add_option("--argon2-params", passwords.argon2_params,
+                "Argon2id memory (KiB), iterations and lanes for new password hashes")
       ->capture_default_str();
   std::string config_file;
   s->add_option("--config", config_file,
@@ -233,7 +242,18 @@ int main(int argc, char** argv) {
       serve.cloud = cluster->cloud;
       serve.public_url = cluster->public_url;
       serve.cluster = std::move(*cluster);
+      Status read = server::ReadPasswordOptions(config_file, &passwords);
+      if (!read.ok()) {
+        std::cerr << read.message() << std::endl;
+        return 2;
+      }
     }
+    auto hashing = server::ToPasswordHashing(passwords);
+    if (!hashing.ok()) {
+      std::cerr << hashing.status().message() << std::endl;
+      return 2;
+    }
+    serve.password_hashing = *hashing;
     return Serve(serve);
   }
   if (create->parsed()) {

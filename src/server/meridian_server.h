@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "crypto/password.h"
 #include "server/cluster_node.h"
 
 namespace meridian::server {
@@ -24,7 +25,7 @@ struct ServeOptions {
   int partitions_per_region = 2;
   std::string first_tenant_name = "Meridian";
   std::string first_tenant_country = "US";
-  int password_iterations = 600000;
+  crypto::PasswordHashing password_hashing;  // PBKDF2 at 600,000 iterations by default
   bool sync = true;
   // A cluster node (`meridian serve --config node.toml`): the partitions of its region and the
   // global one, replicated through etcd's configurations; no first tenant is made.

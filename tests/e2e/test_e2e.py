@@ -5,9 +5,11 @@ Run: /usr/bin/python3 -m unittest tests/e2e/test_e2e.py (ctest runs it as e2e_te
 import base64
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -419,6 +421,34 @@ class Startup(unittest.TestCase):
                 self.assertEqual(json.load(f)["tenantId"], "the original")
         finally:
             server.cleanup()
+
+    def test_password_algorithm_flags(self):
+        # Argon2id is selected and its parameters logged; users are created under it.
+        server = Server(extra_args=["--password-algorithm", "argon2id",
+                                    "--argon2-params", "m=1024,t=1,p=1"]).start()
+        try:
+            self.assertIn("new password hashes: argon2id (m=1024,t=1,p=1)", server.read_log())
+            doc = server.first_tenant()
+            r = server.session.post(server.url + "/v1.0/users", headers=bearer(server.token(doc)),
+                                    json={"accountEnabled": True, "displayName": "Argon",
+                                          "mailNickname": "argon",
+                                          "userPrincipalName": "argon@" + doc["initialDomain"],
+                                          "passwordProfile": {"password": "Xy7!" + os.urandom(8).hex()}})
+            self.assertEqual(r.status_code, 201, r.text)
+        finally:
+            server.cleanup()
+        # Settings that could not be hashed (or verified) stop the server before it starts.
+        for args in (["--password-algorithm", "bcrypt"],
+                     ["--password-algorithm", "argon2id", "--argon2-params", "m=4194304,t=1,p=1"],
+                     ["--password-iterations", "0"]):
+            data_dir = tempfile.mkdtemp(prefix="meridian-e2e-")
+            try:
+                run = subprocess.run([BINARY, "serve", "--data-dir", data_dir, "--port", "0", *args],
+                                     capture_output=True, text=True, timeout=30)
+                self.assertEqual(run.returncode, 2, (args, run.stdout, run.stderr))
+                self.assertFalse(os.path.exists(os.path.join(data_dir, "first-tenant.json")), args)
+            finally:
+                shutil.rmtree(data_dir, ignore_errors=True)
 
 
 class Durability(unittest.TestCase):
