@@ -8,6 +8,7 @@
 #include "common/encoding.h"
 #include "crypto/password.h"
 #include "crypto/secret.h"
+#include "crypto/sha.h"
 #include "directory/clients.h"
 #include "directory/objects.h"
 #include "directory/reads.h"
@@ -240,17 +241,19 @@ Result<Directory::Decision> Directory::DecideWrite(const SecurityContext& ctx,
   return Decision{std::move(target), std::move(verdict)};
 }
 
+void Directory::Stamp(const SecurityContext& ctx, proto::Op* op) const {
+  op->set_tenant_id(ctx.tenant_id());
+  op->set_time_ms(clock_->NowMillis());
+  *op->mutable_actor() = ctx.ToActor();
+  op->set_request_id(ctx.correlation_id());
+}
+
 void Directory::Submit(const SecurityContext& ctx, const Intent& intent, const Builder& build,
                        Committed done) {
   auto p = PartitionOf(ctx);
   if (!p.ok()) return done(p.status());
   TenantKeys keys(ctx.tenant_id());
-  auto stamp = [this](const SecurityContext& ctx, proto::Op* op) {
-    op->set_tenant_id(ctx.tenant_id());
-    op->set_time_ms(clock_->NowMillis());
-    *op->mutable_actor() = ctx.ToActor();
-    op->set_request_id(ctx.correlation_id());
-  };
+  auto stamp = [this](const SecurityContext& ctx, proto::Op* op) { Stamp(ctx, op); };
   // Set by the build, before the outcome arrives: a refusal by authorization, rather than any
   // other error.
   auto refused = std::make_shared<bool>(false);
@@ -447,6 +450,49 @@ Result<std::optional<std::string>> Directory::HashPasswordOf(const SecurityConte
   }
   MERIDIAN_RETURN_IF_ERROR(hash.status());
   return std::optional<std::string>(std::move(hash).value());
+}
+
+void Directory::UpgradePasswordHash(const SecurityContext& ctx, std::string_view user_id,
+                                    std::string new_hash, std::string expected_old_hash,
+                                    std::function<void(Result<bool>)> done) {
+  if (crypto::NeedsRehash(new_hash, options_.password_hashing)) {
+    return done(InvalidArgument("the new password hash is not one the configured hashing (" +
+                                options_.password_hashing.Describe() + ") would keep"));
+  }
+  auto p = PartitionOf(ctx);
+  if (!p.ok()) return done(p.status());
+  TenantKeys keys(ctx.tenant_id());
+  std::string id = AsciiLower(user_id);
+  auto changed = std::make_shared<bool>(false);  // set by the build: the compare failed
+  (*p)->WriteAsync(
+      [&](const store::ReadView& partition_view, proto::Op* op) -> Status {
+        Stamp(ctx, op);
+        store::TenantView view(partition_view, ctx.tenant_id());
+        MERIDIAN_ASSIGN_OR_RETURN(Object o, ReadObject(view, keys, "user", id));
+        auto* stored = o.secret.if_contains("passwordHash");
+        if (!stored || !stored->is_string() ||
+            !crypto::ConstantTimeEquals(stored->get_string(), expected_old_hash)) {
+          *changed = true;
+          return Status(Code::kFailedPrecondition, "the password hash changed meanwhile");
+        }
+        const Object before = o;
+        o.secret["passwordHash"] = new_hash;
+        return SetPut(op, "user", o, &before, "Update user password hash");
+      },
+      [changed, done = std::move(done)](Result<store::Partition::Ack> ack) {
+        if (ack.ok()) return done(true);
+        if (*changed) return done(false);
+        done(ack.status());
+      });
+}
+
+Result<bool> Directory::UpgradePasswordHash(const SecurityContext& ctx, std::string_view user_id,
+                                            std::string new_hash, std::string expected_old_hash) {
+  std::promise<Result<bool>> promise;
+  std::future<Result<bool>> future = promise.get_future();
+  UpgradePasswordHash(ctx, user_id, std::move(new_hash), std::move(expected_old_hash),
+                      [&promise](Result<bool> r) { promise.set_value(std::move(r)); });
+  return future.get();
 }
 
 Status PasswordHashed(const std::optional<std::string>& hash) {

@@ -187,6 +187,25 @@ class Directory final : public TenantDirectory, public ClientDirectory {
   Result<std::vector<proto::SigningKey>> SigningKeys() const override;
   Status AddSigningKey(const proto::SigningKey& key) override;
 
+  // ---- Sign-in support ----
+  // Re-hashing at sign-in: replaces user `user_id`'s password hash with `new_hash` (a fresh hash
+  // of the password that just verified, made by the caller off the write lock because
+  // crypto::NeedsRehash said the stored one is weaker than the configuration) only while the
+  // stored hash is still `expected_old_hash`. The comparison and the write are one op, built under
+  // the partition's write lock, so a password set meanwhile is never overwritten. Not a change of
+  // password: no authorization is asked (the context only names the tenant), the user's other
+  // state is untouched, and the audit record says "Update user password hash" with no modified
+  // property. `done` (see WriteDone for the thread) gets true once written, false when the stored
+  // hash was no longer `expected_old_hash` (nothing is written); InvalidArgument when `new_hash`
+  // is not a hash that the configured hashing would keep (malformed, or itself due a rehash: no
+  // downgrade); NotFound when the tenant has no such user.
+  void UpgradePasswordHash(const SecurityContext& ctx, std::string_view user_id,
+                           std::string new_hash, std::string expected_old_hash,
+                           std::function<void(Result<bool>)> done);
+  // The same, waiting for the outcome.
+  Result<bool> UpgradePasswordHash(const SecurityContext& ctx, std::string_view user_id,
+                                   std::string new_hash, std::string expected_old_hash);
+
   // Partition ids and their last LSNs, for /metrics.
   std::vector<std::pair<std::string, uint64_t>> PartitionLsns() const;
 
@@ -214,6 +233,8 @@ class Directory final : public TenantDirectory, public ClientDirectory {
   // returns), then commits the op and calls `done` with where it committed (see WriteDone for
   // the thread). A refusal by authorization is audited in an op of its own first.
   using Committed = std::function<void(Result<store::Partition::Ack>)>;
+  // Fills the fields every op of `ctx` carries: tenant, time, actor, correlation id.
+  void Stamp(const SecurityContext& ctx, proto::Op* op) const;
   void Submit(const SecurityContext& ctx, const Intent& intent, const Builder& build,
               Committed done);
   std::unique_ptr<store::ReadView> TenantRead(store::Partition* p, const SecurityContext& ctx,

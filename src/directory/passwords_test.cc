@@ -1,4 +1,5 @@
-// Passwords in the directory: the configured hashing at every place that hashes.
+// Passwords in the directory: the configured hashing at every place that hashes, and the
+// compare-and-set re-hash that sign-in will call.
 #include <gtest/gtest.h>
 
 #include "common/encoding.h"
@@ -74,6 +75,105 @@ TEST_F(PasswordsTest, OpenRefusesHashingOutsideTheCaps) {
   EXPECT_EQ(d.status().code(), Code::kInvalidArgument);
   o.password_hashing = crypto::PasswordHashing::Pbkdf2(0);
   EXPECT_EQ(Directory::Open(o).status().code(), Code::kInvalidArgument);
+}
+
+// A user created under PBKDF2 (1,000 iterations), and the directory reopened under Argon2id: the
+// stored hash is due a rehash, as at a sign-in after the operator changed the configuration.
+class UpgradeTest : public PasswordsTest {
+ protected:
+  void SetUp() override {
+    PasswordsTest::SetUp();
+    id_ = MakeUser("adele", "Adele Vance");
+    old_ = StoredHash(id_);
+    password_hashing_ = crypto::PasswordHashing::Argon2id({64, 1, 1});
+    Reopen();
+    ASSERT_TRUE(crypto::NeedsRehash(old_, password_hashing_));
+    fresh_ = *crypto::HashPassword("Str0ng!Passw0rd", "0123456789abcdef", password_hashing_);
+  }
+  std::string LastActivity() {
+    auto audit = d_->ListAudit(*admin_, 1, "");
+    EXPECT_TRUE(audit.ok());
+    return audit.ok() ? std::string(audit->items[0].data.at("activityDisplayName").as_string())
+                      : "";
+  }
+  std::string id_, old_, fresh_;
+};
+
+TEST_F(UpgradeTest, WritesTheNewHashWhileTheOldOneIsStored) {
+  auto before = d_->Get(*admin_, Users(), id_);
+  ASSERT_TRUE(before.ok());
+  auto upgraded = d_->UpgradePasswordHash(*admin_, id_, fresh_, old_);
+  ASSERT_TRUE(upgraded.ok()) << upgraded.status().ToString();
+  EXPECT_TRUE(*upgraded);
+  EXPECT_EQ(StoredHash(id_), fresh_);
+  ExpectHashedAs(StoredHash(id_), "Str0ng!Passw0rd", password_hashing_);
+
+  // Not a password change: its own activity, no property named, nothing else of the user moved.
+  auto audit = d_->ListAudit(*admin_, 1, "");
+  ASSERT_TRUE(audit.ok());
+  const auto& rec = audit->items[0].data;
+  EXPECT_EQ(rec.at("activityDisplayName").as_string(), "Update user password hash");
+  const auto& target = rec.at("targetResources").as_array()[0].as_object();
+  EXPECT_EQ(target.at("id").as_string(), id_);
+  EXPECT_FALSE(target.contains("modifiedProperties")) << json::serialize(rec);
+  auto after = d_->Get(*admin_, Users(), id_);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(json::serialize(after->data), json::serialize(before->data));
+  EXPECT_EQ(after->secret.at("forceChangePasswordNextSignIn"),
+            before->secret.at("forceChangePasswordNextSignIn"));
+
+  // Once written, the same upgrade finds the hash changed: false, and nothing more is logged.
+  auto lsns = d_->PartitionLsns();
+  auto again = d_->UpgradePasswordHash(*admin_, id_, fresh_, old_);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(*again);
+  EXPECT_EQ(d_->PartitionLsns(), lsns);
+}
+
+TEST_F(UpgradeTest, APasswordSetMeanwhileIsNeverOverwritten) {
+  // The password is reset between the sign-in's read of the old hash and its upgrade.
+  ASSERT_TRUE(d_->Update(*admin_, Users(), id_,
+                         {{"passwordProfile", {{"password", "Reset!Meanwhile-7"}}}}, std::nullopt)
+                  .ok());
+  std::string reset = StoredHash(id_);
+  auto lsns = d_->PartitionLsns();
+  auto upgraded = d_->UpgradePasswordHash(*admin_, id_, fresh_, old_);
+  ASSERT_TRUE(upgraded.ok()) << upgraded.status().ToString();
+  EXPECT_FALSE(*upgraded);
+  EXPECT_EQ(StoredHash(id_), reset);
+  EXPECT_TRUE(*crypto::VerifyPassword("Reset!Meanwhile-7", StoredHash(id_)));
+  EXPECT_EQ(d_->PartitionLsns(), lsns) << "a failed compare logs nothing";
+  EXPECT_EQ(LastActivity(), "Reset user password");
+}
+
+TEST_F(UpgradeTest, RefusesHashesTheConfigurationWouldNotKeep) {
+  auto lsns = d_->PartitionLsns();
+  // Malformed, a downgrade to the old algorithm, and weaker Argon2id than configured.
+  for (const std::string& bad :
+       {std::string("not a hash"), old_,
+        *crypto::HashPassword("Str0ng!Passw0rd", "0123456789abcdef",
+                              crypto::PasswordHashing::Argon2id({32, 1, 1}))}) {
+    auto r = d_->UpgradePasswordHash(*admin_, id_, bad, old_);
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(StoredHash(id_), old_);
+  EXPECT_EQ(d_->PartitionLsns(), lsns);
+}
+
+TEST_F(UpgradeTest, ReachesOnlyUsersOfTheContextsTenant) {
+  EXPECT_EQ(d_->UpgradePasswordHash(*admin_, "00000000-0000-4000-8000-000000000000", fresh_, old_)
+                .status()
+                .code(),
+            Code::kNotFound);
+  // Another tenant's context names the same id: that tenant has no such user.
+  auto other = d_->CreateTenant("Fabrikam", "DE");
+  ASSERT_TRUE(other.ok());
+  auto them = ContextForTest::User(other->tenant.id, other->admin_id);
+  EXPECT_EQ(d_->UpgradePasswordHash(them, id_, fresh_, old_).status().code(), Code::kNotFound);
+  EXPECT_EQ(StoredHash(id_), old_);
+  // Not a user: a group's id is not upgraded either.
+  std::string group = MakeGroup("Sales");
+  EXPECT_FALSE(d_->UpgradePasswordHash(*admin_, group, fresh_, old_).ok());
 }
 
 }  // namespace
