@@ -11,6 +11,7 @@
 #include "crypto/sha.h"
 #include "directory/clients.h"
 #include "directory/objects.h"
+#include "directory/password_policy.h"
 #include "directory/reads.h"
 #include "directory/roles.h"
 #include "store/keys.h"
@@ -413,9 +414,25 @@ Status SetPut(proto::Op* op, std::string_view type, const Object& o, const Objec
   return Status::Ok();
 }
 
+// Checks the password that `user`'s passwordProfile sets, if any, against the names the policy
+// refuses: the user's as the write will store them, and the organization's, read from `view`.
+// (HashPasswordOf checked the rest, which needs no reads, before the lock.)
+Status CheckPasswordOf(const store::ReadView& view, const TenantKeys& keys,
+                       const json::object& user) {
+  auto* profile = user.if_contains("passwordProfile");
+  if (!profile || !profile->is_object()) return Status::Ok();
+  auto* pw = profile->get_object().if_contains("password");
+  if (!pw || !pw->is_string()) return Status::Ok();
+  MERIDIAN_ASSIGN_OR_RETURN(auto org_raw, view.Get(keys.Organization()));
+  if (!org_raw) return Internal("tenant has no organization record");
+  MERIDIAN_ASSIGN_OR_RETURN(json::object org, ParseObject(*org_raw, "organization"));
+  return CheckPasswordNames(pw->get_string(), PasswordOwnerOf(user, Str(org, "displayName")));
+}
+
 }  // namespace
 
-// The password in a body's passwordProfile, checked against the policy and hashed here, before
+// The password in a body's passwordProfile, checked against the policy (what needs no reads; the
+// names are checked under the lock, CheckPasswordOf) and hashed here, before
 // the partition's write lock: a hash takes ~100 ms of CPU and must never hold up other writers.
 // It runs through the CPU gate, which keeps hashing off at least one core and fair by tenant.
 // `checked` is the body after ApplyBody (schema names). nullopt when it sets no password. A
@@ -430,7 +447,7 @@ Result<std::optional<std::string>> Directory::HashPasswordOf(const SecurityConte
   if (!profile || !profile->is_object()) return std::optional<std::string>();
   auto* pw = profile->get_object().if_contains("password");
   if (!pw || !pw->is_string()) return std::optional<std::string>();
-  MERIDIAN_RETURN_IF_ERROR(CheckPasswordComplexity(pw->get_string()));
+  MERIDIAN_RETURN_IF_ERROR(CheckPasswordPolicy(pw->get_string()));
   {
     MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
     auto view = TenantRead(p, ctx, true);
@@ -622,6 +639,7 @@ void Directory::Create(const SecurityContext& ctx, const TypeSchema& type, const
               return InvalidArgument("passwordProfile.password is required.", "Request_BadRequest");
             }
             MERIDIAN_RETURN_IF_ERROR(PasswordHashed(password_hash));
+            MERIDIAN_RETURN_IF_ERROR(CheckPasswordOf(view, keys, o.data));
             o.secret["passwordHash"] = *password_hash;
             o.secret["forceChangePasswordNextSignIn"] =
                 Bool(profile, "forceChangePasswordNextSignIn", true);
@@ -796,6 +814,7 @@ void Directory::Update(const SecurityContext& ctx, const TypeSchema& type, std::
             }
             if (auto* profile = o.data.if_contains("passwordProfile")) {
               MERIDIAN_RETURN_IF_ERROR(PasswordHashed(password_hash));
+              MERIDIAN_RETURN_IF_ERROR(CheckPasswordOf(view, keys, o.data));
               if (password_hash) o.secret["passwordHash"] = *password_hash;
               if (auto* f = profile->as_object().if_contains("forceChangePasswordNextSignIn");
                   f && f->is_bool()) {

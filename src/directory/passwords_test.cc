@@ -4,6 +4,7 @@
 
 #include "common/encoding.h"
 #include "crypto/password.h"
+#include "directory/password_policy.h"
 #include "directory/testing/fixture.h"
 
 namespace meridian::testing {
@@ -75,6 +76,92 @@ TEST_F(PasswordsTest, OpenRefusesHashingOutsideTheCaps) {
   EXPECT_EQ(d.status().code(), Code::kInvalidArgument);
   o.password_hashing = crypto::PasswordHashing::Pbkdf2(0);
   EXPECT_EQ(Directory::Open(o).status().code(), Code::kInvalidArgument);
+}
+
+// ---- The password policy where passwords are set
+
+TEST_F(PasswordsTest, PasswordsOutsideThePolicyAreRefusedBeforeAnyHash) {
+  auto lsns = d_->PartitionLsns();
+  for (const char* weak :
+       {"P@ssw0rd!", "Password123!", "short1!", "alllowercase", "Caf\xc3\xa9!2024x"}) {
+    auto body = NewUser("weak", "Weak Example");
+    body["passwordProfile"] = {{"password", weak}};
+    auto r = d_->Create(*admin_, Users(), body);
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << weak;
+    EXPECT_EQ(r.status().graph_code(), "Request_BadRequest") << weak;
+  }
+  EXPECT_EQ(d_->PartitionLsns(), lsns) << "refused writes log nothing";
+  std::string id = MakeUser("adele", "Adele Vance");
+  lsns = d_->PartitionLsns();
+  int64_t drawn = drawn_bytes_;
+  auto reset = d_->Update(*admin_, Users(), id, {{"passwordProfile", {{"password", "Welcome1!"}}}},
+                          std::nullopt);
+  EXPECT_EQ(reset.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(drawn_bytes_, drawn) << "no salt was drawn: no hash was spent on a refused password";
+  EXPECT_EQ(d_->PartitionLsns(), lsns);
+}
+
+TEST_F(PasswordsTest, NamesAreCheckedAsTheWriteWouldStoreThem) {
+  // Creation: the user's own names, and the organization's ("Contoso").
+  auto named = NewUser("adele", "Adele Vance");
+  named["passwordProfile"] = {{"password", "Vance!Harbor47"}};
+  auto r = d_->Create(*admin_, Users(), named);
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("name"), std::string::npos) << r.status().message();
+  named["passwordProfile"] = {{"password", "C0nt0so!Harbor47"}};
+  EXPECT_EQ(d_->Create(*admin_, Users(), named).status().code(), Code::kInvalidArgument);
+  named["passwordProfile"] = {{"password", "Quiet!Harbor47"}};
+  auto created = d_->Create(*admin_, Users(), named);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  std::string id = created->object.id;
+
+  // A reset: the names stored, or those the same PATCH sets.
+  auto lsns = d_->PartitionLsns();
+  EXPECT_EQ(d_->Update(*admin_, Users(), id,
+                       {{"passwordProfile", {{"password", "Adele#Dunes-88"}}}}, std::nullopt)
+                .status()
+                .code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(d_->Update(*admin_, Users(), id,
+                       {{"displayName", "Harbor Lights"},
+                        {"passwordProfile", {{"password", "Harbor!Dunes-88"}}}},
+                       std::nullopt)
+                .status()
+                .code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(d_->PartitionLsns(), lsns) << "refused writes log nothing";
+  EXPECT_TRUE(*crypto::VerifyPassword("Quiet!Harbor47", StoredHash(id)));
+  // Once the name is another, the old one may be used.
+  ASSERT_TRUE(d_->Update(*admin_, Users(), id,
+                         {{"displayName", "Harbor Lights"},
+                          {"surname", "Lights"},
+                          {"givenName", "Harbor"},
+                          {"userPrincipalName", "hl@" + tenant_.tenant.domains[0]},
+                          {"passwordProfile", {{"password", "Adele#Dunes-88"}}}},
+                         std::nullopt)
+                  .ok());
+  EXPECT_TRUE(*crypto::VerifyPassword("Adele#Dunes-88", StoredHash(id)));
+}
+
+TEST_F(PasswordsTest, GeneratedPasswordsSatisfyThePolicy) {
+  // The first administrator's one-time password, and the break-glass administrator's.
+  auto admin = d_->Get(*admin_, Users(), tenant_.admin_id);
+  ASSERT_TRUE(admin.ok());
+  EXPECT_TRUE(
+      CheckPasswordPolicy(tenant_.admin_password, PasswordOwnerOf(admin->data, "Contoso")).ok())
+      << tenant_.admin_password;
+  for (int i = 0; i < 5; ++i) {
+    auto restored = d_->RestoreAdministrator(tenant_.tenant.id);
+    ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+    auto user = d_->Get(*admin_, Users(), restored->user_id);
+    ASSERT_TRUE(user.ok());
+    EXPECT_TRUE(
+        CheckPasswordPolicy(restored->one_time_password, PasswordOwnerOf(user->data, "Contoso"))
+            .ok())
+        << restored->one_time_password;
+    EXPECT_TRUE(*crypto::VerifyPassword(restored->one_time_password,
+                                        std::string(user->secret.at("passwordHash").as_string())));
+  }
 }
 
 // A user created under PBKDF2 (1,000 iterations), and the directory reopened under Argon2id: the

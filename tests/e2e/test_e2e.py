@@ -462,7 +462,7 @@ class Durability(unittest.TestCase):
                 r = server.session.post(server.url + "/v1.0/users", headers=h, json={
                     "accountEnabled": True, "displayName": "Durable %d" % i, "mailNickname": "d%d" % i,
                     "userPrincipalName": "d%d@%s" % (i, doc["initialDomain"]),
-                    "passwordProfile": {"password": "Durable!Pass%d" % i}})
+                    "passwordProfile": {"password": "Acked!Pw-%03d" % i}})
                 self.assertEqual(r.status_code, 201, r.text)
                 acked.append(r.json()["id"])
             server.kill9()
