@@ -43,7 +43,7 @@ inline constexpr Argon2Params kDefaultArgon2Params{19 * 1024, 2, 1};
 // PBKDF2: 20,000,000 iterations (about 4 s of one core at 5.6 million a second).
 inline constexpr int kMaxPbkdf2Iterations = 20'000'000;
 // Argon2id: at most 256 MiB of memory, at most 16 lanes, and m * t at most 1 GiB of passes
-// (about a second of one core: docs/benchmarks.md measures ~1 GiB of passes a second).
+// (about 0.8 s of one core: docs/benchmarks.md, "Password hashing").
 inline constexpr uint32_t kMaxArgon2MemoryKib = 256 * 1024;
 inline constexpr uint32_t kMaxArgon2Parallelism = 16;
 inline constexpr uint64_t kMaxArgon2WorkKib = 1024 * 1024;
