@@ -57,6 +57,19 @@ class EndToEnd(unittest.TestCase):
         if code:
             self.assertEqual(err["code"], code, r.text)
 
+    def test_passwords_outside_the_policy_are_refused(self):
+        for weak in ("P@ssw0rd!", "short7!", "alllowercase1"):
+            body = self.user_body("weak", "Weak Example")
+            body["passwordProfile"] = {"password": weak}
+            r = self.s.post(self.url + "/v1.0/users", json=body, headers=self.h)
+            self.assert_graph_error(r, 400, "Request_BadRequest")
+            self.assertIn("does not comply with password complexity", r.json()["error"]["message"])
+        user = self.create_user("policy", "Policy Example")
+        r = self.s.patch(self.url + "/v1.0/users/" + user["id"], headers=self.h,
+                         json={"passwordProfile": {"password": "Policy!Example-42"}})
+        self.assert_graph_error(r, 400, "Request_BadRequest")
+        self.assertIn("name", r.json()["error"]["message"])
+
     def test_first_tenant_document(self):
         path = os.path.join(self.server.data_dir, "first-tenant.json")
         self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
@@ -449,6 +462,20 @@ class Startup(unittest.TestCase):
                 self.assertFalse(os.path.exists(os.path.join(data_dir, "first-tenant.json")), args)
             finally:
                 shutil.rmtree(data_dir, ignore_errors=True)
+        # A cluster node's TOML keys replace the flags: a bad one stops the node before it starts.
+        work = tempfile.mkdtemp(prefix="meridian-e2e-")
+        try:
+            config = os.path.join(work, "n1.toml")
+            with open(config, "w") as f:
+                f.write('node = "n1"\nregion = "emea"\ndatacenter = "dc1"\ncerts = "%s"\n'
+                        'public_url = "https://localhost:1"\netcd = ["127.0.0.1:1"]\n'
+                        'data_dir = "%s"\npassword_algorithm = "bcrypt"\n' % (work, work))
+            run = subprocess.run([BINARY, "serve", "--config", config, "--password-algorithm",
+                                  "argon2id"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(run.returncode, 2, (run.stdout, run.stderr))
+            self.assertIn("bcrypt", run.stderr)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 class Durability(unittest.TestCase):
