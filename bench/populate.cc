@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   directory::DirectoryOptions o;
   o.data_dir = data_dir;
   o.sync = false;               // population only; the server reopens with sync on
-  o.password_iterations = 1000; // population only
+  o.password_hashing = crypto::PasswordHashing::Pbkdf2(1000);  // population only
   auto d = directory::Directory::Open(o);
   if (!d.ok()) {
     std::cerr << d.status().ToString() << "\n";
@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
                       {"surname", "Surname" + std::to_string(i % 997)},
                       {"department", "Dept" + std::to_string(i % 50)},
                       {"userPrincipalName", std::string(name) + "@" + first->tenant.domains[0]},
-                      {"passwordProfile", {{"password", "Bench!Passw0rd"}}}};
+                      {"passwordProfile", {{"password", "Str0ng!Passw0rd"}}}};
     auto r = (*d)->Create(ctx, type, body);
     if (!r.ok()) {
       std::cerr << r.status().ToString() << "\n";

@@ -6,7 +6,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   librocksdb-dev libprotobuf-dev protobuf-compiler libssl-dev openssl
   libgrpc++-dev protobuf-compiler-grpc etcd-server libtoml11-dev rocksdb-tools
-  libspdlog-dev libfmt-dev libcli11-dev
+  libspdlog-dev libfmt-dev libcli11-dev libargon2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   bc curl jq wrk python3 python3-msal python3-jwt python3-requests
   libqrencode-dev

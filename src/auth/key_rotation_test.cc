@@ -72,7 +72,7 @@ class KeyRotationTest : public ::testing::Test {
     directory::DirectoryOptions o;
     o.data_dir = dir_.path();
     o.clock = &clock_;
-    o.password_iterations = 1000;
+    o.password_hashing = crypto::PasswordHashing::Pbkdf2(1000);
     directory_ = std::move(directory::Directory::Open(o)).value();
   }
   // A token service of its own over the shared directory: another process of the deployment.

@@ -42,7 +42,7 @@ class TokenServiceTest : public ::testing::Test {
     directory::DirectoryOptions o;
     o.data_dir = dir_;
     o.clock = &clock_;
-    o.password_iterations = 1000;
+    o.password_hashing = crypto::PasswordHashing::Pbkdf2(1000);
     o.sync = false;
     directory_ = std::move(directory::Directory::Open(o)).value();
     tenant_ = std::move(directory_->CreateTenant("Contoso", "US")).value();

@@ -21,7 +21,6 @@
 #include "common/testing/temp_dir.h"
 #include "crypto/internal/openssl_util.h"
 #include "crypto/jwt.h"
-#include "crypto/password.h"
 #include "crypto/secret.h"
 #include "crypto/sha.h"
 #include "crypto/tls_cert.h"
@@ -29,14 +28,6 @@
 namespace meridian::crypto {
 namespace {
 namespace json = boost::json;
-
-std::string FromHex(std::string_view hex) {
-  std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
 
 // --- sha.h --------------------------------------------------------------------------------------
 
@@ -81,112 +72,6 @@ TEST(Base64Url, CanonicalDecodingMatchesReEncoding) {
   EXPECT_TRUE(internal::DecodeCanonicalBase64Url("").has_value());
   EXPECT_FALSE(internal::DecodeCanonicalBase64Url("QQ==").has_value());
   EXPECT_EQ(internal::DecodeCanonicalBase64Url("QQ"), "A");
-}
-
-// --- password.h ---------------------------------------------------------------------------------
-
-// The hash segment of an encoded password hash.
-std::string HashPart(const std::string& encoded) { return encoded.substr(encoded.rfind('$') + 1); }
-
-TEST(Password, KnownAnswers) {
-  // PBKDF2-HMAC-SHA256, P="password", S="salt", dkLen=32 (the widely published vectors).
-  EXPECT_EQ(
-      HashPart(HashPassword("password", "salt", 1)),
-      Base64UrlEncode(FromHex("120fb6cffcf8b32c43e7225256c4f837a86548c92ccc35480805987cb70be17b")));
-  EXPECT_EQ(HashPassword("password", "salt", 4096),
-            "$pbkdf2-sha256$i=4096$c2FsdA$" +
-                Base64UrlEncode(
-                    FromHex("c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a")));
-}
-
-TEST(Password, RoundTripWrongPasswordAndTamper) {
-  const std::string salt = "0123456789abcdef";
-  std::string h = HashPassword("correct horse", salt, 1000);
-  EXPECT_TRUE(StartsWith(h, "$pbkdf2-sha256$i=1000$"));
-  EXPECT_EQ(h, HashPassword("correct horse", salt, 1000)) << "deterministic given the salt";
-  EXPECT_NE(h, HashPassword("correct horse", "fedcba9876543210", 1000));
-
-  ASSERT_TRUE(VerifyPassword("correct horse", h).ok());
-  EXPECT_TRUE(*VerifyPassword("correct horse", h));
-  EXPECT_FALSE(*VerifyPassword("correct horsE", h));
-  EXPECT_FALSE(*VerifyPassword("", h));
-  EXPECT_FALSE(*VerifyPassword("correct horse ", h));
-
-  // A changed hash, salt or iteration count no longer matches.
-  std::string tampered_hash = h;
-  char& c = tampered_hash[tampered_hash.size() - 5];
-  c = c == 'A' ? 'B' : 'A';
-  EXPECT_FALSE(*VerifyPassword("correct horse", tampered_hash));
-  std::string tampered_iterations = h;
-  tampered_iterations.replace(tampered_iterations.find("i=1000"), 6, "i=1001");
-  EXPECT_FALSE(*VerifyPassword("correct horse", tampered_iterations));
-  std::string tampered_salt =
-      "$pbkdf2-sha256$i=1000$" + Base64UrlEncode("0123456789abcdeF") + "$" + HashPart(h);
-  EXPECT_FALSE(*VerifyPassword("correct horse", tampered_salt));
-
-  std::string empty = HashPassword("", salt, 10);
-  EXPECT_TRUE(*VerifyPassword("", empty));
-  EXPECT_FALSE(*VerifyPassword("x", empty));
-  std::string binary(std::string("pa\0ss", 5));
-  EXPECT_TRUE(*VerifyPassword(binary, HashPassword(binary, salt, 10)));
-  EXPECT_FALSE(*VerifyPassword("pa", HashPassword(binary, salt, 10)));
-}
-
-TEST(Password, MalformedEncodingsAreInvalidArgument) {
-  std::string good = HashPassword("pw", "0123456789abcdef", 100);
-  std::string salt = Base64UrlEncode("0123456789abcdef");
-  std::string hash = HashPart(good);
-  ASSERT_TRUE(*VerifyPassword("pw", "$pbkdf2-sha256$i=100$" + salt + "$" + hash));
-  const std::vector<std::string> malformed = {
-      "",
-      "plaintext",
-      "pw",
-      "$pbkdf2-sha256$",
-      "$pbkdf2-sha1$i=100$" + salt + "$" + hash,
-      "$pbkdf2-sha256$n=100$" + salt + "$" + hash,
-      "$pbkdf2-sha256$i=$" + salt + "$" + hash,
-      "$pbkdf2-sha256$i=abc$" + salt + "$" + hash,
-      "$pbkdf2-sha256$i=0$" + salt + "$" + hash,
-      "$pbkdf2-sha256$i=-100$" + salt + "$" + hash,
-      "$pbkdf2-sha256$i=+100$" + salt + "$" + hash,
-      "$pbkdf2-sha256$i=0100$" + salt + "$" + hash,
-      "$pbkdf2-sha256$i=100x$" + salt + "$" + hash,
-      "$pbkdf2-sha256$i=99999999999999999999$" + salt + "$" + hash,
-      "$pbkdf2-sha256$i=" + std::to_string(kMaxPbkdf2Iterations + 1) + "$" + salt + "$" + hash,
-      "$pbkdf2-sha256$i=100$" + salt,
-      "$pbkdf2-sha256$i=100$" + salt + "$",
-      "$pbkdf2-sha256$i=100$" + salt + "$" + hash + "$",
-      "$pbkdf2-sha256$i=100$" + salt + "$" + hash + "=",
-      "$pbkdf2-sha256$i=100$" + salt + "$" + hash.substr(0, hash.size() - 4),
-      "$pbkdf2-sha256$i=100$" + salt + "$" + hash + "AAAA",
-      "$pbkdf2-sha256$i=100$" + salt + "!$" + hash,
-      "$PBKDF2-SHA256$i=100$" + salt + "$" + hash,
-  };
-  for (const std::string& m : malformed) {
-    auto r = VerifyPassword("pw", m);
-    EXPECT_FALSE(r.ok()) << m;
-    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << m;
-    EXPECT_TRUE(NeedsRehash(m, 1)) << m;
-  }
-  // Base64url with non-zero trailing bits decodes to the same bytes but is not the one spelling
-  // HashPassword writes: 43 characters carry 258 bits for a 256-bit hash.
-  std::string noncanonical = hash;
-  char last = noncanonical.back();
-  noncanonical.back() = last == 'A' ? 'B' : static_cast<char>(last + 1);
-  ASSERT_EQ(Base64UrlDecode(noncanonical), Base64UrlDecode(hash));
-  EXPECT_FALSE(VerifyPassword("pw", "$pbkdf2-sha256$i=100$" + salt + "$" + noncanonical).ok());
-}
-
-TEST(Password, NeedsRehashAndClamping) {
-  std::string h = HashPassword("pw", "0123456789abcdef", 1000);
-  EXPECT_TRUE(NeedsRehash(h, kDefaultPbkdf2Iterations));
-  EXPECT_TRUE(NeedsRehash(h, 1001));
-  EXPECT_FALSE(NeedsRehash(h, 1000));
-  EXPECT_FALSE(NeedsRehash(h, 10));
-  // An iteration count below 1 is clamped, and the encoding says what was used.
-  std::string clamped = HashPassword("pw", "0123456789abcdef", 0);
-  EXPECT_TRUE(StartsWith(clamped, "$pbkdf2-sha256$i=1$"));
-  EXPECT_TRUE(*VerifyPassword("pw", clamped));
 }
 
 // --- secret.h -----------------------------------------------------------------------------------

@@ -8,8 +8,10 @@
 #include "common/encoding.h"
 #include "crypto/password.h"
 #include "crypto/secret.h"
+#include "crypto/sha.h"
 #include "directory/clients.h"
 #include "directory/objects.h"
+#include "directory/password_policy.h"
 #include "directory/reads.h"
 #include "directory/roles.h"
 #include "store/keys.h"
@@ -46,6 +48,7 @@ Result<std::unique_ptr<Directory>> Directory::Open(DirectoryOptions options) {
   if (options.partitions_per_region < 1 || options.partitions_per_region > 64) {
     return InvalidArgument("partitions_per_region must be between 1 and 64");
   }
+  MERIDIAN_RETURN_IF_ERROR(options.password_hashing.Validate());
   std::unique_ptr<Directory> d(new Directory(std::move(options)));
   std::filesystem::path base = std::filesystem::path(d->options_.data_dir) / "partitions";
   std::error_code ec;
@@ -68,13 +71,14 @@ Result<std::unique_ptr<Directory>> Directory::Open(DirectoryOptions options) {
     }
   }
   ProvisioningOptions popt{d->options_.cloud, d->options_.partitions_per_region,
-                           d->options_.domain_suffix, d->options_.password_iterations,
+                           d->options_.domain_suffix, d->options_.password_hashing,
                            d->options_.fault_point, d->options_.writable_here,
                            d->options_.log_elsewhere};
   d->provisioner_ = std::make_unique<Provisioner>(std::move(popt), d->clock_, d->random_,
                                                   d->global_.get(), &d->partitions_);
-  d->decoy_hash_ = crypto::HashPassword(d->random_->Bytes(16), d->random_->Bytes(16),
-                                        d->options_.password_iterations);
+  MERIDIAN_ASSIGN_OR_RETURN(d->decoy_hash_,
+                            crypto::HashPassword(d->random_->Bytes(16), d->random_->Bytes(16),
+                                                 d->options_.password_hashing));
   if (!d->options_.replicated) MERIDIAN_RETURN_IF_ERROR(d->Bootstrap());
   return d;
 }
@@ -241,6 +245,13 @@ Result<Directory::Decision> Directory::DecideWrite(const SecurityContext& ctx,
   return Decision{std::move(target), std::move(verdict)};
 }
 
+void Directory::Stamp(const SecurityContext& ctx, proto::Op* op) const {
+  op->set_tenant_id(ctx.tenant_id());
+  op->set_time_ms(clock_->NowMillis());
+  *op->mutable_actor() = ctx.ToActor();
+  op->set_request_id(ctx.correlation_id());
+}
+
 void Directory::Submit(const SecurityContext& ctx, const Intent& intent, const Builder& build,
                        Committed done) {
   auto p = PartitionOf(ctx);
@@ -346,13 +357,6 @@ Result<Grant> Directory::UpdateGrant(const SecurityContext& ctx, std::string_vie
   return future.get();
 }
 
-void Directory::Stamp(const SecurityContext& ctx, proto::Op* op) const {
-  op->set_tenant_id(ctx.tenant_id());
-  op->set_time_ms(clock_->NowMillis());
-  *op->mutable_actor() = ctx.ToActor();
-  op->set_request_id(ctx.correlation_id());
-}
-
 Status Directory::AuthorizeRead(const SecurityContext& ctx, authz::Action action,
                                 std::string_view type) const {
   MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
@@ -452,9 +456,25 @@ Status CheckUpnDomain(const store::ReadView& view, const TenantKeys& keys, std::
   return Status::Ok();
 }
 
+// Checks the password that `user`'s passwordProfile sets, if any, against the names the policy
+// refuses: the user's as the write will store them, and the organization's, read from `view`.
+// (HashPasswordOf checked the rest, which needs no reads, before the lock.)
+Status CheckPasswordOf(const store::ReadView& view, const TenantKeys& keys,
+                       const json::object& user) {
+  auto* profile = user.if_contains("passwordProfile");
+  if (!profile || !profile->is_object()) return Status::Ok();
+  auto* pw = profile->get_object().if_contains("password");
+  if (!pw || !pw->is_string()) return Status::Ok();
+  MERIDIAN_ASSIGN_OR_RETURN(auto org_raw, view.Get(keys.Organization()));
+  if (!org_raw) return Internal("tenant has no organization record");
+  MERIDIAN_ASSIGN_OR_RETURN(json::object org, ParseObject(*org_raw, "organization"));
+  return CheckPasswordNames(pw->get_string(), PasswordOwnerOf(user, Str(org, "displayName")));
+}
+
 }  // namespace
 
-// The password in a body's passwordProfile, checked against the policy and hashed here, before
+// The password in a body's passwordProfile, checked against the policy (what needs no reads; the
+// names are checked under the lock, CheckPasswordOf) and hashed here, before
 // the partition's write lock: a hash takes ~100 ms of CPU and must never hold up other writers.
 // It runs through the CPU gate, which keeps hashing off at least one core and fair by tenant.
 // `checked` is the body after ApplyBody (schema names). nullopt when it sets no password. A
@@ -469,7 +489,7 @@ Result<std::optional<std::string>> Directory::HashPasswordOf(const SecurityConte
   if (!profile || !profile->is_object()) return std::optional<std::string>();
   auto* pw = profile->get_object().if_contains("password");
   if (!pw || !pw->is_string()) return std::optional<std::string>();
-  MERIDIAN_RETURN_IF_ERROR(CheckPasswordComplexity(pw->get_string()));
+  MERIDIAN_RETURN_IF_ERROR(CheckPasswordPolicy(pw->get_string()));
   {
     MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
     auto view = TenantRead(p, ctx, true);
@@ -477,17 +497,61 @@ Result<std::optional<std::string>> Directory::HashPasswordOf(const SecurityConte
                               DecideWrite(ctx, *view, TenantKeys(ctx.tenant_id()), intent));
     if (!d.verdict.ok()) return std::optional<std::string>(std::string());
   }
-  std::string salt = random_->Bytes(16);
-  std::string hash;
+  std::string salt = random_->Bytes(crypto::kPasswordSaltBytes);
+  Result<std::string> hash = Internal("the password was not hashed");
   auto compute = [&] {
-    hash = crypto::HashPassword(pw->get_string(), salt, options_.password_iterations);
+    hash = crypto::HashPassword(pw->get_string(), salt, options_.password_hashing);
   };
   if (options_.cpu_gate) {
     MERIDIAN_RETURN_IF_ERROR(options_.cpu_gate->Run(ctx.tenant_id(), compute));
   } else {
     compute();
   }
-  return std::optional<std::string>(std::move(hash));
+  MERIDIAN_RETURN_IF_ERROR(hash.status());
+  return std::optional<std::string>(std::move(hash).value());
+}
+
+void Directory::UpgradePasswordHash(const SecurityContext& ctx, std::string_view user_id,
+                                    std::string new_hash, std::string expected_old_hash,
+                                    std::function<void(Result<bool>)> done) {
+  if (crypto::NeedsRehash(new_hash, options_.password_hashing)) {
+    return done(InvalidArgument("the new password hash is not one the configured hashing (" +
+                                options_.password_hashing.Describe() + ") would keep"));
+  }
+  auto p = PartitionOf(ctx);
+  if (!p.ok()) return done(p.status());
+  TenantKeys keys(ctx.tenant_id());
+  std::string id = AsciiLower(user_id);
+  auto changed = std::make_shared<bool>(false);  // set by the build: the compare failed
+  (*p)->WriteAsync(
+      [&](const store::ReadView& partition_view, proto::Op* op) -> Status {
+        Stamp(ctx, op);
+        store::TenantView view(partition_view, ctx.tenant_id());
+        MERIDIAN_ASSIGN_OR_RETURN(Object o, ReadObject(view, keys, "user", id));
+        auto* stored = o.secret.if_contains("passwordHash");
+        if (!stored || !stored->is_string() ||
+            !crypto::ConstantTimeEquals(stored->get_string(), expected_old_hash)) {
+          *changed = true;
+          return Status(Code::kFailedPrecondition, "the password hash changed meanwhile");
+        }
+        const Object before = o;
+        o.secret["passwordHash"] = new_hash;
+        return SetPut(op, "user", o, &before, "Update user password hash");
+      },
+      [changed, done = std::move(done)](Result<store::Partition::Ack> ack) {
+        if (ack.ok()) return done(true);
+        if (*changed) return done(false);
+        done(ack.status());
+      });
+}
+
+Result<bool> Directory::UpgradePasswordHash(const SecurityContext& ctx, std::string_view user_id,
+                                            std::string new_hash, std::string expected_old_hash) {
+  std::promise<Result<bool>> promise;
+  std::future<Result<bool>> future = promise.get_future();
+  UpgradePasswordHash(ctx, user_id, std::move(new_hash), std::move(expected_old_hash),
+                      [&promise](Result<bool> r) { promise.set_value(std::move(r)); });
+  return future.get();
 }
 
 Status PasswordHashed(const std::optional<std::string>& hash) {
@@ -617,6 +681,7 @@ void Directory::Create(const SecurityContext& ctx, const TypeSchema& type, const
               return InvalidArgument("passwordProfile.password is required.", "Request_BadRequest");
             }
             MERIDIAN_RETURN_IF_ERROR(PasswordHashed(password_hash));
+            MERIDIAN_RETURN_IF_ERROR(CheckPasswordOf(view, keys, o.data));
             o.secret["passwordHash"] = *password_hash;
             o.secret["forceChangePasswordNextSignIn"] =
                 Bool(profile, "forceChangePasswordNextSignIn", true);
@@ -791,6 +856,7 @@ void Directory::Update(const SecurityContext& ctx, const TypeSchema& type, std::
             }
             if (auto* profile = o.data.if_contains("passwordProfile")) {
               MERIDIAN_RETURN_IF_ERROR(PasswordHashed(password_hash));
+              MERIDIAN_RETURN_IF_ERROR(CheckPasswordOf(view, keys, o.data));
               if (password_hash) o.secret["passwordHash"] = *password_hash;
               if (auto* f = profile->as_object().if_contains("forceChangePasswordNextSignIn");
                   f && f->is_bool()) {

@@ -27,6 +27,7 @@
 #include "common/cpu_gate.h"
 #include "common/random.h"
 #include "common/status.h"
+#include "crypto/password.h"
 #include "directory/api.h"
 #include "directory/global_directory.h"
 #include "directory/grants.h"
@@ -49,7 +50,8 @@ struct DirectoryOptions {
   int partitions_per_region = 2;
   bool sync = true;
   std::string domain_suffix = "meridian.test";  // initial domains are <name>.<suffix>
-  int password_iterations = 600000;
+  // How new password hashes are made (PBKDF2 at OWASP's 600,000 iterations by default).
+  crypto::PasswordHashing password_hashing;
   // A filter that no index serves is refused when the tenant has more objects of the type.
   int64_t max_unindexed_scan = 5000;
   Clock* clock = nullptr;    // default: the system clock
@@ -196,7 +198,7 @@ class Directory final : public TenantDirectory, public ClientDirectory, public G
   Result<std::vector<proto::SigningKey>> SigningKeys() const override;
   Status AddSigningKey(const proto::SigningKey& key) override;
 
-  // ---- sign-in (password_sign_in.cc) ----
+  // ---- sign-in (sign_in.cc) ----
 
   // Checks `password` for the user whose userPrincipalName is `login`, with smart lockout
   // (directory/lockout.h, options().lockout). Refusals, all kUnauthenticated with Entra's code as
@@ -255,6 +257,25 @@ class Directory final : public TenantDirectory, public ClientDirectory, public G
   Result<Grant> UpdateGrant(const SecurityContext& ctx, std::string_view kind,
                             std::string_view handle, GrantDecision decide);
 
+  // ---- re-hashing at sign-in ----
+  // Re-hashing at sign-in: replaces user `user_id`'s password hash with `new_hash` (a fresh hash
+  // of the password that just verified, made by the caller off the write lock because
+  // crypto::NeedsRehash said the stored one is weaker than the configuration) only while the
+  // stored hash is still `expected_old_hash`. The comparison and the write are one op, built under
+  // the partition's write lock, so a password set meanwhile is never overwritten. Not a change of
+  // password: no authorization is asked (the context only names the tenant), the user's other
+  // state is untouched, and the audit record says "Update user password hash" with no modified
+  // property. `done` (see WriteDone for the thread) gets true once written, false when the stored
+  // hash was no longer `expected_old_hash` (nothing is written); InvalidArgument when `new_hash`
+  // is not a hash that the configured hashing would keep (malformed, or itself due a rehash: no
+  // downgrade); NotFound when the tenant has no such user.
+  void UpgradePasswordHash(const SecurityContext& ctx, std::string_view user_id,
+                           std::string new_hash, std::string expected_old_hash,
+                           std::function<void(Result<bool>)> done);
+  // The same, waiting for the outcome.
+  Result<bool> UpgradePasswordHash(const SecurityContext& ctx, std::string_view user_id,
+                                   std::string new_hash, std::string expected_old_hash);
+
   // Partition ids and their last LSNs, for /metrics.
   std::vector<std::pair<std::string, uint64_t>> PartitionLsns() const;
 
@@ -295,6 +316,11 @@ class Directory final : public TenantDirectory, public ClientDirectory, public G
   void SignInWithSecret(const SecurityContext& ctx, std::string_view login,
                         const std::function<Result<bool>(const Object* user)>& check,
                         std::function<void(Result<PasswordSignIn>)> done);
+  // After a password sign-in: when the stored hash is weaker than the configuration
+  // (crypto::NeedsRehash), hashes `password` again and stores it with UpgradePasswordHash; the
+  // sign-in succeeds whatever happens to the re-hash.
+  void RehashIfWeak(const SecurityContext& ctx, std::string password, PasswordSignIn in,
+                    std::function<void(Result<PasswordSignIn>)> done);
   // Fills in what every op of `ctx`'s tenant carries: the tenant, the time (now), who acts and
   // the request it belongs to.
   void Stamp(const SecurityContext& ctx, proto::Op* op) const;

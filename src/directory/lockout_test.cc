@@ -93,6 +93,23 @@ TEST_F(LockoutTest, ConcurrentFailuresAreAllCounted) {
   EXPECT_EQ(Try(Upn("grady"), kPassword), "AADSTS50053");
 }
 
+TEST_F(LockoutTest, ASignInReHashesAWeakerHashToTheConfiguration) {
+  std::string id = MakeUser("patti", "Patti Fernandez");
+  auto hash = [&] {
+    return std::string(d_->Get(*admin_, Users(), id)->secret.at("passwordHash").as_string());
+  };
+  EXPECT_NE(hash().find("i=1000$"), std::string::npos) << hash();
+  password_hashing_ = crypto::PasswordHashing::Pbkdf2(2000);
+  Reopen();
+  auto in = d_->SignInWithPassword(Ctx(), Upn("patti"), kPassword);
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  EXPECT_NE(hash().find("i=2000$"), std::string::npos) << hash();
+  EXPECT_EQ(in->stored_hash, hash());
+  // The new hash signs in; a wrong password still does not.
+  EXPECT_EQ(Try(Upn("patti"), kPassword), "ok");
+  EXPECT_EQ(Try(Upn("patti"), "wrong"), "AADSTS50126");
+}
+
 TEST(LockoutPolicyTest, LocksDoubleUpToTheCap) {
   LockoutPolicy policy;
   policy.threshold = 2;

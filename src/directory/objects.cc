@@ -298,24 +298,4 @@ Status CheckRequired(const TypeSchema& type, const json::object& data) {
   return Status::Ok();
 }
 
-Status CheckPasswordComplexity(std::string_view pw) {
-  if (pw.size() < 8 || pw.size() > 256) {
-    return Bad("The specified password does not comply with password complexity requirements: "
-               "it must have 8 to 256 characters.");
-  }
-  bool lower = false, upper = false, digit = false, symbol = false;
-  for (char c : pw) {
-    if (islower(static_cast<unsigned char>(c))) lower = true;
-    else if (isupper(static_cast<unsigned char>(c))) upper = true;
-    else if (isdigit(static_cast<unsigned char>(c))) digit = true;
-    else symbol = true;
-  }
-  if (lower + upper + digit + symbol < 3) {
-    return Bad("The specified password does not comply with password complexity requirements: "
-               "use three of lower case, upper case, digits and symbols.");
-  }
-  return Status::Ok();
-}
-
-
 }  // namespace meridian::directory

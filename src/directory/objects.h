@@ -60,7 +60,4 @@ std::set<std::string> Addresses(std::string_view type, const boost::json::object
 // Fails when a property marked kRequired is missing from `data`.
 Status CheckRequired(const TypeSchema& type, const boost::json::object& data);
 
-// Password policy of cloud accounts: 8 to 256 characters, three of the four character classes.
-Status CheckPasswordComplexity(std::string_view password);
-
 }  // namespace meridian::directory

@@ -9,6 +9,7 @@
 #include "common/encoding.h"
 #include "crypto/password.h"
 #include "crypto/secret.h"
+#include "directory/password_policy.h"
 #include "directory/records.h"
 #include "directory/regions.h"
 #include "directory/security_context.h"
@@ -46,21 +47,8 @@ std::string DomainLabel(std::string_view name) {
   return out.empty() ? "tenant" : out;
 }
 
-std::string GeneratePassword(Random* random) {
-  // 16 characters with every class present, so it satisfies any complexity rule.
-  static constexpr std::string_view kClasses[] = {
-      "ABCDEFGHJKLMNPQRSTUVWXYZ", "abcdefghijkmnopqrstuvwxyz", "23456789", "!@#$%^&*-_=+?"};
-  std::string bytes = random->Bytes(16);
-  std::string out;
-  for (size_t i = 0; i < 16; ++i) {
-    std::string_view cls = kClasses[i % 4];
-    out.push_back(cls[static_cast<uint8_t>(bytes[i]) % cls.size()]);
-  }
-  // Shuffle deterministically from more random bytes.
-  std::string order = random->Bytes(16);
-  for (size_t i = 15; i > 0; --i) std::swap(out[i], out[static_cast<uint8_t>(order[i]) % (i + 1)]);
-  return out;
-}
+constexpr std::string_view kBreakGlassName = "Break-glass administrator";
+constexpr std::string_view kBreakGlassAlias = "break-glass";
 
 // An enabled member user who must change `password_hash`'s password at first sign-in.
 Object AdministratorUser(std::string id, const std::string& upn, std::string_view display_name,
@@ -214,10 +202,15 @@ Result<NewTenant> Provisioner::CreateTenant(std::string_view display_name,
   // First administrator.
   nt.admin_id = random_->Uuid();
   nt.admin_upn = "admin@" + domain;
-  nt.admin_password = GeneratePassword(random_);
-  Object admin = AdministratorUser(
-      nt.admin_id, nt.admin_upn, "Administrator", "admin", created,
-      crypto::HashPassword(nt.admin_password, random_->Bytes(16), options_.password_iterations));
+  Object admin =
+      AdministratorUser(nt.admin_id, nt.admin_upn, "Administrator", "admin", created, "");
+  MERIDIAN_ASSIGN_OR_RETURN(nt.admin_password,
+                            GeneratePassword(random_, PasswordOwnerOf(admin.data, display_name)));
+  MERIDIAN_ASSIGN_OR_RETURN(
+      std::string admin_hash,
+      crypto::HashPassword(nt.admin_password, random_->Bytes(crypto::kPasswordSaltBytes),
+                           options_.password_hashing));
+  admin.secret["passwordHash"] = std::move(admin_hash);
   add("user", admin);
   // Bootstrap application, its service principal and a client secret.
   Object app;
@@ -313,9 +306,23 @@ Result<RestoredAdministrator> Provisioner::RestoreAdministrator(std::string_view
   RestoredAdministrator out;
   out.tenant_id = route->id;
   out.user_id = random_->Uuid();
-  out.one_time_password = GeneratePassword(random_);
-  std::string hash =
-      crypto::HashPassword(out.one_time_password, random_->Bytes(16), options_.password_iterations);
+  // The password satisfies the policy for the user as it will be (the alias's number is too short
+  // to match) in the organization as it is now.
+  std::string organization;
+  {
+    std::unique_ptr<store::ReadView> latest = p->Latest();
+    store::TenantView view(*latest, route->id);
+    MERIDIAN_ASSIGN_OR_RETURN(auto org_raw, view.Get(TenantKeys(route->id).Organization()));
+    if (!org_raw) return NotFound("tenant " + route->id + " has no organization here");
+    MERIDIAN_ASSIGN_OR_RETURN(json::object org, ParseObject(*org_raw, "organization"));
+    organization = Str(org, "displayName");
+  }
+  PasswordOwner owner{{std::string(kBreakGlassName), std::string(kBreakGlassAlias)}, organization};
+  MERIDIAN_ASSIGN_OR_RETURN(out.one_time_password, GeneratePassword(random_, owner));
+  MERIDIAN_ASSIGN_OR_RETURN(
+      std::string hash,
+      crypto::HashPassword(out.one_time_password, random_->Bytes(crypto::kPasswordSaltBytes),
+                           options_.password_hashing));
   std::string assignment_id = random_->Uuid();
   TenantKeys keys(route->id);
   auto lsn = p->Write([&](const store::ReadView& partition_view, proto::Op* op) -> Status {
@@ -326,7 +333,8 @@ Result<RestoredAdministrator> Provisioner::RestoreAdministrator(std::string_view
     // A fresh alias on the initial domain: break-glass-1, break-glass-2, ...
     std::string domain = route->domains.empty() ? "" : route->domains[0];
     for (int i = 1;; ++i) {
-      out.user_principal_name = "break-glass-" + std::to_string(i) + "@" + domain;
+      out.user_principal_name =
+          std::string(kBreakGlassAlias) + "-" + std::to_string(i) + "@" + domain;
       // Free as a UPN and as an address: a narrower administrator may have given the alias to
       // some user's mail or a group, and break-glass must not be blockable.
       std::string upn = AsciiLower(out.user_principal_name);
@@ -336,9 +344,8 @@ Result<RestoredAdministrator> Provisioner::RestoreAdministrator(std::string_view
       if (!taken && !claimed) break;
       if (i > 1000) return Internal("no free break-glass alias");
     }
-    Object user =
-        AdministratorUser(out.user_id, out.user_principal_name, "Break-glass administrator",
-                          "break-glass", FormatIso8601(op->time_ms()), hash);
+    Object user = AdministratorUser(out.user_id, out.user_principal_name, kBreakGlassName,
+                                    kBreakGlassAlias, FormatIso8601(op->time_ms()), hash);
     Object ra = GlobalAdministratorAssignment(assignment_id, user.id);
     auto* puts = op->mutable_put_objects();
     SetCreate(puts->add_objects(), "user", user, "Restore administrator (break glass)");

@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "common/status.h"
+#include "crypto/password.h"
 #include "directory/global_directory.h"
 #include "store/partition.h"
 
@@ -26,7 +27,7 @@ struct ProvisioningOptions {
   std::string cloud = "global";
   int partitions_per_region = 2;
   std::string domain_suffix = "meridian.test";  // initial domains are <name>.<suffix>
-  int password_iterations = 600000;
+  crypto::PasswordHashing password_hashing;
   // Tests only: see DirectoryOptions::fault_point.
   std::function<Status(std::string_view point)> fault_point;
   // See DirectoryOptions::writable_here and log_elsewhere.

@@ -189,7 +189,7 @@ const ComplexType kKeyCredential{
 const ComplexType kPasswordProfile{
     "microsoft.graph.passwordProfile",
     {
-        // The complexity rules (objects.h CheckPasswordComplexity) allow 256 characters.
+        // The password policy (password_policy.h) allows 256 characters.
         {.name = "password", .type = P::kString, .max_length = 256},
         {.name = "forceChangePasswordNextSignIn", .type = P::kBool},
         {.name = "forceChangePasswordNextSignInWithMfa", .type = P::kBool},

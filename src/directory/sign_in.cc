@@ -3,6 +3,7 @@
 #include <future>
 
 #include "crypto/password.h"
+#include "crypto/sealed.h"
 #include "crypto/secret.h"
 #include "directory/directory.h"
 #include "directory/records.h"
@@ -105,9 +106,32 @@ void Directory::SignInWithPassword(const SecurityContext& ctx, std::string_view 
     if (!matched.ok()) return Internal("a stored password hash is malformed");
     return *matched && user;
   };
-  SignInWithSecret(ctx, login, check, [hash, done](Result<PasswordSignIn> in) {
-    if (in.ok()) in->stored_hash = *hash;
-    done(std::move(in));
+  SignInWithSecret(
+      ctx, login, check,
+      [this, ctx, hash, secret = std::string(password), done](Result<PasswordSignIn> in) mutable {
+        if (!in.ok()) return done(std::move(in));
+        in->stored_hash = *hash;
+        RehashIfWeak(ctx, std::move(secret), std::move(*in), std::move(done));
+      });
+}
+
+void Directory::RehashIfWeak(const SecurityContext& ctx, std::string password, PasswordSignIn in,
+                             Done done) {
+  if (!crypto::NeedsRehash(in.stored_hash, options_.password_hashing)) return done(std::move(in));
+  // The password just verified: hash it with the configured parameters (off the write lock, on
+  // the CPU gate) and replace the stored hash if it is still the one that matched.
+  Result<std::string> rehashed = Internal("not hashed");
+  std::string salt = random_->Bytes(16);
+  auto hash = [&] { rehashed = crypto::HashPassword(password, salt, options_.password_hashing); };
+  Status gated =
+      options_.cpu_gate ? options_.cpu_gate->Run(ctx.tenant_id(), hash) : (hash(), Status::Ok());
+  crypto::Wipe(password);
+  if (!gated.ok() || !rehashed.ok()) return done(std::move(in));  // the sign-in stands
+  std::string id = in.user.id, old = in.stored_hash;
+  auto signed_in = std::make_shared<PasswordSignIn>(std::move(in));
+  UpgradePasswordHash(ctx, id, *rehashed, old, [signed_in, rehashed, done](Result<bool> written) {
+    if (written.ok() && *written) signed_in->stored_hash = *rehashed;
+    done(std::move(*signed_in));
   });
 }
 

@@ -25,6 +25,7 @@
 #include "rpc/cluster_certs.h"
 #include "server/kek_config.h"
 #include "server/meridian_server.h"
+#include "server/password_options.h"
 
 namespace json = boost::json;
 using namespace meridian;
@@ -62,6 +63,7 @@ int Serve(const server::ServeOptions& options) {
   }
   spdlog::info("Meridian is listening on {} (data directory {})", (*s)->public_url(),
                std::filesystem::absolute(options.data_dir).lexically_normal().string());
+  spdlog::info("new password hashes: {}", options.password_hashing.Describe());
   if (!(*s)->first_tenant_file().empty()) {
     std::cout << "First tenant created; its credentials (readable only by you) are in "
               << (*s)->first_tenant_file() << std::endl;
@@ -167,8 +169,15 @@ int main(int argc, char** argv) {
   s->add_option("--partitions-per-region", serve.partitions_per_region)->capture_default_str();
   s->add_option("--first-tenant-name", serve.first_tenant_name)->capture_default_str();
   s->add_option("--first-tenant-country", serve.first_tenant_country)->capture_default_str();
-  s->add_option("--password-iterations", serve.password_iterations,
+  server::PasswordOptions passwords;
+  s->add_option("--password-algorithm", passwords.algorithm,
+                "Algorithm of new password hashes: pbkdf2-sha256 or argon2id")
+      ->capture_default_str();
+  s->add_option("--password-iterations", passwords.iterations,
                 "PBKDF2-HMAC-SHA256 iterations for new password hashes")
+      ->capture_default_str();
+  s->add_option("--argon2-params", passwords.argon2_params,
+                "Argon2id memory (KiB), iterations and lanes for new password hashes")
       ->capture_default_str();
   s->add_option("--kek-file", serve.kek_file,
                 "File holding the key-encryption key that seals the signing keys (base64url of "
@@ -256,7 +265,18 @@ int main(int argc, char** argv) {
         return 2;
       }
       serve.cluster = std::move(*cluster);
+      Status read = server::ReadPasswordOptions(config_file, &passwords);
+      if (!read.ok()) {
+        std::cerr << read.message() << std::endl;
+        return 2;
+      }
     }
+    auto hashing = server::ToPasswordHashing(passwords);
+    if (!hashing.ok()) {
+      std::cerr << hashing.status().message() << std::endl;
+      return 2;
+    }
+    serve.password_hashing = *hashing;
     return Serve(serve);
   }
   if (create->parsed()) {

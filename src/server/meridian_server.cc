@@ -235,7 +235,7 @@ Status MeridianServer::Impl::Init() {
   dopts.data_dir = options.data_dir;
   dopts.cloud = options.cloud;
   dopts.partitions_per_region = options.partitions_per_region;
-  dopts.password_iterations = options.password_iterations;
+  dopts.password_hashing = options.password_hashing;
   dopts.sync = options.sync;
   dopts.cpu_gate = cpu_gate.get();
   if (options.cluster) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "crypto/password.h"
 #include "server/cluster_node.h"
 
 namespace meridian::server {
@@ -24,7 +25,7 @@ struct ServeOptions {
   int partitions_per_region = 2;
   std::string first_tenant_name = "Meridian";
   std::string first_tenant_country = "US";
-  int password_iterations = 600000;
+  crypto::PasswordHashing password_hashing;  // PBKDF2 at 600,000 iterations by default
   bool sync = true;
   // The key-encryption key that seals the signing keys (server/kek_config.h): a file, or the
   // value of MERIDIAN_KEK; neither: the embedded default's own <data_dir>/kek.key (made on first

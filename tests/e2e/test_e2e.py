@@ -5,9 +5,11 @@ Run: /usr/bin/python3 -m unittest tests/e2e/test_e2e.py (ctest runs it as e2e_te
 import base64
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -54,6 +56,19 @@ class EndToEnd(unittest.TestCase):
         self.assertIn("message", err)
         if code:
             self.assertEqual(err["code"], code, r.text)
+
+    def test_passwords_outside_the_policy_are_refused(self):
+        for weak in ("P@ssw0rd!", "short7!", "alllowercase1"):
+            body = self.user_body("weak", "Weak Example")
+            body["passwordProfile"] = {"password": weak}
+            r = self.s.post(self.url + "/v1.0/users", json=body, headers=self.h)
+            self.assert_graph_error(r, 400, "Request_BadRequest")
+            self.assertIn("does not comply with password complexity", r.json()["error"]["message"])
+        user = self.create_user("policy", "Policy Example")
+        r = self.s.patch(self.url + "/v1.0/users/" + user["id"], headers=self.h,
+                         json={"passwordProfile": {"password": "Policy!Example-42"}})
+        self.assert_graph_error(r, 400, "Request_BadRequest")
+        self.assertIn("name", r.json()["error"]["message"])
 
     def test_first_tenant_document(self):
         path = os.path.join(self.server.data_dir, "first-tenant.json")
@@ -443,6 +458,48 @@ class Startup(unittest.TestCase):
         finally:
             server.cleanup()
 
+    def test_password_algorithm_flags(self):
+        # Argon2id is selected and its parameters logged; users are created under it.
+        server = Server(extra_args=["--password-algorithm", "argon2id",
+                                    "--argon2-params", "m=1024,t=1,p=1"]).start()
+        try:
+            self.assertIn("new password hashes: argon2id (m=1024,t=1,p=1)", server.read_log())
+            doc = server.first_tenant()
+            r = server.session.post(server.url + "/v1.0/users", headers=bearer(server.token(doc)),
+                                    json={"accountEnabled": True, "displayName": "Argon",
+                                          "mailNickname": "argon",
+                                          "userPrincipalName": "argon@" + doc["initialDomain"],
+                                          "passwordProfile": {"password": "Xy7!" + os.urandom(8).hex()}})
+            self.assertEqual(r.status_code, 201, r.text)
+        finally:
+            server.cleanup()
+        # Settings that could not be hashed (or verified) stop the server before it starts.
+        for args in (["--password-algorithm", "bcrypt"],
+                     ["--password-algorithm", "argon2id", "--argon2-params", "m=4194304,t=1,p=1"],
+                     ["--password-iterations", "0"]):
+            data_dir = tempfile.mkdtemp(prefix="meridian-e2e-")
+            try:
+                run = subprocess.run([BINARY, "serve", "--data-dir", data_dir, "--port", "0", *args],
+                                     capture_output=True, text=True, timeout=30)
+                self.assertEqual(run.returncode, 2, (args, run.stdout, run.stderr))
+                self.assertFalse(os.path.exists(os.path.join(data_dir, "first-tenant.json")), args)
+            finally:
+                shutil.rmtree(data_dir, ignore_errors=True)
+        # A cluster node's TOML keys replace the flags: a bad one stops the node before it starts.
+        work = tempfile.mkdtemp(prefix="meridian-e2e-")
+        try:
+            config = os.path.join(work, "n1.toml")
+            with open(config, "w") as f:
+                f.write('node = "n1"\nregion = "emea"\ndatacenter = "dc1"\ncerts = "%s"\n'
+                        'public_url = "https://localhost:1"\netcd = ["127.0.0.1:1"]\n'
+                        'data_dir = "%s"\npassword_algorithm = "bcrypt"\n' % (work, work))
+            run = subprocess.run([BINARY, "serve", "--config", config, "--password-algorithm",
+                                  "argon2id"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(run.returncode, 2, (run.stdout, run.stderr))
+            self.assertIn("bcrypt", run.stderr)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
 
 def files_holding(root, needle):
     """Every file under `root` whose bytes contain `needle`."""
@@ -540,7 +597,7 @@ class Durability(unittest.TestCase):
                 r = server.session.post(server.url + "/v1.0/users", headers=h, json={
                     "accountEnabled": True, "displayName": "Durable %d" % i, "mailNickname": "d%d" % i,
                     "userPrincipalName": "d%d@%s" % (i, doc["initialDomain"]),
-                    "passwordProfile": {"password": "Durable!Pass%d" % i}})
+                    "passwordProfile": {"password": "Acked!Pw-%03d" % i}})
                 self.assertEqual(r.status_code, 201, r.text)
                 acked.append(r.json()["id"])
             server.kill9()

@@ -58,7 +58,7 @@ class DirectoryFixture : public ::testing::Test {
     o.data_dir = dir_;
     o.clock = &clock_;
     o.random = random_.get();
-    o.password_iterations = 1000;
+    o.password_hashing = password_hashing_;
     o.sync = false;
     o.max_unindexed_scan = 20;
     o.env = env_;
@@ -103,6 +103,8 @@ class DirectoryFixture : public ::testing::Test {
   std::string dir_;
   std::string fault_point_;
   rocksdb::Env* env_ = nullptr;  // the next Reopen()'s RocksDB environment; nullptr: the real one  // where the next Reopen()'s directory stops, as a crash would
+  // How the next Reopen()'s directory hashes passwords: fast PBKDF2 unless a test says otherwise.
+  crypto::PasswordHashing password_hashing_ = crypto::PasswordHashing::Pbkdf2(1000);
   ManualClock clock_;
   int64_t drawn_bytes_ = 0;  // from random_
   std::unique_ptr<Random> random_;
