@@ -21,7 +21,9 @@ Roles WritersOf(std::string_view type) {
   if (type == "application" || type == "servicePrincipal") {
     return {kGlobalAdministrator, kApplicationAdministrator};
   }
-  if (type == "roleDefinition" || type == "roleAssignment") {
+  // A permission grant lets a client act as users on an API (the Graph API's included): only the
+  // roles that may grant roles may grant it, as Entra requires for consent to Graph permissions.
+  if (type == "roleDefinition" || type == "roleAssignment" || type == "oauth2PermissionGrant") {
     return {kGlobalAdministrator, kPrivilegedRoleAdministrator};
   }
   return {kGlobalAdministrator};

@@ -11,6 +11,7 @@
 #include "crypto/sha.h"
 #include "directory/clients.h"
 #include "directory/objects.h"
+#include "directory/permission_grants.h"
 #include "directory/password_policy.h"
 #include "directory/reads.h"
 #include "directory/roles.h"
@@ -749,6 +750,9 @@ void Directory::Create(const SecurityContext& ctx, const TypeSchema& type, const
             }
             o.data["servicePrincipalNames"] = std::move(names);
             o.data["appRoles"] = a.data.contains("appRoles") ? a.data["appRoles"] : json::array{};
+          } else if (type.type == "oauth2PermissionGrant") {
+            MERIDIAN_RETURN_IF_ERROR(CheckRequired(type, o.data));
+            MERIDIAN_RETURN_IF_ERROR(PrepareGrant(view, keys, &o.data));
           } else if (type.type == "roleDefinition") {
             MERIDIAN_RETURN_IF_ERROR(CheckRequired(type, o.data));
             o.data["isBuiltIn"] = false;

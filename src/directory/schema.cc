@@ -371,6 +371,26 @@ const TypeSchema kRoleAssignment{
         {"directoryScopeId", P::kString, kIndexed | kImmutable},
     }};
 
+// A delegated permission granted to a client (its service principal) on a resource's API: for
+// every user of the tenant (an administrator's consent) or for one (the user's own). What the
+// sign-in pages consult before asking for consent, and what an access token's scp holds.
+const TypeSchema kOAuth2PermissionGrant{
+    "oauth2PermissionGrant",
+    "oauth2PermissionGrants",
+    "#microsoft.graph.oAuth2PermissionGrant",
+    "ApplicationManagement",
+    {
+        {"id", P::kString, kIndexed | kReadOnly},
+        {"clientId", P::kGuid, kIndexed | kRequired | kImmutable},
+        {.name = "consentType",
+         .type = P::kString,
+         .flags = kIndexed | kRequired | kImmutable,
+         .allowed = {"AllPrincipals", "Principal"}},
+        {"principalId", P::kGuid, kIndexed | kImmutable},
+        {"resourceId", P::kGuid, kIndexed | kRequired | kImmutable},
+        {.name = "scope", .type = P::kString, .max_length = 3850},
+    }};
+
 const TypeSchema kDomain{
     "domain",
     "domains",
@@ -403,8 +423,8 @@ const Property* TypeSchema::Find(std::string_view name) const {
 
 const std::vector<const TypeSchema*>& AllTypes() {
   static const std::vector<const TypeSchema*> kAll = {
-      &kUser, &kGroup, &kApplication, &kServicePrincipal, &kRoleDefinition, &kRoleAssignment,
-      &kDomain};
+      &kUser,           &kGroup,          &kApplication,           &kServicePrincipal,
+      &kRoleDefinition, &kRoleAssignment, &kOAuth2PermissionGrant, &kDomain};
   return kAll;
 }
 
