@@ -4,21 +4,18 @@
 
 #include "common/encoding.h"
 #include "crypto/sha.h"
+#include "directory/records.h"
 
 namespace meridian::auth {
 namespace json = boost::json;
 using directory::Grant;
 using directory::GrantChange;
+using directory::Str;
 
 namespace {
 
 Status InvalidGrant(std::string why) {
   return Status(Code::kUnauthenticated, std::move(why), "invalid_grant");
-}
-
-std::string Str(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->get_string()) : "";
 }
 
 // RFC 7636 section 4.1: 43 to 128 characters of [A-Z] [a-z] [0-9] - . _ ~

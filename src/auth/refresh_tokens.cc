@@ -4,11 +4,13 @@
 
 #include "common/encoding.h"
 #include "crypto/sha.h"
+#include "directory/records.h"
 
 namespace meridian::auth {
 namespace json = boost::json;
 using directory::Grant;
 using directory::GrantChange;
+using directory::Str;
 using directory::kRefreshTokenGrant;
 
 namespace {
@@ -29,11 +31,6 @@ std::optional<Parsed> Parse(std::string_view token) {
   auto secret = Base64UrlDecode(token.substr(dot + 1));
   if (!family || family->size() != 16 || !secret || secret->size() != 32) return std::nullopt;
   return Parsed{directory::GrantHandle(*family), Base64UrlEncode(crypto::Sha256(*secret))};
-}
-
-std::string Str(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->get_string()) : "";
 }
 
 RefreshFamily FamilyOf(const json::object& data) {
