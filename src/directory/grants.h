@@ -30,6 +30,7 @@ inline constexpr std::string_view kDeviceCodeGrant = "device";
 inline constexpr std::string_view kRefreshTokenGrant = "refresh";
 inline constexpr std::string_view kClientAssertionGrant = "assertion";
 inline constexpr std::string_view kLockoutGrant = "lockout";  // directory/lockout.h
+inline constexpr std::string_view kUserCodeGrant = "usercode";  // auth/device_codes.h
 
 struct Grant {
   std::string kind, handle;
