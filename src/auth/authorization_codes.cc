@@ -10,7 +10,10 @@ namespace meridian::auth {
 namespace json = boost::json;
 using directory::Grant;
 using directory::GrantChange;
+using directory::Int;
 using directory::Str;
+using directory::StringArray;
+using directory::Strings;
 
 namespace {
 
@@ -30,30 +33,16 @@ bool WellFormedVerifier(std::string_view v) {
 }
 
 json::object Encode(const CodeGrant& g) {
-  json::array amr;
-  for (const auto& m : g.amr) amr.emplace_back(m);
   return {{"client", g.client_id},      {"redirectUri", g.redirect_uri},
           {"scope", g.scope},           {"user", g.user_id},
           {"nonce", g.nonce},           {"challenge", g.code_challenge},
-          {"authTime", g.auth_time_ms}, {"amr", std::move(amr)},
+          {"authTime", g.auth_time_ms}, {"amr", StringArray(g.amr)},
           {"redeemed", false}};
 }
 
 CodeGrant Decode(const json::object& o) {
-  CodeGrant g;
-  g.client_id = Str(o, "client");
-  g.redirect_uri = Str(o, "redirectUri");
-  g.scope = Str(o, "scope");
-  g.user_id = Str(o, "user");
-  g.nonce = Str(o, "nonce");
-  g.code_challenge = Str(o, "challenge");
-  if (auto* t = o.if_contains("authTime"); t && t->is_int64()) g.auth_time_ms = t->get_int64();
-  if (auto* a = o.if_contains("amr"); a && a->is_array()) {
-    for (const auto& m : a->get_array()) {
-      if (m.is_string()) g.amr.emplace_back(m.get_string());
-    }
-  }
-  return g;
+  return {Str(o, "client"), Str(o, "redirectUri"), Str(o, "scope"), Str(o, "user"),
+          Str(o, "nonce"),  Str(o, "challenge"),   Int(o, "authTime"), Strings(o, "amr")};
 }
 
 }  // namespace

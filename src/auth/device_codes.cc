@@ -12,7 +12,10 @@ using directory::GrantChange;
 using directory::GrantHandle;
 using directory::kDeviceCodeGrant;
 using directory::kUserCodeGrant;
+using directory::Int;
 using directory::Str;
+using directory::StringArray;
+using directory::Strings;
 
 namespace {
 
@@ -23,21 +26,9 @@ Status Polled(std::string error, std::string why) {
   return Status(Code::kUnauthenticated, std::move(why), std::move(error));
 }
 
-json::array Strings(const std::vector<std::string>& v) {
-  json::array a;
-  for (const auto& s : v) a.emplace_back(s);
-  return a;
-}
-
 DeviceApproval ApprovalOf(const json::object& d) {
-  DeviceApproval a{Str(d, "client"), Str(d, "scope"), Str(d, "user"), 0, {}};
-  if (auto* t = d.if_contains("authTime"); t && t->is_int64()) a.auth_time_ms = t->get_int64();
-  if (auto* m = d.if_contains("amr"); m && m->is_array()) {
-    for (const auto& x : m->get_array()) {
-      if (x.is_string()) a.amr.emplace_back(x.get_string());
-    }
-  }
-  return a;
+  return {Str(d, "client"), Str(d, "scope"), Str(d, "user"), Int(d, "authTime"),
+          Strings(d, "amr")};
 }
 
 }  // namespace
@@ -136,7 +127,7 @@ void DeviceCodes::Answer(const directory::SecurityContext& ctx, std::string_view
               if (approve) {
                 d["user"] = signed_in.user_id;
                 d["authTime"] = signed_in.auth_time_ms;
-                d["amr"] = Strings(signed_in.amr);
+                d["amr"] = StringArray(signed_in.amr);
               }
               return GrantChange{std::move(d), current->expires_ms};
             },

@@ -10,7 +10,10 @@ namespace meridian::auth {
 namespace json = boost::json;
 using directory::Grant;
 using directory::GrantChange;
+using directory::Int;
 using directory::Str;
+using directory::StringArray;
+using directory::Strings;
 using directory::kRefreshTokenGrant;
 
 namespace {
@@ -34,17 +37,8 @@ std::optional<Parsed> Parse(std::string_view token) {
 }
 
 RefreshFamily FamilyOf(const json::object& data) {
-  RefreshFamily f;
-  f.user_id = Str(data, "user");
-  f.client_id = Str(data, "client");
-  f.scope = Str(data, "scope");
-  if (auto* t = data.if_contains("authTime"); t && t->is_int64()) f.auth_time_ms = t->get_int64();
-  if (auto* a = data.if_contains("amr"); a && a->is_array()) {
-    for (const auto& m : a->get_array()) {
-      if (m.is_string()) f.amr.emplace_back(m.get_string());
-    }
-  }
-  return f;
+  return {Str(data, "user"), Str(data, "client"), Str(data, "scope"), Int(data, "authTime"),
+          Strings(data, "amr")};
 }
 
 }  // namespace
@@ -56,12 +50,10 @@ void RefreshTokens::Issue(const directory::SecurityContext& ctx, const RefreshFa
                           std::function<void(Result<std::string>)> done) {
   std::string id = random_->Bytes(16), secret = random_->Bytes(32);
   std::string token = Base64UrlEncode(id) + "." + Base64UrlEncode(secret);
-  json::array amr;
-  for (const auto& m : family.amr) amr.emplace_back(m);
   json::object data{
       {"user", family.user_id},    {"client", family.client_id},
       {"scope", family.scope},     {"authTime", family.auth_time_ms},
-      {"amr", std::move(amr)},     {"current", Base64UrlEncode(crypto::Sha256(secret))},
+      {"amr", StringArray(family.amr)},     {"current", Base64UrlEncode(crypto::Sha256(secret))},
       {"replaced", json::array{}}, {"revoked", false}};
   int64_t idle = policy_.idle_lifetime_ms;
   store_->UpdateGrant(

@@ -126,4 +126,25 @@ bool Bool(const json::object& o, std::string_view key, bool otherwise) {
   return v && v->is_bool() ? v->get_bool() : otherwise;
 }
 
+int64_t Int(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_int64() ? v->get_int64() : 0;
+}
+
+std::vector<std::string> Strings(const json::object& o, std::string_view key) {
+  std::vector<std::string> out;
+  auto* v = o.if_contains(key);
+  if (!v || !v->is_array()) return out;
+  for (const auto& e : v->get_array()) {
+    if (e.is_string()) out.emplace_back(e.get_string());
+  }
+  return out;
+}
+
+json::array StringArray(const std::vector<std::string>& strings) {
+  json::array a;
+  for (const auto& s : strings) a.emplace_back(s);
+  return a;
+}
+
 }  // namespace meridian::directory

@@ -4,10 +4,13 @@
 // hashes, never returned>}}. The ETag of an object is derived from "v".
 #pragma once
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "meridian/op.pb.h"
@@ -74,5 +77,11 @@ Result<std::optional<std::string>> IdByAppId(const store::ReadView& view,
 std::string Str(const boost::json::object& o, std::string_view key);
 // The boolean member `key` of `o`, or `otherwise` when absent or not a boolean.
 bool Bool(const boost::json::object& o, std::string_view key, bool otherwise);
+// The integer member `key` of `o`, or 0 when absent or not an integer.
+int64_t Int(const boost::json::object& o, std::string_view key);
+// The strings of the array member `key` of `o` (other elements skipped; empty when absent), and
+// the array of `strings`.
+std::vector<std::string> Strings(const boost::json::object& o, std::string_view key);
+boost::json::array StringArray(const std::vector<std::string>& strings);
 
 }  // namespace meridian::directory

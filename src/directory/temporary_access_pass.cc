@@ -16,22 +16,12 @@ using store::TenantKeys;
 
 namespace {
 
-int64_t Int(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v && v->is_int64() ? v->get_int64() : 0;
-}
-
-bool Flag(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v && v->is_bool() && v->get_bool();
-}
-
 // Why the pass cannot (or can) sign in now.
 std::string_view Reason(const json::object& stored, int64_t now_ms) {
   int64_t start = Int(stored, "start");
   if (now_ms < start) return "NotYetValid";
   if (now_ms >= start + Int(stored, "lifetimeInMinutes") * 60'000) return "Expired";
-  if (Flag(stored, "isUsableOnce") && Flag(stored, "used")) return "OneTimeUsed";
+  if (Bool(stored, "isUsableOnce", false) && Bool(stored, "used", false)) return "OneTimeUsed";
   return "EnabledByPolicy";
 }
 
@@ -49,7 +39,7 @@ json::object TapMethod(const json::object& stored, int64_t now_ms) {
           {"createdDateTime", FormatIso8601(Int(stored, "created"))},
           {"startDateTime", FormatIso8601(Int(stored, "start"))},
           {"lifetimeInMinutes", Int(stored, "lifetimeInMinutes")},
-          {"isUsableOnce", Flag(stored, "isUsableOnce")},
+          {"isUsableOnce", Bool(stored, "isUsableOnce", false)},
           {"isUsable", reason == "EnabledByPolicy"},
           {"methodUsabilityReason", reason}};
 }
