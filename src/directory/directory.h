@@ -205,7 +205,9 @@ class Directory final : public TenantDirectory, public ClientDirectory, public G
   // graph_code: AADSTS50126 for an unknown name or a wrong password (the same answer, after the
   // same work: a hash and a write of the name's failure count), AADSTS50053 while the name is
   // locked, AADSTS50057 for a disabled account (told only to who knows its password). The hash
-  // runs on the CPU gate; `done` runs as a write's does (see WriteDone).
+  // runs on the CPU gate; `done` runs as a write's does (see WriteDone). A success whose stored
+  // hash is weaker than the configuration (crypto::NeedsRehash) stores the password hashed
+  // again (UpgradePasswordHash), hashed before any write, on the calling thread.
   void SignInWithPassword(const SecurityContext& ctx, std::string_view login,
                           std::string_view password,
                           std::function<void(Result<PasswordSignIn>)> done);
@@ -316,11 +318,6 @@ class Directory final : public TenantDirectory, public ClientDirectory, public G
   void SignInWithSecret(const SecurityContext& ctx, std::string_view login,
                         const std::function<Result<bool>(const Object* user)>& check,
                         std::function<void(Result<PasswordSignIn>)> done);
-  // After a password sign-in: when the stored hash is weaker than the configuration
-  // (crypto::NeedsRehash), hashes `password` again and stores it with UpgradePasswordHash; the
-  // sign-in succeeds whatever happens to the re-hash.
-  void RehashIfWeak(const SecurityContext& ctx, std::string password, PasswordSignIn in,
-                    std::function<void(Result<PasswordSignIn>)> done);
   // Fills in what every op of `ctx`'s tenant carries: the tenant, the time (now), who acts and
   // the request it belongs to.
   void Stamp(const SecurityContext& ctx, proto::Op* op) const;

@@ -3,7 +3,6 @@
 #include <future>
 
 #include "crypto/password.h"
-#include "crypto/sealed.h"
 #include "crypto/secret.h"
 #include "directory/directory.h"
 #include "directory/records.h"
@@ -93,11 +92,24 @@ void Directory::SignInWithPassword(const SecurityContext& ctx, std::string_view 
                                    std::string_view password, Done done) {
   // A name nobody has is checked against the decoy: the same hash, then the same write.
   auto hash = std::make_shared<std::string>();
+  // The password hashed again with the configured parameters, when the stored hash is weaker:
+  // made here, on the calling thread, since `done` may run where a hash must not (a cluster
+  // node's completions thread).
+  auto rehashed = std::make_shared<std::string>();
   auto check = [&](const Object* user) -> Result<bool> {
     const json::value* stored = user ? user->secret.if_contains("passwordHash") : nullptr;
     *hash = stored && stored->is_string() ? std::string(stored->get_string()) : decoy_hash_;
     Result<bool> matched = false;
-    auto verify = [&] { matched = crypto::VerifyPassword(password, *hash); };
+    bool weak = false;
+    std::string salt = random_->Bytes(16);
+    auto verify = [&] {
+      matched = crypto::VerifyPassword(password, *hash);
+      weak =
+          user && matched.ok() && *matched && crypto::NeedsRehash(*hash, options_.password_hashing);
+      if (!weak) return;
+      auto again = crypto::HashPassword(password, salt, options_.password_hashing);
+      if (again.ok()) *rehashed = std::move(*again);  // else the sign-in stands unchanged
+    };
     if (options_.cpu_gate) {
       MERIDIAN_RETURN_IF_ERROR(options_.cpu_gate->Run(ctx.tenant_id(), verify));
     } else {
@@ -106,33 +118,22 @@ void Directory::SignInWithPassword(const SecurityContext& ctx, std::string_view 
     if (!matched.ok()) return Internal("a stored password hash is malformed");
     return *matched && user;
   };
-  SignInWithSecret(
-      ctx, login, check,
-      [this, ctx, hash, secret = std::string(password), done](Result<PasswordSignIn> in) mutable {
-        if (!in.ok()) return done(std::move(in));
-        in->stored_hash = *hash;
-        RehashIfWeak(ctx, std::move(secret), std::move(*in), std::move(done));
-      });
-}
-
-void Directory::RehashIfWeak(const SecurityContext& ctx, std::string password, PasswordSignIn in,
-                             Done done) {
-  if (!crypto::NeedsRehash(in.stored_hash, options_.password_hashing)) return done(std::move(in));
-  // The password just verified: hash it with the configured parameters (off the write lock, on
-  // the CPU gate) and replace the stored hash if it is still the one that matched.
-  Result<std::string> rehashed = Internal("not hashed");
-  std::string salt = random_->Bytes(16);
-  auto hash = [&] { rehashed = crypto::HashPassword(password, salt, options_.password_hashing); };
-  Status gated =
-      options_.cpu_gate ? options_.cpu_gate->Run(ctx.tenant_id(), hash) : (hash(), Status::Ok());
-  crypto::Wipe(password);
-  if (!gated.ok() || !rehashed.ok()) return done(std::move(in));  // the sign-in stands
-  std::string id = in.user.id, old = in.stored_hash;
-  auto signed_in = std::make_shared<PasswordSignIn>(std::move(in));
-  UpgradePasswordHash(ctx, id, *rehashed, old, [signed_in, rehashed, done](Result<bool> written) {
-    if (written.ok() && *written) signed_in->stored_hash = *rehashed;
-    done(std::move(*signed_in));
-  });
+  SignInWithSecret(ctx, login, check,
+                   [this, ctx, hash, rehashed, done](Result<PasswordSignIn> in) mutable {
+                     if (!in.ok()) return done(std::move(in));
+                     in->stored_hash = *hash;
+                     if (rehashed->empty()) return done(std::move(in));
+                     // Stored only if the hash that matched is still the stored one.
+                     std::string id = in->user.id;
+                     auto signed_in = std::make_shared<PasswordSignIn>(std::move(*in));
+                     UpgradePasswordHash(ctx, id, *rehashed, *hash,
+                                         [signed_in, rehashed, done](Result<bool> written) {
+                                           if (written.ok() && *written) {
+                                             signed_in->stored_hash = *rehashed;
+                                           }
+                                           done(std::move(*signed_in));
+                                         });
+                   });
 }
 
 Result<PasswordSignIn> Directory::SignInWithPassword(const SecurityContext& ctx,
