@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "auth/oauth_errors.h"
 #include "common/encoding.h"
 #include "crypto/sha.h"
 #include "directory/records.h"
@@ -16,10 +17,6 @@ using directory::StringArray;
 using directory::Strings;
 
 namespace {
-
-Status InvalidGrant(std::string why) {
-  return Status(Code::kUnauthenticated, std::move(why), "invalid_grant");
-}
 
 // RFC 7636 section 4.1: 43 to 128 characters of [A-Z] [a-z] [0-9] - . _ ~
 bool WellFormedVerifier(std::string_view v) {

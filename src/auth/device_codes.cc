@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "auth/oauth_errors.h"
 #include "common/encoding.h"
 #include "directory/records.h"
 
@@ -140,7 +141,7 @@ void DeviceCodes::Poll(const directory::SecurityContext& ctx, std::string_view d
                        std::function<void(Result<DeviceApproval>)> done) {
   auto raw = Base64UrlDecode(device_code);
   if (!raw || raw->size() != 32)
-    return done(Polled("invalid_grant", "The device code is malformed."));
+    return done(InvalidGrant("The device code is malformed."));
   // A poll that only records its time reports its error once the time is written.
   auto pending = std::make_shared<Status>(Status::Ok());
   std::string client(client_id);
@@ -152,12 +153,12 @@ void DeviceCodes::Poll(const directory::SecurityContext& ctx, std::string_view d
         }
         json::object d = current->data;
         if (Str(d, "client") != client) {
-          return Polled("invalid_grant", "The device code was issued to another client.");
+          return InvalidGrant("The device code was issued to another client.");
         }
         std::string state = Str(d, "state");
         if (state == "denied") return Polled("access_denied", "The user declined.");
         if (state == "redeemed") {
-          return Polled("invalid_grant", "The device code was redeemed already.");
+          return InvalidGrant("The device code was redeemed already.");
         }
         if (state == "approved") {
           d["state"] = "redeemed";

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "auth/oauth_errors.h"
 #include "common/encoding.h"
 #include "crypto/sha.h"
 #include "directory/records.h"
@@ -17,10 +18,6 @@ using directory::Strings;
 using directory::kRefreshTokenGrant;
 
 namespace {
-
-Status InvalidGrant(std::string why) {
-  return Status(Code::kUnauthenticated, std::move(why), "invalid_grant");
-}
 
 struct Parsed {
   std::string family_handle;  // the grant's handle: the hash of the family id
