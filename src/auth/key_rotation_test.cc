@@ -50,6 +50,38 @@ class ObservedDirectory final : public directory::ClientDirectory {
                                                std::string_view secret) const override {
     return real_->AuthenticateClient(ctx, app_id, secret);
   }
+  Result<directory::Client> FindClient(const directory::SecurityContext& ctx,
+                                       std::string_view app_id) const override {
+    return real_->FindClient(ctx, app_id);
+  }
+  Result<directory::TokenUser> FindUser(const directory::SecurityContext& ctx,
+                                        std::string_view id) const override {
+    return real_->FindUser(ctx, id);
+  }
+  void SignInWithPassword(const directory::SecurityContext& ctx, std::string_view login,
+                          std::string_view password,
+                          std::function<void(Result<directory::PasswordSignIn>)> done) override {
+    real_->SignInWithPassword(ctx, login, password, std::move(done));
+  }
+  Result<std::set<std::string>> GrantedScopes(const directory::SecurityContext& ctx,
+                                              std::string_view client, std::string_view resource,
+                                              std::string_view user) const override {
+    return real_->GrantedScopes(ctx, client, resource, user);
+  }
+  void RecordSignIn(const directory::SecurityContext& ctx, boost::json::object record,
+                    directory::WriteDone done) override {
+    real_->RecordSignIn(ctx, std::move(record), std::move(done));
+  }
+  Result<std::optional<directory::Grant>> ReadGrant(const directory::SecurityContext& ctx,
+                                                    std::string_view kind,
+                                                    std::string_view handle) const override {
+    return real_->ReadGrant(ctx, kind, handle);
+  }
+  void UpdateGrant(const directory::SecurityContext& ctx, std::string_view kind,
+                   std::string_view handle, directory::GrantDecision decide,
+                   directory::GrantDone done) override {
+    real_->UpdateGrant(ctx, kind, handle, std::move(decide), std::move(done));
+  }
 
   mutable std::atomic<int> key_reads{0};
   std::optional<Status> refuse_writes;

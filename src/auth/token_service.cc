@@ -4,9 +4,14 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <future>
 #include <map>
+#include <set>
 #include <span>
 
+#include "auth/client_authentication.h"
+#include "auth/refresh_tokens.h"
+#include "auth/token_issuer.h"
 #include "common/clock.h"
 #include "common/encoding.h"
 
@@ -16,29 +21,13 @@ using directory::SecurityContext;
 
 namespace {
 
-std::optional<std::string_view> Param(const std::vector<std::pair<std::string, std::string>>& form,
-                                      std::string_view name) {
-  std::optional<std::string_view> found;
-  for (const auto& [k, v] : form) {
-    if (k == name) {
-      if (found) return std::string_view("\x01duplicate");
-      found = v;
-    }
-  }
-  return found;
-}
-
-OAuthError Error(int status, std::string error, std::string description) {
-  return OAuthError{status, std::move(error), std::move(description)};
-}
-
-// What the token endpoint serves. Token() accepts exactly these and Discovery() publishes exactly
-// these; token_service_test holds the two together.
-constexpr std::string_view kClientCredentials = "client_credentials";  // the one grant type
-constexpr std::string_view kClientAuthMethods[] = {"client_secret_post", "client_secret_basic"};
-// The claims of every access token Token() issues, in the order it writes them.
-constexpr std::string_view kAccessTokenClaims[] = {
-    "aud", "iss", "iat", "nbf", "exp", "azp", "azpacr", "idtyp", "oid", "sub", "tid", "uti", "ver"};
+// The claims the tokens carry (access tokens, ID tokens), for discovery.
+constexpr std::string_view kClaims[] = {
+    "aud", "iss", "iat", "nbf", "exp", "amr", "auth_time", "azp", "azpacr", "email", "groups",
+    "idtyp", "name", "nonce", "oid", "preferred_username", "scp", "sub", "tid", "uti", "ver"};
+constexpr std::string_view kClientAuthMethods[] = {"client_secret_post", "client_secret_basic",
+                                                   "private_key_jwt"};
+constexpr std::string_view kAssertionAlgorithms[] = {"RS256", "PS256", "ES256"};
 
 json::array JsonArray(std::span<const std::string_view> items) {
   json::array a;
@@ -76,7 +65,24 @@ TokenService::TokenService(directory::ClientDirectory* directory, crypto::Kek ke
   policy_.rotation_period_ms = options_.key_rotation_period_seconds * 1000;
   policy_.publish_ahead_ms = options_.key_publish_ahead_seconds * 1000;
   policy_.retire_after_ms =
-      (options_.access_token_lifetime_seconds + options_.clock_skew_seconds) * 1000;
+      (std::max(options_.access_token_lifetime_seconds, options_.id_token_lifetime_seconds) +
+       options_.clock_skew_seconds) *
+      1000;
+  refresh_ = std::make_unique<RefreshTokens>(directory_, directory_->random());
+  issuer_ = std::make_unique<TokenIssuer>(directory_, this, refresh_.get());
+  // A client assertion names this token endpoint as its audience, by the tenant's id (as
+  // discovery gives it) or as the request's URL named the tenant.
+  clients_ = std::make_unique<ClientAuthenticator>(
+      directory_,
+      [this](const directory::TenantInfo& t, const TokenRequest& r) {
+        return std::vector<std::string>{
+            options_.public_url + "/" + t.id + "/oauth2/v2.0/token",
+            options_.public_url + "/" + r.tenant + "/oauth2/v2.0/token"};
+      },
+      options_.clock_skew_seconds);
+  grants_.push_back(NewClientCredentialsGrant(issuer_.get()));
+  grants_.push_back(NewPasswordGrant(directory_, issuer_.get()));
+  grants_.push_back(NewRefreshTokenGrant(directory_, issuer_.get()));
 }
 
 TokenService::~TokenService() = default;
@@ -258,122 +264,82 @@ std::string TokenService::Issuer(std::string_view tenant_id) const {
   return options_.public_url + "/" + std::string(tenant_id) + "/v2.0";
 }
 
-TokenService::TokenResult TokenService::Token(
-    std::string_view tenant, const std::vector<std::pair<std::string, std::string>>& form,
-    std::optional<std::string_view> basic_auth) const {
-  for (const char* name : {"grant_type", "client_id", "client_secret", "scope"}) {
-    if (Param(form, name) == std::string_view("\x01duplicate")) {
-      return Error(400, "invalid_request", std::string("The parameter '") + name +
-                                               "' was given more than once.");
+Grant* TokenService::FindGrant(std::string_view grant_type) const {
+  for (const auto& g : grants_) {
+    if (g->type() == grant_type) return g.get();
+  }
+  return nullptr;
+}
+
+void TokenService::Token(TokenRequest request, TokenDone done) const {
+  std::set<std::string_view> seen;
+  for (const auto& [k, v] : request.form) {
+    if (!seen.insert(k).second) {
+      return done(OAuthError{400, "invalid_request",
+                             "The parameter '" + k.substr(0, 64) + "' was given more than once."});
     }
   }
-  auto grant = Param(form, "grant_type");
-  if (!grant) return Error(400, "invalid_request", "The request body must contain 'grant_type'.");
-  if (*grant != kClientCredentials) {
-    return Error(400, "unsupported_grant_type",
-                 "The grant type '" + std::string(*grant) + "' is not supported.");
+  auto grant_type = request.Param("grant_type");
+  if (!grant_type) {
+    return done(OAuthError{400, "invalid_request", "The request body must contain 'grant_type'."});
   }
-  auto resolved = directory_->ResolveTenant(tenant);
+  Grant* grant = FindGrant(*grant_type);
+  if (!grant) {
+    return done(OAuthError{400, "unsupported_grant_type",
+                           "The grant type '" + std::string(grant_type->substr(0, 128)) +
+                               "' is not supported."});
+  }
+  auto resolved = directory_->ResolveTenant(request.tenant);
   if (!resolved.ok() && resolved.status().code() != Code::kNotFound) {
-    return Error(500, "server_error", resolved.status().message());
+    return done(OAuthErrorOf(resolved.status()));
   }
   if (!resolved.ok()) {
-    return Error(400, "invalid_request",
-                 "Tenant '" + std::string(tenant) + "' not found. Check the tenant identifier "
-                 "or domain in the token endpoint address.");
+    return done(OAuthError{400, "invalid_request",
+                           "Tenant '" + request.tenant.substr(0, 256) +
+                               "' not found. Check the tenant identifier or domain in the token "
+                               "endpoint address."});
   }
-  // Client authentication: exactly one of client_secret_post and client_secret_basic.
-  std::string client_id, secret;
-  auto form_id = Param(form, "client_id");
-  auto form_secret = Param(form, "client_secret");
-  if (basic_auth) {
-    if (form_secret) {
-      return Error(400, "invalid_request", "Use only one client authentication method.");
-    }
-    std::string_view h = *basic_auth;
-    if (h.size() < 6 || !EqualsIgnoreCase(h.substr(0, 6), "basic ")) {
-      return Error(401, "invalid_client", "Unsupported client authentication scheme.");
-    }
-    auto decoded = Base64Decode(h.substr(6));
-    size_t colon = decoded ? decoded->find(':') : std::string::npos;
-    if (colon == std::string::npos) {
-      return Error(401, "invalid_client", "Malformed HTTP Basic client credentials.");
-    }
-    // RFC 6749 section 2.3.1: both parts are form-urlencoded.
-    auto id = FormUrlDecode(std::string_view(*decoded).substr(0, colon));
-    auto pw = FormUrlDecode(std::string_view(*decoded).substr(colon + 1));
-    if (!id || !pw) return Error(401, "invalid_client", "Malformed HTTP Basic client credentials.");
-    client_id = std::move(*id);
-    secret = std::move(*pw);
-    if (form_id && *form_id != client_id) {
-      return Error(400, "invalid_request", "client_id does not match the Basic credentials.");
-    }
-  } else {
-    if (!form_id) return Error(400, "invalid_request", "The request body must contain 'client_id'.");
-    if (!form_secret) {
-      return Error(401, "invalid_client",
-                   "The request body must contain 'client_secret' or 'client_assertion'.");
-    }
-    client_id = std::string(*form_id);
-    secret = std::string(*form_secret);
-  }
-  auto scope = Param(form, "scope");
-  if (!scope) return Error(400, "invalid_request", "The request body must contain 'scope'.");
-  std::string s(*scope);
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  auto scopes = Scopes();
-  // Also "<resource>//.default", which a client makes by appending "/.default" to a resource
-  // written with a trailing slash; Entra accepts it too.
-  bool graph = std::find(scopes.begin(), scopes.end(), s) != scopes.end() ||
-               s == options_.graph_resource + "//.default";
-  if (!graph) {
-    return Error(400, "invalid_scope",
-                 "The scope '" + s + "' is not valid. Client credential flows must request '" +
-                     options_.graph_resource + "/.default'.");
-  }
+  auto call = std::make_shared<GrantCall>(GrantCall{
+      directory::ContextMint::TokenService(resolved->id).WithCorrelationId(request.request_id),
+      std::move(*resolved), std::move(request), {}});
+  clients_->Authenticate(
+      call->ctx, call->tenant, call->request,
+      [this, grant, call, done](Result<AuthenticatedClient> client) mutable {
+        if (!client.ok()) {
+          issuer_->LogSignIn(*call, nullptr, "", client.status(), {});
+          return done(OAuthErrorOf(client.status()));
+        }
+        call->client = std::move(*client);
+        if (!call->client.confidential() && !grant->public_clients()) {
+          return done(OAuthError{401, "invalid_client",
+                                 "AADSTS7000218: The request body must contain 'client_secret' "
+                                 "or 'client_assertion'."});
+        }
+        grant->Run(std::move(call), std::move(done));
+      });
+}
 
-  auto ctx = directory::ContextMint::TokenService(resolved->id);
-  auto client = directory_->AuthenticateClient(ctx, client_id, secret);
-  if (!client.ok()) {
-    const std::string& code = client.status().graph_code();
-    return Error(code == "unauthorized_client" ? 400 : 401,
-                 code.empty() ? "invalid_client" : code, client.status().message());
-  }
-  const auto& sp = client->service_principal;
-  const json::value* app_id = client->application.data.if_contains("appId");
-  if (!app_id || !app_id->is_string()) {
-    return Error(500, "server_error", "The application has no appId.");
-  }
-  // No role claims: the Graph gate reads role assignments from the directory on every write, so
-  // a revoked role stops working at once instead of when the token expires.
-  int64_t now = directory_->clock()->NowSeconds();
-  json::object claims{
-      {"aud", options_.graph_resource},
-      {"iss", Issuer(resolved->id)},
-      {"iat", now},
-      {"nbf", now},
-      {"exp", now + options_.access_token_lifetime_seconds},
-      {"azp", app_id->get_string()},
-      {"azpacr", "1"},
-      {"idtyp", "app"},
-      {"oid", sp.id},
-      {"sub", sp.id},
-      {"tid", resolved->id},
-      {"uti", Base64UrlEncode(directory_->random()->Bytes(16))},
-      {"ver", "2.0"},
-  };
+TokenResult TokenService::Token(std::string_view tenant,
+                                const std::vector<std::pair<std::string, std::string>>& form,
+                                std::optional<std::string_view> basic_auth) const {
+  TokenRequest request;
+  request.tenant = std::string(tenant);
+  request.form = form;
+  if (basic_auth) request.authorization = std::string(*basic_auth);
+  std::promise<TokenResult> answered;
+  auto answer = answered.get_future();
+  Token(std::move(request), [&answered](TokenResult r) { answered.set_value(std::move(r)); });
+  return answer.get();
+}
+
+Result<std::string> TokenService::Sign(const json::object& claims) const {
   std::shared_ptr<const KeyView> keys = View(directory_->clock()->NowMillis());
-  if (!keys->signer) return Error(500, "server_error", "no token-signing key is loaded");
-  Result<std::string> token = crypto::SignJwt(*keys->signer, claims);
-  if (!token.ok()) return Error(500, "server_error", token.status().message());
-  return json::object{{"token_type", "Bearer"},
-                      {"expires_in", options_.access_token_lifetime_seconds},
-                      {"ext_expires_in", options_.access_token_lifetime_seconds},
-                      {"access_token", std::move(token).value()}};
+  if (!keys->signer) return Internal("no token-signing key is loaded");
+  return crypto::SignJwt(*keys->signer, claims);
 }
 
 std::vector<std::string> TokenService::Scopes() const {
-  return {options_.graph_resource + "/.default", options_.graph_app_id + "/.default"};
+  return {"openid", "profile", "email", "offline_access", options_.graph_resource + "/.default"};
 }
 
 Result<json::object> TokenService::Discovery(std::string_view tenant) const {
@@ -381,26 +347,28 @@ Result<json::object> TokenService::Discovery(std::string_view tenant) const {
   std::string base = options_.public_url + "/" + t.id;
   json::array scopes;
   for (std::string& s : Scopes()) scopes.emplace_back(std::move(s));
-  // Only what is served. There is no interactive sign-in yet, so no response type is supported
-  // and there are no ID tokens (hence no id_token_signing_alg_values_supported) and no OpenID
-  // scopes. RFC 8414 section 2 would let authorization_endpoint be left out, but both MSALs
-  // refuse a document without it (python msal's authority.py reads
-  // openid_config['authorization_endpoint'] and tenant_discovery() rejects a document lacking it;
+  json::array grant_types;
+  for (const auto& g : grants_) grant_types.emplace_back(g->type());
+  // Only what is served. There is no interactive sign-in yet, so no response type is supported.
+  // RFC 8414 section 2 would let authorization_endpoint be left out, but both MSALs refuse a
+  // document without it (python msal's authority.py reads openid_config['authorization_endpoint'];
   // msal-common's isOpenIdConfigResponse() requires it), so it stays and names the real
-  // /authorize endpoint, which answers every request with unsupported_response_type, as the
-  // empty response_types_supported says. `sub` is the service principal's object id, the same
-  // for every client, hence "public".
+  // /authorize endpoint, which answers unsupported_response_type, as the empty
+  // response_types_supported says. `sub` is pairwise for users (per application) and the service
+  // principal's id for applications; Entra publishes "pairwise".
   return json::object{
       {"issuer", Issuer(t.id)},
       {"token_endpoint", base + "/oauth2/v2.0/token"},
       {"authorization_endpoint", base + "/oauth2/v2.0/authorize"},
       {"jwks_uri", base + "/discovery/v2.0/keys"},
       {"response_types_supported", json::array{}},
-      {"grant_types_supported", JsonArray(std::span(&kClientCredentials, 1))},
-      {"subject_types_supported", json::array{"public"}},
+      {"grant_types_supported", std::move(grant_types)},
+      {"subject_types_supported", json::array{"pairwise"}},
+      {"id_token_signing_alg_values_supported", json::array{"RS256"}},
       {"token_endpoint_auth_methods_supported", JsonArray(kClientAuthMethods)},
+      {"token_endpoint_auth_signing_alg_values_supported", JsonArray(kAssertionAlgorithms)},
       {"scopes_supported", std::move(scopes)},
-      {"claims_supported", JsonArray(kAccessTokenClaims)},
+      {"claims_supported", JsonArray(kClaims)},
       {"tenant_region_scope", t.region},
       {"cloud_instance_name", directory_->cloud()},
   };

@@ -1,8 +1,12 @@
-// TokenService: the OAuth 2.0 / OpenID Connect authority. It issues RS256-signed access tokens
-// (client-credentials grant for now), publishes discovery metadata and JWKS, and turns a bearer
-// token presented to the Graph API back into a SecurityContext. Stateless apart from the signing
-// keys, which it loads from the directory, where they are stored sealed under the operator's
-// key-encryption key (crypto/sealed.h).
+// TokenService: the OAuth 2.0 / OpenID Connect authority. Its token endpoint is organised by
+// grant (auth/grant.h): it resolves the tenant, authenticates the client
+// (auth/client_authentication.h) and hands the request to the grant registered for its
+// grant_type, which answers through TokenIssuer (auth/token_issuer.h). It publishes discovery
+// metadata (built from the registry, so it names exactly what is served) and JWKS, and turns a
+// bearer token presented to the Graph API back into a SecurityContext. Stateless apart from the
+// signing keys, which it loads from the directory, where they are stored sealed under the
+// operator's key-encryption key (crypto/sealed.h); single-use state (codes, refresh tokens,
+// assertion ids) is the directory's (directory/grants.h).
 //
 // Keys rotate on the schedule of auth/key_schedule.h, read from the injected clock: which key
 // signs and which are published follows the clock alone, while Refresh (run periodically by the
@@ -22,7 +26,9 @@
 
 #include <boost/json/object.hpp>
 
+#include "auth/grant.h"
 #include "auth/key_schedule.h"
+#include "auth/oauth_errors.h"
 #include "common/bounded_cache.h"
 #include "common/status.h"
 #include "crypto/jwt.h"
@@ -40,6 +46,7 @@ struct TokenServiceOptions {
   // The Graph resource's well-known application id, accepted in scopes as well.
   std::string graph_app_id = "00000003-0000-0000-c000-00000000d1a0";
   int64_t access_token_lifetime_seconds = 3600;
+  int64_t id_token_lifetime_seconds = 3600;
   int64_t clock_skew_seconds = 300;
   // Signing-key rotation: a new key signs every rotation period and is published this long
   // before; a key that stopped signing stays published for the token lifetime plus the clock
@@ -50,12 +57,9 @@ struct TokenServiceOptions {
   int64_t key_miss_reload_seconds = 5;
 };
 
-// An OAuth error: RFC 6749 section 5.2 code, description and HTTP status.
-struct OAuthError {
-  int http_status;
-  std::string error;
-  std::string description;
-};
+class ClientAuthenticator;
+class RefreshTokens;
+class TokenIssuer;
 
 class TokenService {
  public:
@@ -82,18 +86,22 @@ class TokenService {
   Status CheckHealth() const;
   std::string Issuer(std::string_view tenant_id) const;
 
-  // The token endpoint. `form` holds the decoded form parameters; `basic_auth` is the value of an
-  // Authorization header, if any (client_secret_basic). Returns the JSON token response.
-  using TokenResult = std::variant<boost::json::object, OAuthError>;
-  TokenResult Token(std::string_view tenant, const std::vector<std::pair<std::string, std::string>>& form,
+  // The token endpoint: answers `request` through `done` (exactly once, on this thread or a
+  // directory write's) with the JSON token response or an OAuth error.
+  void Token(TokenRequest request, TokenDone done) const;
+  // Token, waiting for the answer: for tests and tools. `basic_auth` is an Authorization header.
+  TokenResult Token(std::string_view tenant,
+                    const std::vector<std::pair<std::string, std::string>>& form,
                     std::optional<std::string_view> basic_auth) const;
+
+  // Signs `claims` with the key that signs now. Internal when none is loaded.
+  Result<std::string> Sign(const boost::json::object& claims) const;
 
   // OpenID Provider metadata for a tenant (by id or verified domain): only what this service
   // serves (grant types, client authentication methods, scopes and token claims). NotFound when
   // the tenant is unknown.
   Result<boost::json::object> Discovery(std::string_view tenant) const;
-  // The scopes the token endpoint accepts: "<graph_resource>/.default" and
-  // "<graph_app_id>/.default".
+  // The scopes discovery names: OpenID Connect's and "<graph_resource>/.default".
   std::vector<std::string> Scopes() const;
   // The published keys (auth/key_schedule.h) now: the one signing, one made ahead of its time,
   // and those whose tokens may not have expired yet.
@@ -128,6 +136,9 @@ class TokenService {
   // less than key_miss_reload_seconds ago. Whether it reloaded.
   bool ReloadOnMiss(std::string_view kid) const;
 
+  // The grant for `grant_type`, or null.
+  Grant* FindGrant(std::string_view grant_type) const;
+
   directory::ClientDirectory* directory_;
   const crypto::Kek kek_;
   TokenServiceOptions options_;
@@ -146,6 +157,11 @@ class TokenService {
     int64_t exp;
   };
   mutable BoundedCache<Verified> verified_{20000};
+
+  std::unique_ptr<RefreshTokens> refresh_;
+  std::unique_ptr<TokenIssuer> issuer_;
+  std::unique_ptr<ClientAuthenticator> clients_;
+  std::vector<std::unique_ptr<Grant>> grants_;  // the registry, in discovery's order
 };
 
 }  // namespace meridian::auth

@@ -17,6 +17,7 @@
 #include "common/random.h"
 #include "common/status.h"
 #include "directory/global_directory.h"
+#include "directory/grants.h"
 #include "directory/records.h"
 #include "directory/schema.h"
 #include "directory/security_context.h"
@@ -152,8 +153,19 @@ struct Client {
   Object service_principal;
 };
 
-// Thread-safe implementations only.
-class ClientDirectory {
+// A user as the tokens issued to them describe them.
+struct TokenUser {
+  Object user;
+  // The ids of the groups the user is a member of, directly or through nested groups; at most
+  // kMaxTokenGroups + 1, so that a caller can tell an overage.
+  std::vector<std::string> group_ids;
+};
+inline constexpr size_t kMaxTokenGroups = 200;  // Entra's limit for JWTs
+
+// What the token service and the sign-in pages use: tenant routing, clients, users signing in,
+// their grants (directory/grants.h) and consents, the sign-in log, signing keys, time and
+// randomness. Thread-safe implementations only.
+class ClientDirectory : public GrantStore {
  public:
   virtual ~ClientDirectory() = default;
 
@@ -173,6 +185,27 @@ class ClientDirectory {
   // application and its service principal; Unauthenticated on any mismatch.
   virtual Result<Client> AuthenticateClient(const SecurityContext& ctx, std::string_view app_id,
                                             std::string_view secret) const = 0;
+  // The application `app_id` and its enabled service principal, with nothing proven: for public
+  // clients, client assertions and the authorization endpoint. Unauthenticated with graph_code
+  // "unauthorized_client" when there is no such application, or no enabled service principal.
+  virtual Result<Client> FindClient(const SecurityContext& ctx, std::string_view app_id) const = 0;
+  // The user `user_id` with their groups, for a token issued to them. Unauthenticated with
+  // graph_code "invalid_grant" when the tenant has no such user or the account is disabled: a
+  // token issued earlier (a refresh token, a code) must not outlive the account.
+  virtual Result<TokenUser> FindUser(const SecurityContext& ctx, std::string_view user_id) const = 0;
+  // Checks a user's password under smart lockout (Directory::SignInWithPassword).
+  virtual void SignInWithPassword(const SecurityContext& ctx, std::string_view login,
+                                  std::string_view password,
+                                  std::function<void(Result<PasswordSignIn>)> done) = 0;
+  // The scopes of resource `resource_sp` granted to client `client_sp` for user `user_id`
+  // (directory/permission_grants.h).
+  virtual Result<std::set<std::string>> GrantedScopes(const SecurityContext& ctx,
+                                                      std::string_view client_sp,
+                                                      std::string_view resource_sp,
+                                                      std::string_view user_id) const = 0;
+  // Logs a sign-in attempt (Directory::RecordSignIn).
+  virtual void RecordSignIn(const SecurityContext& ctx, boost::json::object record,
+                            WriteDone done) = 0;
 };
 
 }  // namespace meridian::directory

@@ -19,6 +19,26 @@ Result<std::optional<Object>> ByAppId(const store::ReadView& view, const store::
   return std::optional<Object>(std::move(o));
 }
 
+Status NoApplication(std::string_view app_id) {
+  return Status(Code::kUnauthenticated,
+                "Application with identifier '" + std::string(app_id.substr(0, 64)) +
+                    "' was not found in the directory.",
+                "unauthorized_client");
+}
+
+// The client of `app`, once its service principal is known to exist and be enabled.
+Result<Client> WithServicePrincipal(Object app, std::optional<Object> sp) {
+  if (!sp) {
+    return Status(Code::kUnauthenticated,
+                  "The application has no service principal in this tenant.",
+                  "unauthorized_client");
+  }
+  if (!Bool(sp->data, "accountEnabled", true)) {
+    return Status(Code::kUnauthenticated, "The application is disabled.", "unauthorized_client");
+  }
+  return Client{std::move(app), std::move(*sp)};
+}
+
 }  // namespace
 
 Result<Client> AuthenticateClient(const store::ReadView& view, const store::TenantKeys& keys,
@@ -29,12 +49,7 @@ Result<Client> AuthenticateClient(const store::ReadView& view, const store::Tena
   };
   if (!IsUuid(app_id)) return fail();
   MERIDIAN_ASSIGN_OR_RETURN(std::optional<Object> app, ByAppId(view, keys, "application", app_id));
-  if (!app) {
-    return Status(
-        Code::kUnauthenticated,
-        "Application with identifier '" + std::string(app_id) + "' was not found in the directory.",
-        "unauthorized_client");
-  }
+  if (!app) return NoApplication(app_id);
   auto* hashes = app->secret.if_contains("clientSecrets");
   bool ok = false;
   std::string now = FormatIso8601(now_ms);
@@ -54,15 +69,19 @@ Result<Client> AuthenticateClient(const store::ReadView& view, const store::Tena
   if (!ok) return fail();
   MERIDIAN_ASSIGN_OR_RETURN(std::optional<Object> sp,
                             ByAppId(view, keys, "servicePrincipal", app_id));
-  if (!sp) {
-    return Status(Code::kUnauthenticated,
-                  "The application has no service principal in this tenant.",
-                  "unauthorized_client");
+  return WithServicePrincipal(std::move(*app), std::move(sp));
+}
+
+Result<Client> FindClient(const store::ReadView& view, const store::TenantKeys& keys,
+                          std::string_view app_id) {
+  std::optional<Object> app;
+  if (IsUuid(app_id)) {
+    MERIDIAN_ASSIGN_OR_RETURN(app, ByAppId(view, keys, "application", app_id));
   }
-  if (!Bool(sp->data, "accountEnabled", true)) {
-    return Status(Code::kUnauthenticated, "The application is disabled.", "unauthorized_client");
-  }
-  return Client{std::move(*app), std::move(*sp)};
+  if (!app) return NoApplication(app_id);
+  MERIDIAN_ASSIGN_OR_RETURN(std::optional<Object> sp,
+                            ByAppId(view, keys, "servicePrincipal", app_id));
+  return WithServicePrincipal(std::move(*app), std::move(sp));
 }
 
 }  // namespace meridian::directory

@@ -1,6 +1,6 @@
-// Client authentication for the token service: an application's client secret, checked against
-// the hashes of its current credentials, and its service principal, which must exist and be
-// enabled. A function of one tenant's view.
+// Clients of the token service: an application's client secret, checked against the hashes of
+// its current credentials, and its service principal, which must exist and be enabled. Functions
+// of one tenant's view.
 #pragma once
 
 #include <string_view>
@@ -19,5 +19,10 @@ namespace meridian::directory {
 Result<Client> AuthenticateClient(const store::ReadView& view, const store::TenantKeys& keys,
                                   int64_t now_ms, std::string_view app_id,
                                   std::string_view secret);
+
+// The application with client id `app_id` and its enabled service principal, with nothing
+// proven (ClientDirectory::FindClient).
+Result<Client> FindClient(const store::ReadView& view, const store::TenantKeys& keys,
+                          std::string_view app_id);
 
 }  // namespace meridian::directory

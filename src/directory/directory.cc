@@ -1171,6 +1171,44 @@ Result<Client> Directory::AuthenticateClient(const SecurityContext& ctx, std::st
                                        app_id, secret);
 }
 
+Result<Client> Directory::FindClient(const SecurityContext& ctx, std::string_view app_id) const {
+  MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
+  return directory::FindClient(*TenantRead(p, ctx, false), TenantKeys(ctx.tenant_id()), app_id);
+}
+
+Result<TokenUser> Directory::FindUser(const SecurityContext& ctx,
+                                      std::string_view user_id) const {
+  MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
+  auto view = TenantRead(p, ctx, true);
+  auto gone = [] {
+    return Status(Code::kUnauthenticated, "The user account does not exist or is disabled.",
+                  "invalid_grant");
+  };
+  if (!IsUuid(user_id)) return gone();
+  auto user = ReadObject(*view, TenantKeys(ctx.tenant_id()), "user", AsciiLower(user_id));
+  if (!user.ok() && user.status().code() == Code::kNotFound) return gone();
+  MERIDIAN_RETURN_IF_ERROR(user.status());
+  if (!Bool(user->data, "accountEnabled", true)) return gone();
+  TokenUser out{std::move(*user), {}};
+  MERIDIAN_ASSIGN_OR_RETURN(
+      Page groups, TenantReader(*view, ctx.tenant_id(), skip_tokens_, options_.max_unindexed_scan)
+                       .ListLinks("members", LinkDirection::kIncoming, out.user.id, true,
+                                  static_cast<int>(kMaxTokenGroups) + 1, ""));
+  for (Object& g : groups.items) {
+    if (g.type == "group") out.group_ids.push_back(std::move(g.id));
+  }
+  return out;
+}
+
+Result<std::set<std::string>> Directory::GrantedScopes(const SecurityContext& ctx,
+                                                       std::string_view client_sp,
+                                                       std::string_view resource_sp,
+                                                       std::string_view user_id) const {
+  MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
+  return directory::GrantedScopes(*TenantRead(p, ctx, true), TenantKeys(ctx.tenant_id()),
+                                  client_sp, resource_sp, user_id);
+}
+
 Result<std::set<std::string>> Directory::RolesOf(const SecurityContext& ctx,
                                                  std::string_view principal_id) const {
   if (ctx.kind() == SecurityContext::Kind::kOperator ||

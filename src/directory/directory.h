@@ -81,7 +81,7 @@ struct DirectoryOptions {
   std::function<Status(std::string_view point)> fault_point;
 };
 
-class Directory final : public TenantDirectory, public ClientDirectory, public GrantStore {
+class Directory final : public TenantDirectory, public ClientDirectory {
  public:
   ~Directory();
   static Result<std::unique_ptr<Directory>> Open(DirectoryOptions options);
@@ -188,13 +188,20 @@ class Directory final : public TenantDirectory, public ClientDirectory, public G
   // Logs a sign-in attempt: `record` is Graph's signIn resource without its id and
   // createdDateTime, which the write adds (the op's time); indexed by its userId and appId. The
   // result's object is the record as logged.
-  void RecordSignIn(const SecurityContext& ctx, boost::json::object record, WriteDone done);
+  void RecordSignIn(const SecurityContext& ctx, boost::json::object record,
+                    WriteDone done) override;
   Result<WriteResult> RecordSignIn(const SecurityContext& ctx, boost::json::object record);
 
   // ---- ClientDirectory ----
   Result<TenantInfo> ResolveTenant(std::string_view id_or_domain) const override;
   Result<Client> AuthenticateClient(const SecurityContext& ctx, std::string_view app_id,
                                     std::string_view secret) const override;
+  Result<Client> FindClient(const SecurityContext& ctx, std::string_view app_id) const override;
+  Result<TokenUser> FindUser(const SecurityContext& ctx, std::string_view user_id) const override;
+  Result<std::set<std::string>> GrantedScopes(const SecurityContext& ctx,
+                                              std::string_view client_sp,
+                                              std::string_view resource_sp,
+                                              std::string_view user_id) const override;
   Result<std::vector<proto::SigningKey>> SigningKeys() const override;
   Status AddSigningKey(const proto::SigningKey& key) override;
 
@@ -210,7 +217,7 @@ class Directory final : public TenantDirectory, public ClientDirectory, public G
   // again (UpgradePasswordHash), hashed before any write, on the calling thread.
   void SignInWithPassword(const SecurityContext& ctx, std::string_view login,
                           std::string_view password,
-                          std::function<void(Result<PasswordSignIn>)> done);
+                          std::function<void(Result<PasswordSignIn>)> done) override;
   Result<PasswordSignIn> SignInWithPassword(const SecurityContext& ctx, std::string_view login,
                                             std::string_view password);
 

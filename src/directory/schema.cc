@@ -302,6 +302,11 @@ const TypeSchema kApplication{
         {.name = "web", .type = P::kObject, .complex = &kWebApplication},
         {.name = "spa", .type = P::kObject, .complex = &kSpaApplication},
         {.name = "publicClient", .type = P::kObject, .complex = &kPublicClientApplication},
+        // "Allow public client flows": the password and device code grants without a secret.
+        {"isFallbackPublicClient", P::kBool},
+        // Which groups the tokens of the application's users name.
+        {"groupMembershipClaims", P::kString, kNone,
+         {"None", "SecurityGroup", "All", "DirectoryRole", "ApplicationGroup"}},
         {.name = "api", .type = P::kObject, .complex = &kApiApplication},
         // Chosen: Entra's only bound is ~1,000 entries across an app's collections.
         {.name = "appRoles", .type = P::kObjectCollection, .max_count = 100, .complex = &kAppRole},

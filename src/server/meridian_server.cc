@@ -95,6 +95,29 @@ Result<std::vector<std::pair<std::string, std::string>>> ParseForm(std::string_v
   return out;
 }
 
+// The form of a token request: application/x-www-form-urlencoded, or invalid_request.
+Result<std::vector<std::pair<std::string, std::string>>> TokenForm(const http::Request& req) {
+  auto ct = req.Header("content-type");
+  auto bad = [](std::string why) {
+    return Status(Code::kInvalidArgument, std::move(why), "invalid_request");
+  };
+  if (!ct || AsciiLower(*ct).find("application/x-www-form-urlencoded") == std::string::npos) {
+    return bad("The request body must be application/x-www-form-urlencoded.");
+  }
+  auto form = ParseForm(req.body);
+  if (!form.ok()) return bad("The request body is malformed.");
+  return form;
+}
+
+// The client's address without its port, for the sign-in log.
+std::string ClientIp(const http::Request& req) {
+  std::string_view a = req.remote_address;
+  size_t colon = a.rfind(':');
+  if (colon != std::string_view::npos) a = a.substr(0, colon);
+  if (a.size() >= 2 && a.front() == '[' && a.back() == ']') a = a.substr(1, a.size() - 2);
+  return std::string(a);
+}
+
 void OAuthJson(http::Response& res, const auth::OAuthError& e, const std::string& request_id,
                Clock* clock) {
   if (e.http_status >= 500) {
@@ -471,32 +494,33 @@ void MeridianServer::Impl::Routes() {
                res.body = metrics.RenderPrometheus();
                res.headers.emplace_back("Content-Type", "text/plain; version=0.0.4");
              });
-  router.Add("POST", "/{tenant}/oauth2/v2.0/token",
-             [this](const http::Request& req, const http::RouteParams& p, http::Response& res) {
-               std::string rid = res.request_id;
-               auto ct = req.Header("content-type");
-               if (!ct || AsciiLower(*ct).find("application/x-www-form-urlencoded") ==
-                              std::string::npos) {
-                 OAuthJson(res, {400, "invalid_request",
-                                 "The request body must be application/x-www-form-urlencoded."},
-                           rid, directory->clock());
-                 return;
-               }
-               auto form = ParseForm(req.body);
-               if (!form.ok()) {
-                 OAuthJson(res, {400, "invalid_request", "The request body is malformed."}, rid,
-                           directory->clock());
-                 return;
-               }
-               auto r = tokens->Token(p.Get("tenant"), *form, req.Header("authorization"));
-               if (auto* err = std::get_if<auth::OAuthError>(&r)) {
-                 OAuthJson(res, *err, rid, directory->clock());
-                 return;
-               }
-               res.SetJson(200, json::serialize(std::get<json::object>(r)));
-               res.headers.emplace_back("Cache-Control", "no-store");
-               res.headers.emplace_back("Pragma", "no-cache");
-             });
+  router.AddAsync(
+      "POST", "/{tenant}/oauth2/v2.0/token",
+      [this](const http::Request& req, const http::RouteParams& p, http::Response& res,
+             std::function<void()> done) {
+        auto form = TokenForm(req);
+        if (!form.ok()) {
+          OAuthJson(res, auth::OAuthErrorOf(form.status()), res.request_id, directory->clock());
+          return done();
+        }
+        auth::TokenRequest request;
+        request.tenant = p.Get("tenant");
+        request.form = std::move(*form);
+        if (auto h = req.Header("authorization")) request.authorization = std::string(*h);
+        request.client_ip = ClientIp(req);
+        request.user_agent = std::string(req.Header("user-agent").value_or("")).substr(0, 512);
+        request.request_id = res.request_id;
+        tokens->Token(std::move(request), [this, &res, done](auth::TokenResult r) {
+          if (auto* err = std::get_if<auth::OAuthError>(&r)) {
+            OAuthJson(res, *err, res.request_id, directory->clock());
+          } else {
+            res.SetJson(200, json::serialize(std::get<json::object>(r)));
+            res.headers.emplace_back("Cache-Control", "no-store");
+            res.headers.emplace_back("Pragma", "no-cache");
+          }
+          done();
+        });
+      });
   auto discovery = [this](const http::Request& req, const http::RouteParams& p,
                           http::Response& res) {
     auto doc = tokens->Discovery(p.Get("tenant"));

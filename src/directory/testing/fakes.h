@@ -186,8 +186,42 @@ class FakeClientDirectory : public directory::ClientDirectory {
     }
     return Status(Code::kUnauthenticated, "Invalid client secret provided.", "invalid_client");
   }
+  Result<directory::Client> FindClient(const directory::SecurityContext& ctx,
+                                       std::string_view app_id) const override {
+    for (const FakeClient& c : clients_) {
+      if (c.tenant_id == ctx.tenant_id() && c.app_id == app_id) return c.client;
+    }
+    return Status(Code::kUnauthenticated, "No such application.", "unauthorized_client");
+  }
+  // The user-facing parts are the real directory's to test (auth tests of the grants use it).
+  Result<directory::TokenUser> FindUser(const directory::SecurityContext&,
+                                        std::string_view) const override {
+    return NotFaked();
+  }
+  void SignInWithPassword(const directory::SecurityContext&, std::string_view, std::string_view,
+                          std::function<void(Result<directory::PasswordSignIn>)> done) override {
+    done(NotFaked());
+  }
+  Result<std::set<std::string>> GrantedScopes(const directory::SecurityContext&, std::string_view,
+                                              std::string_view, std::string_view) const override {
+    return NotFaked();
+  }
+  void RecordSignIn(const directory::SecurityContext&, boost::json::object,
+                    directory::WriteDone done) override {
+    done(NotFaked());
+  }
+  Result<std::optional<directory::Grant>> ReadGrant(const directory::SecurityContext&,
+                                                    std::string_view,
+                                                    std::string_view) const override {
+    return NotFaked();
+  }
+  void UpdateGrant(const directory::SecurityContext&, std::string_view, std::string_view,
+                   directory::GrantDecision, directory::GrantDone done) override {
+    done(NotFaked());
+  }
 
  private:
+  static Status NotFaked() { return Status(Code::kUnsupported, "not faked"); }
   Clock* clock_;
   Random* random_;
   std::string cloud_ = "global";

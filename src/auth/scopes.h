@@ -1,0 +1,41 @@
+// The `scope` parameter as Entra's v2.0 endpoints read it: OpenID Connect's scopes (openid,
+// profile, email, offline_access) beside the permissions of one resource, each written
+// "<resource>/<permission>" (the resource by application id URI or appId) or, for Microsoft
+// Graph, by its bare name; "<resource>/.default" asks for what the resource grants the client.
+// The resource is the access token's audience.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace meridian::auth {
+
+// The Graph resource as this deployment names it.
+struct GraphResource {
+  std::string uri;     // application id URI, the tokens' aud
+  std::string app_id;  // its well-known appId, accepted in scopes too
+};
+
+struct ScopeRequest {
+  bool openid = false, profile = false, email = false, offline_access = false;
+  std::string resource;                  // the audience; empty: none named (Graph's User.Read)
+  bool default_scope = false;            // "<resource>/.default"
+  std::vector<std::string> permissions;  // named permissions of the resource, in request order
+
+  // The OpenID Connect scopes asked for, space-separated, in a fixed order.
+  std::string OidcScopes() const;
+};
+
+// Parses `scope` (space-separated; empty entries skipped). InvalidArgument with graph_code
+// "invalid_scope" for a permission of a resource other than Graph (only Graph's are served), a
+// Graph permission that Graph does not define, .default beside named permissions, scopes of two
+// resources, more than 50 entries or a scope over 256 characters.
+Result<ScopeRequest> ParseScopes(std::string_view scope, const GraphResource& graph);
+
+// Graph's delegated permissions this deployment knows, by name ("User.Read", ...).
+bool IsGraphPermission(std::string_view name);
+
+}  // namespace meridian::auth
