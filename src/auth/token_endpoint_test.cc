@@ -11,6 +11,7 @@
 #include "common/encoding.h"
 #include "crypto/jwt.h"
 #include "crypto/sealed.h"
+#include "crypto/testing/jws.h"
 #include "directory/testing/fixture.h"
 
 namespace meridian::auth {
@@ -281,6 +282,78 @@ TEST_F(TokenEndpointTest, DiscoveryNamesTheRegisteredGrants) {
   EXPECT_TRUE(grants.count("password"));
   EXPECT_TRUE(grants.count("refresh_token"));
   EXPECT_TRUE(grants.count("client_credentials"));
+}
+
+TEST_F(TokenEndpointTest, WorkloadsSignInWithACertificateAndAnAssertionWorksOnce) {
+  auto cert = crypto::testing::RsaCertificate();
+  std::string app = MakeApp("Workload");
+  auto found = d_->Lookup(*admin_, *directory::FindType("application"), app);
+  ASSERT_TRUE(found.ok());
+  ASSERT_TRUE(d_->Update(*admin_, *directory::FindType("application"), found->id,
+                         {{"keyCredentials", json::array{json::object{
+                                                 {"type", "AsymmetricX509Cert"},
+                                                 {"usage", "Verify"},
+                                                 {"key", Base64Encode(cert.der)}}}}},
+                         std::nullopt)
+                  .ok());
+  std::string audience = "https://login.test/" + tenant_.tenant.id + "/oauth2/v2.0/token";
+  int64_t now = clock_.NowSeconds();
+  auto assertion = [&](json::object changes, std::string_view alg = "PS256") {
+    json::object claims{{"iss", app},          {"sub", app},
+                        {"aud", audience},     {"jti", random_->Uuid()},
+                        {"nbf", now},          {"exp", now + 600}};
+    for (auto& kv : changes) claims[kv.key()] = kv.value();
+    json::object header{{"alg", alg},
+                        {"typ", "JWT"},
+                        {"x5t#S256", crypto::testing::Thumbprint(cert.der, EVP_sha256())}};
+    return crypto::testing::SignJws(header, claims, cert.key, alg);
+  };
+  auto with = [&](const std::string& jwt) {
+    return Token({{"grant_type", "client_credentials"},
+                  {"client_id", app},
+                  {"client_assertion_type",
+                   "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+                  {"client_assertion", jwt},
+                  {"scope", tokens_->options().graph_resource + "/.default"}});
+  };
+  std::string good = assertion({});
+  json::object access = Claims(Ok(with(good)).at("access_token"));
+  EXPECT_EQ(S(access.at("azp")), app);
+  EXPECT_EQ(S(access.at("azpacr")), "2");  // a certificate
+  EXPECT_EQ(S(access.at("idtyp")), "app");
+  // RS256 and the request's own spelling of the tenant work too.
+  Ok(with(assertion({{"aud", "https://login.test/" + tenant_.tenant.id + "/oauth2/v2.0/token"}},
+                    "RS256")));
+
+  auto refused = [&](const std::string& jwt, std::string_view why) {
+    OAuthError e = Err(with(jwt));
+    EXPECT_EQ(e.error, "invalid_client") << why << ": " << e.description;
+  };
+  refused(good, "a replay");
+  refused(assertion({{"aud", "https://elsewhere.test/token"}}), "another audience");
+  refused(assertion({{"nbf", now - 7200}, {"exp", now - 3600}}), "expired");
+  refused(assertion({{"exp", now + 7200}}), "valid for two hours");
+  refused(assertion({{"jti", ""}}), "no jti");
+  refused(assertion({{"iss", tenant_.app_id}}), "iss is not the client");
+  // The certificate of one application does not sign in another.
+  OAuthError e = Err(Token({{"grant_type", "client_credentials"},
+                            {"client_id", tenant_.app_id},
+                            {"client_assertion_type",
+                             "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+                            {"client_assertion", assertion({{"iss", tenant_.app_id},
+                                                            {"sub", tenant_.app_id}})},
+                            {"scope", tokens_->options().graph_resource + "/.default"}}));
+  EXPECT_EQ(e.error, "invalid_client");
+  // A secret beside an assertion: two methods.
+  EXPECT_EQ(Err(Token({{"grant_type", "client_credentials"},
+                       {"client_id", app},
+                       {"client_secret", "x"},
+                       {"client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+                       {"client_assertion", assertion({})},
+                       {"scope", tokens_->options().graph_resource + "/.default"}}))
+                .error,
+            "invalid_request");
 }
 
 }  // namespace
