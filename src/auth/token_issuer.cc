@@ -210,7 +210,7 @@ void TokenIssuer::UserTokens(std::shared_ptr<const GrantCall> call, ScopeRequest
 
 void TokenIssuer::LogSignIn(const GrantCall& call, const directory::Object* user,
                             std::string_view login, const Status& outcome,
-                            const std::vector<std::string>& amr) const {
+                            const std::vector<std::string>& amr, bool interactive) const {
   const auto& app = call.client.client.application;
   json::object status{{"errorCode", ErrorCodeOf(outcome)}};
   if (!outcome.ok()) status["failureReason"] = outcome.message();
@@ -220,9 +220,9 @@ void TokenIssuer::LogSignIn(const GrantCall& call, const directory::Object* user
       {"appDisplayName", Str(app.data, "displayName")},
       {"ipAddress", call.request.client_ip},
       {"userAgent", call.request.user_agent},
-      {"clientAppUsed", "Mobile Apps and Desktop clients"},
+      {"clientAppUsed", interactive ? "Browser" : "Mobile Apps and Desktop clients"},
       {"correlationId", call.request.request_id},
-      {"isInteractive", false},
+      {"isInteractive", interactive},
       {"authenticationMethodsUsed", Array(amr)},
       {"authenticationRequirement",
        mfa ? "multiFactorAuthentication" : "singleFactorAuthentication"},

@@ -45,9 +45,11 @@ class TokenIssuer {
                   std::optional<std::string> rotated, bool log, TokenDone done);
 
   // Logs an attempt: for `user` (null when none was identified) signing in as `login` to the
-  // call's client, with `outcome` (ok, or why it failed) and the methods used.
+  // call's client, with `outcome` (ok, or why it failed) and the methods used; `interactive`
+  // when on the sign-in pages.
   void LogSignIn(const GrantCall& call, const directory::Object* user, std::string_view login,
-                 const Status& outcome, const std::vector<std::string>& amr) const;
+                 const Status& outcome, const std::vector<std::string>& amr,
+                 bool interactive = false) const;
 
   // The Graph resource, as scopes name it.
   const GraphResource& graph() const { return graph_; }

@@ -83,6 +83,7 @@ TokenService::TokenService(directory::ClientDirectory* directory, crypto::Kek ke
   grants_.push_back(NewClientCredentialsGrant(issuer_.get()));
   grants_.push_back(NewPasswordGrant(directory_, issuer_.get()));
   grants_.push_back(NewRefreshTokenGrant(directory_, issuer_.get()));
+  grants_.push_back(NewAuthorizationCodeGrant(directory_, issuer_.get()));
 }
 
 TokenService::~TokenService() = default;
@@ -332,6 +333,13 @@ TokenResult TokenService::Token(std::string_view tenant,
   return answer.get();
 }
 
+Result<std::pair<directory::TenantInfo, directory::SecurityContext>> TokenService::TenantContext(
+    std::string_view tenant, std::string request_id) const {
+  MERIDIAN_ASSIGN_OR_RETURN(directory::TenantInfo t, directory_->ResolveTenant(tenant));
+  auto ctx = directory::ContextMint::TokenService(t.id).WithCorrelationId(std::move(request_id));
+  return std::make_pair(std::move(t), std::move(ctx));
+}
+
 Result<std::string> TokenService::Sign(const json::object& claims) const {
   std::shared_ptr<const KeyView> keys = View(directory_->clock()->NowMillis());
   if (!keys->signer) return Internal("no token-signing key is loaded");
@@ -349,19 +357,18 @@ Result<json::object> TokenService::Discovery(std::string_view tenant) const {
   for (std::string& s : Scopes()) scopes.emplace_back(std::move(s));
   json::array grant_types;
   for (const auto& g : grants_) grant_types.emplace_back(g->type());
-  // Only what is served. There is no interactive sign-in yet, so no response type is supported.
-  // RFC 8414 section 2 would let authorization_endpoint be left out, but both MSALs refuse a
-  // document without it (python msal's authority.py reads openid_config['authorization_endpoint'];
-  // msal-common's isOpenIdConfigResponse() requires it), so it stays and names the real
-  // /authorize endpoint, which answers unsupported_response_type, as the empty
-  // response_types_supported says. `sub` is pairwise for users (per application) and the service
-  // principal's id for applications; Entra publishes "pairwise".
+  // Only what is served (auth/authorize_endpoint.h: the code flow with PKCE S256, by redirect or
+  // form post, with the iss parameter). `sub` is pairwise for users (per application) and the
+  // service principal's id for applications; Entra publishes "pairwise".
   return json::object{
       {"issuer", Issuer(t.id)},
       {"token_endpoint", base + "/oauth2/v2.0/token"},
       {"authorization_endpoint", base + "/oauth2/v2.0/authorize"},
       {"jwks_uri", base + "/discovery/v2.0/keys"},
-      {"response_types_supported", json::array{}},
+      {"response_types_supported", json::array{"code"}},
+      {"response_modes_supported", json::array{"query", "fragment", "form_post"}},
+      {"code_challenge_methods_supported", json::array{"S256"}},
+      {"authorization_response_iss_parameter_supported", true},
       {"grant_types_supported", std::move(grant_types)},
       {"subject_types_supported", json::array{"pairwise"}},
       {"id_token_signing_alg_values_supported", json::array{"RS256"}},

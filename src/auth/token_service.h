@@ -94,6 +94,12 @@ class TokenService {
                     const std::vector<std::pair<std::string, std::string>>& form,
                     std::optional<std::string_view> basic_auth) const;
 
+  // The tenant `tenant` (id or verified domain) and the token service's context in it, for the
+  // request `request_id`: what the sign-in pages act with. NotFound for an unknown tenant.
+  Result<std::pair<directory::TenantInfo, directory::SecurityContext>> TenantContext(
+      std::string_view tenant, std::string request_id) const;
+  const TokenIssuer& issuer() const { return *issuer_; }
+
   // Signs `claims` with the key that signs now. Internal when none is loaded.
   Result<std::string> Sign(const boost::json::object& claims) const;
 

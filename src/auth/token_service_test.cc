@@ -428,7 +428,8 @@ TEST_F(TokenServiceTest, DiscoveryAdvertisesExactlyWhatTheTokenEndpointServes) {
   // Grant types: every advertised one reaches its grant; every other is refused. The grants of
   // users are run end to end in token_endpoint_test, over the real directory.
   std::set<std::string> grants = Strings(d->at("grant_types_supported"));
-  EXPECT_EQ(grants, (std::set<std::string>{"client_credentials", "password", "refresh_token"}));
+  EXPECT_EQ(grants, (std::set<std::string>{"client_credentials", "password", "refresh_token",
+                                           "authorization_code"}));
   for (std::string g : {"client_credentials", "authorization_code", "refresh_token", "password",
                         "implicit", "urn:ietf:params:oauth:grant-type:device_code",
                         "urn:ietf:params:oauth:grant-type:jwt-bearer",
@@ -497,10 +498,13 @@ TEST_F(TokenServiceTest, DiscoveryAdvertisesExactlyWhatTheTokenEndpointServes) {
   EXPECT_EQ(Strings(d->at("subject_types_supported")), std::set<std::string>{"pairwise"});
   EXPECT_EQ(claims.at("sub").as_string(), tenant_.sp_id);
 
-  // No interactive flow yet: /authorize (kept for MSAL, see Discovery) serves no response type,
-  // which the server's e2e test checks against the endpoint itself. ID tokens (of the password
-  // grant) are RS256.
-  EXPECT_TRUE(d->at("response_types_supported").as_array().empty());
+  // The code flow (authorize_endpoint_test runs it): code only, PKCE S256 only, the iss
+  // parameter. ID tokens are RS256.
+  EXPECT_EQ(Strings(d->at("response_types_supported")), std::set<std::string>{"code"});
+  EXPECT_EQ(Strings(d->at("code_challenge_methods_supported")), std::set<std::string>{"S256"});
+  EXPECT_EQ(Strings(d->at("response_modes_supported")),
+            (std::set<std::string>{"query", "fragment", "form_post"}));
+  EXPECT_TRUE(d->at("authorization_response_iss_parameter_supported").as_bool());
   EXPECT_EQ(Strings(d->at("id_token_signing_alg_values_supported")),
             std::set<std::string>{"RS256"});
   EXPECT_EQ(d->at("authorization_endpoint").as_string(),

@@ -21,6 +21,8 @@ std::string HexEncode(std::string_view in);
 bool PercentDecode(std::string_view in, bool plus_is_space, std::string* out);
 // application/x-www-form-urlencoded component decoding: PercentDecode with '+' as a space.
 std::optional<std::string> FormUrlDecode(std::string_view in);
+// Percent-encodes every byte but RFC 3986's unreserved characters: safe in a query component.
+std::string PercentEncode(std::string_view in);
 
 void PutBigEndian64(std::string* out, uint64_t v);
 uint64_t GetBigEndian64(std::string_view in);  // requires in.size() >= 8

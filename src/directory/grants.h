@@ -31,6 +31,7 @@ inline constexpr std::string_view kRefreshTokenGrant = "refresh";
 inline constexpr std::string_view kClientAssertionGrant = "assertion";
 inline constexpr std::string_view kLockoutGrant = "lockout";  // directory/lockout.h
 inline constexpr std::string_view kUserCodeGrant = "usercode";  // auth/device_codes.h
+inline constexpr std::string_view kSessionGrant = "session";    // auth/authorize_endpoint.h
 
 struct Grant {
   std::string kind, handle;

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "auth/authorize_endpoint.h"
 #include "auth/token_service.h"
 #include "common/cpu_gate.h"
 #include "common/encoding.h"
@@ -150,6 +151,9 @@ struct MeridianServer::Impl {
   std::unique_ptr<CpuGate> cpu_gate;  // password hashes, bounded and fair across tenants
   std::unique_ptr<directory::Directory> directory;
   std::unique_ptr<auth::TokenService> tokens;
+  // Made once the deployment's secrets are loaded (its CSRF key is one); null until then.
+  std::unique_ptr<auth::AuthorizeEndpoint> authorize_owned;
+  std::atomic<auth::AuthorizeEndpoint*> authorize{nullptr};
   std::unique_ptr<graph::GraphApi> graph;
   http::Metrics metrics;
   http::Router router;
@@ -171,6 +175,8 @@ struct MeridianServer::Impl {
   // loaded, and the next key is made when due.
   void StartKeyRefresher();
   Status StartCluster();
+  // Makes the sign-in pages' endpoint once the deployment's secrets can be read.
+  Status StartSignInPages();
   // Cluster mode: once the global partition has a primary, the deployment's secrets and signing
   // keys exist everywhere; only then does the node serve.
   void Bootstrap();
@@ -303,6 +309,7 @@ Status MeridianServer::Impl::Init() {
   Routes();
   if (options.cluster) return StartCluster();
   MERIDIAN_RETURN_IF_ERROR(tokens->Start());
+  MERIDIAN_RETURN_IF_ERROR(StartSignInPages());
 
   // A first tenant only on a deployment that has none; a failed count stops the start-up
   // rather than create a second one, and its credentials file is never overwritten.
@@ -360,11 +367,20 @@ Status MeridianServer::Impl::StartCluster() {
   return Status::Ok();
 }
 
+Status MeridianServer::Impl::StartSignInPages() {
+  if (authorize.load()) return Status::Ok();
+  MERIDIAN_ASSIGN_OR_RETURN(std::string csrf, directory->ServiceSecret("sign-in-forms"));
+  authorize_owned = std::make_unique<auth::AuthorizeEndpoint>(directory.get(), tokens.get(), csrf);
+  authorize.store(authorize_owned.get());
+  return Status::Ok();
+}
+
 void MeridianServer::Impl::Bootstrap() {
   int64_t next_log = 0;
   while (!stopping.load()) {
     Status s = directory->Bootstrap();
     if (s.ok()) s = tokens->Start();
+    if (s.ok()) s = StartSignInPages();
     Result<std::string> key = s.ok() ? directory->ServiceSecret("replica-token-mac")
                                      : Result<std::string>(s);
     if (key.ok()) {
@@ -542,10 +558,39 @@ void MeridianServer::Impl::Routes() {
                res.SetJson(200, json::serialize(tokens->Jwks()));
                res.headers.emplace_back("Cache-Control", "public, max-age=3600");
              });
-  router.Add("GET", "/{tenant}/oauth2/v2.0/authorize",
-             [](const http::Request& req, const http::RouteParams&, http::Response& res) {
-               res.SetJson(400, R"({"error":"unsupported_response_type","error_description":"Interactive sign-in is not available yet; use the client-credentials grant."})");
-             });
+  auto authorize_route = [this](const http::Request& req, const http::RouteParams& p,
+                                http::Response& res, std::function<void()> done) {
+    auth::AuthorizeEndpoint* endpoint = authorize.load();
+    if (!endpoint) {
+      res.SetJson(503, R"({"error":"temporarily_unavailable"})");
+      return done();
+    }
+    auth::AuthorizeRequest r;
+    r.tenant = p.Get("tenant");
+    r.post = req.method == "POST";
+    if (r.post) {
+      auto form = TokenForm(req);
+      if (!form.ok()) {
+        res.SetJson(400, R"({"error":"invalid_request","error_description":"The sign-in form must be application/x-www-form-urlencoded."})");
+        return done();
+      }
+      r.params = std::move(*form);
+    } else {
+      r.params = req.query;
+    }
+    r.cookie_header = std::string(req.Header("cookie").value_or(""));
+    r.client_ip = ClientIp(req);
+    r.user_agent = std::string(req.Header("user-agent").value_or("")).substr(0, 512);
+    r.request_id = res.request_id;
+    endpoint->Handle(std::move(r), [&res, done](auth::AuthorizeResponse out) {
+      res.status = out.status;
+      res.body = std::move(out.body);
+      for (auto& h : out.headers) res.headers.push_back(std::move(h));
+      done();
+    });
+  };
+  router.AddAsync("GET", "/{tenant}/oauth2/v2.0/authorize", authorize_route);
+  router.AddAsync("POST", "/{tenant}/oauth2/v2.0/authorize", authorize_route);
   router.Add("POST", "/operator/v1/tenants",
              [this](const http::Request& req, const http::RouteParams&, http::Response& res) {
                if (!IsOperator(req, res)) return;

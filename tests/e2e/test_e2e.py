@@ -137,21 +137,26 @@ class EndToEnd(unittest.TestCase):
 
     def test_discovery_says_only_what_is_served(self):
         d = self.s.get(self.doc["openidConfiguration"].replace("https://localhost", "https://127.0.0.1")).json()
-        self.assertEqual(d["grant_types_supported"], ["client_credentials", "password", "refresh_token"])
+        self.assertEqual(d["grant_types_supported"],
+                         ["client_credentials", "password", "refresh_token", "authorization_code"])
         self.assertEqual(d["subject_types_supported"], ["pairwise"])
         self.assertIn("openid", d["scopes_supported"])
         self.assertIn(self.doc["graphScope"], d["scopes_supported"])
         claims = json.loads(base64.urlsafe_b64decode(self.tok.split(".")[1] + "=="))
         self.assertLessEqual(set(claims), set(d["claims_supported"]))
-        # The authorization endpoint stays for MSAL's sake, and serves no response type, as
-        # response_types_supported says.
-        self.assertEqual(d["response_types_supported"], [])
+        # The authorization endpoint serves the code flow only; the bootstrap application has no
+        # redirect URI, so every request stops on an error page and is never redirected.
+        self.assertEqual(d["response_types_supported"], ["code"])
+        self.assertEqual(d["code_challenge_methods_supported"], ["S256"])
         authorize = d["authorization_endpoint"].replace("https://localhost", "https://127.0.0.1")
         for response_type in ("code", "token", "id_token", "code id_token"):
             r = self.s.get(authorize, params={"response_type": response_type,
-                                              "client_id": self.doc["bootstrapApplication"]["appId"]})
+                                              "client_id": self.doc["bootstrapApplication"]["appId"],
+                                              "redirect_uri": "https://evil.example/"},
+                           allow_redirects=False)
             self.assertEqual(r.status_code, 400, r.text)
-            self.assertEqual(r.json()["error"], "unsupported_response_type")
+            self.assertNotIn("Location", r.headers)
+            self.assertIn("text/html", r.headers["Content-Type"])
 
     def test_gate_rejects_missing_forged_and_foreign_tokens(self):
         r = self.s.get(self.url + "/v1.0/users")
