@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as oidc from 'openid-client';
 import * as jose from 'jose';
-import { ConfidentialClientApplication } from '@azure/msal-node';
+import { ConfidentialClientApplication, PublicClientApplication } from '@azure/msal-node';
 
 const doc = JSON.parse(readFileSync(process.env.MERIDIAN_DOC, 'utf8'));
 const app = doc.bootstrapApplication;
@@ -13,6 +13,35 @@ const app = doc.bootstrapApplication;
 async function graphGet(token, path) {
   const r = await fetch(doc.graphBaseUrl + path, { headers: { Authorization: 'Bearer ' + token } });
   return { status: r.status, body: await r.json() };
+}
+
+// Graph as the bootstrap application (a Global Administrator): registers what a test needs.
+async function graphPost(path, body) {
+  const config = await oidc.discovery(new URL(doc.authority + '/v2.0'), app.appId, app.clientSecret);
+  const { access_token } = await oidc.clientCredentialsGrant(config, { scope: doc.graphScope });
+  const r = await fetch(doc.graphBaseUrl + path, {
+    method: 'POST',
+    headers: { Authorization: 'Bearer ' + access_token, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const json = await r.json();
+  assert.ok(r.status < 300, JSON.stringify(json));
+  return json;
+}
+
+// An application with `props`, its service principal, and a user who can sign in.
+async function registerAppAndUser(props) {
+  const created = await graphPost('/applications', { displayName: 'Interop ' + Date.now(), ...props });
+  await graphPost('/servicePrincipals', { appId: created.appId });
+  const alias = 'interop' + Math.floor(Math.random() * 1e9);
+  const domain = doc.administrator.userPrincipalName.split('@')[1];
+  const password = 'Kx7#mQ2!vR9-' + Math.floor(Math.random() * 1e6);
+  await graphPost('/users', {
+    accountEnabled: true, displayName: 'Interop User', mailNickname: alias,
+    userPrincipalName: alias + '@' + domain,
+    passwordProfile: { password, forceChangePasswordNextSignIn: false },
+  });
+  return { app: created, username: alias + '@' + domain, password };
 }
 
 test('openid-client discovers the tenant and runs the client-credentials grant', async () => {
@@ -60,4 +89,65 @@ test('jose verifies the access token against the published JWKS', async () => {
   forged.tid = '00000000-0000-4000-8000-000000000000';
   const tampered = [h, Buffer.from(JSON.stringify(forged)).toString('base64url'), s].join('.');
   await assert.rejects(jose.jwtVerify(tampered, jwks));
+});
+
+test('openid-client runs the authorization code flow with PKCE through the sign-in page', async () => {
+  const redirect = 'https://interop.example/callback';
+  const { app: web, username, password } = await registerAppAndUser({ web: { redirectUris: [redirect] } });
+  const secret = await graphPost('/applications/' + web.id + '/addPassword', {});
+  const config = await oidc.discovery(new URL(doc.authority + '/v2.0'), web.appId, secret.secretText);
+  assert.deepEqual(config.serverMetadata().code_challenge_methods_supported, ['S256']);
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const nonce = oidc.randomNonce();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: redirect, scope: 'openid profile offline_access',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    state, nonce,
+  });
+  // The browser: the page, then its form posted back with the cookie it set.
+  const page = await fetch(url, { redirect: 'manual' });
+  assert.equal(page.status, 200);
+  const cookie = page.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const html = await page.text();
+  const form = new URLSearchParams();
+  for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+    form.append(m[1], m[2].replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<')
+      .replaceAll('&gt;', '>').replaceAll('&amp;', '&'));
+  }
+  form.append('username', username);
+  form.append('password', password);
+  const action = new URL(html.match(/<form method="post" action="([^"]+)"/)[1], url);
+  const back = await fetch(action, { method: 'POST', body: form, headers: { cookie }, redirect: 'manual' });
+  assert.equal(back.status, 302, await back.text());
+  const tokens = await oidc.authorizationCodeGrant(config, new URL(back.headers.get('location')), {
+    pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce,
+  });
+  const claims = tokens.claims();
+  assert.equal(claims.preferred_username, username);
+  assert.equal(claims.tid, doc.tenantId);
+  assert.ok(tokens.refresh_token);
+  // The ID token verifies against the JWKS, and the refresh token works once.
+  const meta = config.serverMetadata();
+  await jose.jwtVerify(tokens.id_token, jose.createRemoteJWKSet(new URL(meta.jwks_uri)), {
+    issuer: meta.issuer, audience: web.appId,
+  });
+  const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token);
+  assert.ok(refreshed.access_token);
+  await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token));
+});
+
+test('msal-node acquires a user token by username and password (a public client)', async () => {
+  const { app: pub, username, password } = await registerAppAndUser({ isFallbackPublicClient: true });
+  const msal = new PublicClientApplication({
+    auth: { clientId: pub.appId, authority: doc.authority, knownAuthorities: [new URL(doc.authority).host] },
+  });
+  const result = await msal.acquireTokenByUsernamePassword({ scopes: ['User.Read'], username, password });
+  assert.ok(result.accessToken);
+  assert.equal(result.account.username, username);
+  assert.equal(result.idTokenClaims.preferred_username, username);
+  // The refresh token MSAL cached redeems for a new access token.
+  const again = await msal.acquireTokenSilent({ account: result.account, scopes: ['User.Read'], forceRefresh: true });
+  assert.ok(again.accessToken);
+  await assert.rejects(msal.acquireTokenByUsernamePassword({ scopes: ['User.Read'], username, password: 'wrong' }));
 });
