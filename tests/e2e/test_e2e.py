@@ -100,6 +100,40 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(r.status_code, 200, r.text)
         self.assertEqual(r.json()["value"][0]["id"], self.doc["tenantId"])
 
+    def test_msal_username_password_and_refresh(self):
+        # A public client that allows public client flows, and a user, registered through Graph.
+        app = self.s.post(self.url + "/v1.0/applications", headers=self.h,
+                          json={"displayName": "Python public client", "isFallbackPublicClient": True}).json()
+        self.s.post(self.url + "/v1.0/servicePrincipals", headers=self.h, json={"appId": app["appId"]})
+        upn = "msalpy@" + self.doc["administrator"]["userPrincipalName"].split("@")[1]
+        r = self.s.post(self.url + "/v1.0/users", headers=self.h, json={
+            "accountEnabled": True, "displayName": "Msal Py", "mailNickname": "msalpy",
+            "userPrincipalName": upn,
+            "passwordProfile": {"password": "Qz4%tLw8!Np2", "forceChangePasswordNextSignIn": False}})
+        self.assertEqual(r.status_code, 201, r.text)
+        # MSAL asks https://<host>/common/userrealm/ first, on port 443 whatever the authority's
+        # port (its Authority.instance drops it); a 404 there means "a plain directory". The test
+        # server cannot listen on 443, so tell MSAL what that 404 would.
+        msal.authority.Authority._domains_without_user_realm_discovery.add("localhost")
+        pca = msal.PublicClientApplication(app["appId"], authority=self.doc["authority"],
+                                           validate_authority=False, verify=self.server.ca)
+        result = pca.acquire_token_by_username_password(upn, "Qz4%tLw8!Np2", scopes=["User.Read"])
+        self.assertIn("access_token", result, result)
+        self.assertEqual(result["id_token_claims"]["preferred_username"], upn)
+        me = self.s.get(self.url + "/v1.0/users/" + upn, headers=bearer(result["access_token"]))
+        self.assertEqual(me.status_code, 200, me.text)
+        # MSAL redeems its cached refresh token for a new access token.
+        account = pca.get_accounts(username=upn)[0]
+        again = pca.acquire_token_silent_with_error(["User.Read"], account, force_refresh=True)
+        self.assertIn("access_token", again, again)
+        self.assertNotEqual(again["access_token"], result["access_token"])
+        wrong = pca.acquire_token_by_username_password(upn, "wrong", scopes=["User.Read"])
+        self.assertEqual(wrong.get("error"), "invalid_grant", wrong)
+        # Each attempt is in the sign-in log.
+        log = self.s.get(self.url + "/v1.0/auditLogs/signIns", headers=self.h,
+                         params={"$filter": "appId eq '%s'" % app["appId"]}).json()["value"]
+        self.assertEqual([e["status"]["errorCode"] for e in log], [50126, 0])
+
     def test_token_errors(self):
         ep = self.url + "/%s/oauth2/v2.0/token" % self.doc["tenantId"]
         app = self.doc["bootstrapApplication"]
