@@ -194,6 +194,14 @@ TEST_F(AuthorizeEndpointTest, TheCodeFlowSignsInAndTheCodeIsRedeemedOnce) {
   EXPECT_EQ(id->at("oid").as_string(), user_id_);
   EXPECT_EQ(verifier->Verify(tokens.at("access_token").as_string())->at("azpacr"), "1");
   EXPECT_TRUE(tokens.contains("refresh_token"));
+  // The refresh token of a confidential client needs its secret.
+  auto stolen = tokens_->Token(tenant_.tenant.id,
+                               {{"grant_type", "refresh_token"},
+                                {"client_id", app_id_},
+                                {"refresh_token", std::string(tokens.at("refresh_token").as_string())}},
+                               std::nullopt);
+  ASSERT_TRUE(std::holds_alternative<OAuthError>(stolen));
+  EXPECT_EQ(std::get<OAuthError>(stolen).error, "invalid_client");
   // Again: refused.
   auto again = Redeem(got["code"]);
   ASSERT_TRUE(std::holds_alternative<OAuthError>(again));

@@ -20,6 +20,18 @@ class RefreshTokenGrant final : public Grant {
       return done(OAuthError{400, "invalid_request",
                              "The request body must contain 'refresh_token'."});
     }
+    // An application with credentials is a confidential client: its refresh tokens are
+    // redeemed only with them (RFC 6749 section 6), so a stolen token alone is not enough.
+    const auto& app = call->client.client.application.data;
+    auto has = [&](std::string_view k) {
+      auto* v = app.if_contains(k);
+      return v && v->is_array() && !v->get_array().empty();
+    };
+    if (!call->client.confidential() && (has("passwordCredentials") || has("keyCredentials"))) {
+      return done(OAuthError{401, "invalid_client",
+                             "AADSTS7000218: The request body must contain 'client_secret' or "
+                             "'client_assertion': the application is a confidential client."});
+    }
     tokens_.Redeem(call->ctx, *token, call->client.app_id,
                    [this, call, done](Result<Redeemed> r) mutable {
                      if (!r.ok()) return done(OAuthErrorOf(r.status()));
