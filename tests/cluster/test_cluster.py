@@ -182,8 +182,10 @@ class ClusterTest(unittest.TestCase):
         app = self.tenant["bootstrapApplication"]
         r = node.session().post(
             "%s/%s/oauth2/v2.0/token" % (node.url, self.tenant["tenantId"]), timeout=20,
-            data={"grant_type": "refresh_token", "refresh_token": "x", "client_id": app["appId"]})
+            data={"grant_type": "refresh_token", "refresh_token": "x", "client_id": app["appId"],
+                  "client_secret": app["clientSecret"]})
         self.assertEqual(r.status_code, 400, r.text)
+        self.assertEqual(r.json()["error"], "invalid_grant")
         self.assertEqual(forwarded(), before + 1, "a refresh-token request ran off the primary")
 
     def test_3_a_planned_move_of_the_primary_pauses_writes_well_under_a_second(self):
