@@ -217,6 +217,16 @@ TEST_F(AuthorizeEndpointTest, TheCodeFlowSignsInAndTheCodeIsRedeemedOnce) {
 
 TEST_F(AuthorizeEndpointTest, PkceIsCheckedAtRedemption) {
   auto got = Returned(SignIn(Request()));
+  // A code sent to a web redirect URI is a confidential client's: not redeemed without its secret.
+  auto unauthenticated = tokens_->Token(tenant_.tenant.id,
+                                        {{"grant_type", "authorization_code"},
+                                         {"client_id", app_id_},
+                                         {"code", got["code"]},
+                                         {"redirect_uri", kWeb},
+                                         {"code_verifier", kVerifier}},
+                                        std::nullopt);
+  ASSERT_TRUE(std::holds_alternative<OAuthError>(unauthenticated));
+  EXPECT_EQ(std::get<OAuthError>(unauthenticated).error, "invalid_client");
   auto r = Redeem(got["code"], "wrong-verifier-wrong-verifier-wrong-verifier-00");
   ASSERT_TRUE(std::holds_alternative<OAuthError>(r));
   EXPECT_EQ(std::get<OAuthError>(r).error, "invalid_grant");
