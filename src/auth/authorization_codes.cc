@@ -71,13 +71,9 @@ void AuthorizationCodes::Issue(const directory::SecurityContext& ctx, CodeGrant 
   }
   std::string code = Base64UrlEncode(random_->Bytes(32));
   json::object data = Encode(grant);
-  store_->UpdateGrant(
-      ctx, directory::kAuthorizationCodeGrant, directory::GrantHandle(code),
-      [data](const std::optional<Grant>& current, int64_t now) -> Result<GrantChange> {
-        if (current) return Internal("an authorization code was drawn twice");
-        return GrantChange{data, now + kCodeLifetimeMs};
-      },
-      [code, done = std::move(done)](Result<Grant> g) {
+  directory::CreateGrant(
+      store_, ctx, directory::kAuthorizationCodeGrant, directory::GrantHandle(code),
+      std::move(data), kCodeLifetimeMs, [code, done = std::move(done)](Result<Grant> g) {
         if (!g.ok()) return done(g.status());
         done(code);
       });

@@ -335,15 +335,10 @@ void AuthorizeEndpoint::SignIn(std::shared_ptr<Flow> flow) const {
         json::object data{{"user", in->user.id},
                           {"authTime", started_ms},
                           {"amr", json::array{"pwd"}}};
-        int64_t expires = started_ms + options_.session_lifetime_seconds * 1000;
         std::string user_id = in->user.id;
-        directory_->UpdateGrant(
-            flow->ctx(), directory::kSessionGrant, directory::GrantHandle(secret),
-            [data, expires](const std::optional<directory::Grant>& current,
-                            int64_t) -> Result<directory::GrantChange> {
-              if (current) return Internal("an SSO session secret was drawn twice");
-              return directory::GrantChange{data, expires};
-            },
+        directory::CreateGrant(
+            directory_, flow->ctx(), directory::kSessionGrant, directory::GrantHandle(secret),
+            std::move(data), options_.session_lifetime_seconds * 1000,
             [this, flow, user_id, started_ms, secret](Result<directory::Grant> kept) {
               if (!kept.ok()) return ShowSignIn(flow, "Sign-in is unavailable right now. Try again.");
               Finish(flow, user_id, started_ms, {"pwd"}, secret);

@@ -62,12 +62,8 @@ void DeviceCodes::Start(const directory::SecurityContext& ctx, std::string clien
   std::string device = GrantHandle(auth.device_code);
   json::object record{
       {"client", client_id}, {"scope", scope}, {"state", "pending"}, {"lastPoll", 0}};
-  store_->UpdateGrant(
-      ctx, kDeviceCodeGrant, device,
-      [record](const std::optional<Grant>& current, int64_t now) -> Result<GrantChange> {
-        if (current) return Internal("a device code was drawn twice");
-        return GrantChange{record, now + kDeviceCodeLifetimeMs};
-      },
+  directory::CreateGrant(
+      store_, ctx, kDeviceCodeGrant, device, std::move(record), kDeviceCodeLifetimeMs,
       [this, ctx, device, auth, done = std::move(done)](Result<Grant> g) {
         if (!g.ok()) return done(g.status());
         store_->UpdateGrant(

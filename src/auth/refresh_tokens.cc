@@ -52,14 +52,9 @@ void RefreshTokens::Issue(const directory::SecurityContext& ctx, const RefreshFa
       {"scope", family.scope},     {"authTime", family.auth_time_ms},
       {"amr", StringArray(family.amr)},     {"current", Base64UrlEncode(crypto::Sha256(secret))},
       {"replaced", json::array{}}, {"revoked", false}};
-  int64_t idle = policy_.idle_lifetime_ms;
-  store_->UpdateGrant(
-      ctx, kRefreshTokenGrant, directory::GrantHandle(id),
-      [data, idle](const std::optional<Grant>& current, int64_t now) -> Result<GrantChange> {
-        if (current) return Internal("a refresh-token family id was drawn twice");
-        return GrantChange{data, now + idle};
-      },
-      [token, done = std::move(done)](Result<Grant> g) {
+  directory::CreateGrant(
+      store_, ctx, kRefreshTokenGrant, directory::GrantHandle(id), std::move(data),
+      policy_.idle_lifetime_ms, [token, done = std::move(done)](Result<Grant> g) {
         if (!g.ok()) return done(g.status());
         done(token);
       });

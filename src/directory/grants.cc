@@ -47,4 +47,18 @@ Result<std::optional<Grant>> DecodeGrant(std::string_view kind, std::string_view
                                     static_cast<uint64_t>(version->get_int64())});
 }
 
+void CreateGrant(GrantStore* store, const SecurityContext& ctx, std::string_view kind,
+                 std::string_view handle, boost::json::object data, int64_t lifetime_ms,
+                 GrantDone done) {
+  std::string what(kind);
+  store->UpdateGrant(
+      ctx, kind, handle,
+      [data = std::move(data), lifetime_ms, what](const std::optional<Grant>& current,
+                                                  int64_t now) -> Result<GrantChange> {
+        if (current) return Internal("the secret of a new " + what + " grant was drawn twice");
+        return GrantChange{data, now + lifetime_ms};
+      },
+      std::move(done));
+}
+
 }  // namespace meridian::directory

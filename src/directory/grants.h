@@ -54,6 +54,15 @@ using GrantDecision =
 // An update's outcome: the grant as written (for a delete, without data), with its version.
 using GrantDone = std::function<void(Result<Grant>)>;
 
+class GrantStore;
+
+// Keeps `data` as the new grant `kind`/`handle` for `lifetime_ms` from the op's time. For
+// records under a secret just drawn: a live grant already there means the secret was drawn twice
+// (Internal), and nothing is written.
+void CreateGrant(GrantStore* store, const SecurityContext& ctx, std::string_view kind,
+                 std::string_view handle, boost::json::object data, int64_t lifetime_ms,
+                 GrantDone done);
+
 // The handle of `secret`: base64url SHA-256, 43 characters.
 std::string GrantHandle(std::string_view secret);
 // InvalidArgument unless `kind` is one of the kinds above and `handle` has the shape of a handle.
