@@ -63,6 +63,12 @@ class ObservedDirectory final : public directory::ClientDirectory {
                           std::function<void(Result<directory::PasswordSignIn>)> done) override {
     real_->SignInWithPassword(ctx, login, password, std::move(done));
   }
+  void ChangePasswordAtSignIn(const directory::SecurityContext& ctx, std::string_view user,
+                              std::string old_hash, std::string password,
+                              std::function<void(Status)> done) override {
+    real_->ChangePasswordAtSignIn(ctx, user, std::move(old_hash), std::move(password),
+                                  std::move(done));
+  }
   Result<std::set<std::string>> GrantedScopes(const directory::SecurityContext& ctx,
                                               std::string_view client, std::string_view resource,
                                               std::string_view user) const override {

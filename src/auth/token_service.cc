@@ -10,10 +10,13 @@
 #include <span>
 
 #include "auth/client_authentication.h"
+#include "auth/device_codes.h"
+#include "auth/scopes.h"
 #include "auth/refresh_tokens.h"
 #include "auth/token_issuer.h"
 #include "common/clock.h"
 #include "common/encoding.h"
+#include "directory/records.h"
 
 namespace meridian::auth {
 namespace json = boost::json;
@@ -84,6 +87,8 @@ TokenService::TokenService(directory::ClientDirectory* directory, crypto::Kek ke
   grants_.push_back(NewPasswordGrant(directory_, issuer_.get()));
   grants_.push_back(NewRefreshTokenGrant(directory_, issuer_.get()));
   grants_.push_back(NewAuthorizationCodeGrant(directory_, issuer_.get()));
+  grants_.push_back(NewDeviceCodeGrant(directory_, issuer_.get()));
+  devices_ = std::make_unique<DeviceCodes>(directory_, directory_->random());
 }
 
 TokenService::~TokenService() = default;
@@ -266,29 +271,22 @@ std::string TokenService::Issuer(std::string_view tenant_id) const {
 }
 
 Grant* TokenService::FindGrant(std::string_view grant_type) const {
+  // MSAL (msal-node, msal.js) sends the device code grant by its short name, as Entra accepts.
+  if (grant_type == "device_code") grant_type = "urn:ietf:params:oauth:grant-type:device_code";
   for (const auto& g : grants_) {
     if (g->type() == grant_type) return g.get();
   }
   return nullptr;
 }
 
-void TokenService::Token(TokenRequest request, TokenDone done) const {
+void TokenService::Admit(TokenRequest request, TokenDone done,
+                         std::function<void(std::shared_ptr<GrantCall>, TokenDone)> then) const {
   std::set<std::string_view> seen;
   for (const auto& [k, v] : request.form) {
     if (!seen.insert(k).second) {
       return done(OAuthError{400, "invalid_request",
                              "The parameter '" + k.substr(0, 64) + "' was given more than once."});
     }
-  }
-  auto grant_type = request.Param("grant_type");
-  if (!grant_type) {
-    return done(OAuthError{400, "invalid_request", "The request body must contain 'grant_type'."});
-  }
-  Grant* grant = FindGrant(*grant_type);
-  if (!grant) {
-    return done(OAuthError{400, "unsupported_grant_type",
-                           "The grant type '" + std::string(grant_type->substr(0, 128)) +
-                               "' is not supported."});
   }
   auto resolved = directory_->ResolveTenant(request.tenant);
   if (!resolved.ok() && resolved.status().code() != Code::kNotFound) {
@@ -305,19 +303,68 @@ void TokenService::Token(TokenRequest request, TokenDone done) const {
       std::move(*resolved), std::move(request), {}});
   clients_->Authenticate(
       call->ctx, call->tenant, call->request,
-      [this, grant, call, done](Result<AuthenticatedClient> client) mutable {
+      [this, call, done, then = std::move(then)](Result<AuthenticatedClient> client) mutable {
         if (!client.ok()) {
           issuer_->LogSignIn(*call, nullptr, "", client.status(), {});
           return done(OAuthErrorOf(client.status()));
         }
         call->client = std::move(*client);
-        if (!call->client.confidential() && !grant->public_clients()) {
-          return done(OAuthError{401, "invalid_client",
-                                 "AADSTS7000218: The request body must contain 'client_secret' "
-                                 "or 'client_assertion'."});
-        }
-        grant->Run(std::move(call), std::move(done));
+        then(std::move(call), std::move(done));
       });
+}
+
+void TokenService::Token(TokenRequest request, TokenDone done) const {
+  std::string_view grant_type = request.Get("grant_type");
+  if (grant_type.empty()) {
+    return done(OAuthError{400, "invalid_request", "The request body must contain 'grant_type'."});
+  }
+  Grant* grant = FindGrant(grant_type);
+  if (!grant) {
+    return done(OAuthError{400, "unsupported_grant_type",
+                           "The grant type '" + std::string(grant_type.substr(0, 128)) +
+                               "' is not supported."});
+  }
+  Admit(std::move(request), std::move(done),
+        [grant](std::shared_ptr<GrantCall> call, TokenDone done) {
+          if (!call->client.confidential() && !grant->public_clients()) {
+            return done(OAuthError{401, "invalid_client",
+                                   "AADSTS7000218: The request body must contain 'client_secret' "
+                                   "or 'client_assertion'."});
+          }
+          grant->Run(std::move(call), std::move(done));
+        });
+}
+
+void TokenService::DeviceAuthorization(TokenRequest request, TokenDone done) const {
+  Admit(std::move(request), std::move(done),
+        [this](std::shared_ptr<GrantCall> call, TokenDone done) {
+          if (!directory::Bool(call->client.client.application.data, "isFallbackPublicClient",
+                               false)) {
+            return done(OAuthError{400, "unauthorized_client",
+                                   "AADSTS7000218: The application does not allow the device code "
+                                   "flow (public client flows are off: isFallbackPublicClient)."});
+          }
+          std::string scope(call->request.Get("scope"));
+          auto scopes = ParseScopes(scope, issuer_->graph());
+          if (!scopes.ok()) return done(OAuthErrorOf(scopes.status()));
+          devices_->Start(
+              call->ctx, call->client.app_id, scope,
+              [this, call, done](Result<auth::DeviceAuthorization> started) {
+                if (!started.ok()) return done(OAuthErrorOf(started.status()));
+                std::string page =
+                    options_.public_url + "/" + call->tenant.id + "/oauth2/v2.0/devicelogin";
+                done(json::object{
+                    {"device_code", started->device_code},
+                    {"user_code", started->user_code},
+                    {"verification_uri", page},
+                    {"verification_uri_complete", page + "?user_code=" + started->user_code},
+                    {"expires_in", started->expires_in_s},
+                    {"interval", started->interval_s},
+                    {"message", "To sign in, use a web browser to open the page " + page +
+                                    " and enter the code " + started->user_code +
+                                    " to authenticate."}});
+              });
+        });
 }
 
 TokenResult TokenService::Token(std::string_view tenant,
@@ -357,13 +404,14 @@ Result<json::object> TokenService::Discovery(std::string_view tenant) const {
   for (std::string& s : Scopes()) scopes.emplace_back(std::move(s));
   json::array grant_types;
   for (const auto& g : grants_) grant_types.emplace_back(g->type());
-  // Only what is served (auth/authorize_endpoint.h: the code flow with PKCE S256, by redirect or
+  // Only what is served (auth/sign_in_pages.h: the code flow with PKCE S256, by redirect or
   // form post, with the iss parameter). `sub` is pairwise for users (per application) and the
   // service principal's id for applications; Entra publishes "pairwise".
   return json::object{
       {"issuer", Issuer(t.id)},
       {"token_endpoint", base + "/oauth2/v2.0/token"},
       {"authorization_endpoint", base + "/oauth2/v2.0/authorize"},
+      {"device_authorization_endpoint", base + "/oauth2/v2.0/devicecode"},
       {"jwks_uri", base + "/discovery/v2.0/keys"},
       {"response_types_supported", json::array{"code"}},
       {"response_modes_supported", json::array{"query", "fragment", "form_post"}},

@@ -58,6 +58,7 @@ struct TokenServiceOptions {
 };
 
 class ClientAuthenticator;
+class DeviceCodes;
 class RefreshTokens;
 class TokenIssuer;
 
@@ -89,6 +90,10 @@ class TokenService {
   // The token endpoint: answers `request` through `done` (exactly once, on this thread or a
   // directory write's) with the JSON token response or an OAuth error.
   void Token(TokenRequest request, TokenDone done) const;
+  // The device authorization endpoint (RFC 8628 section 3.1): starts a device code flow for a
+  // public client (one that allows public client flows, isFallbackPublicClient) and answers with
+  // the codes and the verification page (auth/sign_in_pages.h), or an OAuth error.
+  void DeviceAuthorization(TokenRequest request, TokenDone done) const;
   // Token, waiting for the answer: for tests and tools. `basic_auth` is an Authorization header.
   TokenResult Token(std::string_view tenant,
                     const std::vector<std::pair<std::string, std::string>>& form,
@@ -142,6 +147,10 @@ class TokenService {
   // less than key_miss_reload_seconds ago. Whether it reloaded.
   bool ReloadOnMiss(std::string_view kid) const;
 
+  // The checks every request to the token and device endpoints passes first: no parameter twice,
+  // the tenant, the client's authentication (or none: a public client). Then `then`.
+  void Admit(TokenRequest request, TokenDone done,
+             std::function<void(std::shared_ptr<GrantCall>, TokenDone)> then) const;
   // The grant for `grant_type`, or null.
   Grant* FindGrant(std::string_view grant_type) const;
 
@@ -167,6 +176,7 @@ class TokenService {
   std::unique_ptr<RefreshTokens> refresh_;
   std::unique_ptr<TokenIssuer> issuer_;
   std::unique_ptr<ClientAuthenticator> clients_;
+  std::unique_ptr<DeviceCodes> devices_;
   std::vector<std::unique_ptr<Grant>> grants_;  // the registry, in discovery's order
 };
 

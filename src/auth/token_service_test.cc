@@ -429,7 +429,8 @@ TEST_F(TokenServiceTest, DiscoveryAdvertisesExactlyWhatTheTokenEndpointServes) {
   // users are run end to end in token_endpoint_test, over the real directory.
   std::set<std::string> grants = Strings(d->at("grant_types_supported"));
   EXPECT_EQ(grants, (std::set<std::string>{"client_credentials", "password", "refresh_token",
-                                           "authorization_code"}));
+                                           "authorization_code",
+                                           "urn:ietf:params:oauth:grant-type:device_code"}));
   for (std::string g : {"client_credentials", "authorization_code", "refresh_token", "password",
                         "implicit", "urn:ietf:params:oauth:grant-type:device_code",
                         "urn:ietf:params:oauth:grant-type:jwt-bearer",

@@ -197,6 +197,11 @@ class ClientDirectory : public GrantStore {
   virtual void SignInWithPassword(const SecurityContext& ctx, std::string_view login,
                                   std::string_view password,
                                   std::function<void(Result<PasswordSignIn>)> done) = 0;
+  // Sets the new password of a user whose password must change, at an interactive sign-in
+  // (Directory::ChangePasswordAtSignIn).
+  virtual void ChangePasswordAtSignIn(const SecurityContext& ctx, std::string_view user_id,
+                                      std::string expected_old_hash, std::string new_password,
+                                      std::function<void(Status)> done) = 0;
   // The scopes of resource `resource_sp` granted to client `client_sp` for user `user_id`
   // (directory/permission_grants.h).
   virtual Result<std::set<std::string>> GrantedScopes(const SecurityContext& ctx,

@@ -285,6 +285,19 @@ class Directory final : public TenantDirectory, public ClientDirectory {
   Result<bool> UpgradePasswordHash(const SecurityContext& ctx, std::string_view user_id,
                                    std::string new_hash, std::string expected_old_hash);
 
+  // The user's own change of a password that must change (forceChangePasswordNextSignIn), at an
+  // interactive sign-in, once the current password verified (PasswordSignIn::stored_hash is
+  // `expected_old_hash`): `new_password` is checked against the password policy, must differ from
+  // the current one, is hashed before any write, and is stored with the flag cleared, audited as
+  // "Change user password", only while the stored hash is still `expected_old_hash` (so a proof
+  // of the old password changes it once; FailedPrecondition after). InvalidArgument
+  // ("Request_BadRequest") for a password the policy refuses.
+  void ChangePasswordAtSignIn(const SecurityContext& ctx, std::string_view user_id,
+                              std::string expected_old_hash, std::string new_password,
+                              std::function<void(Status)> done) override;
+  Status ChangePasswordAtSignIn(const SecurityContext& ctx, std::string_view user_id,
+                                std::string expected_old_hash, std::string new_password);
+
   // Partition ids and their last LSNs, for /metrics.
   std::vector<std::pair<std::string, uint64_t>> PartitionLsns() const;
 
@@ -316,6 +329,13 @@ class Directory final : public TenantDirectory, public ClientDirectory {
               Committed done);
   std::unique_ptr<store::ReadView> TenantRead(store::Partition* p, const SecurityContext& ctx,
                                               bool snapshot) const;
+  // The policy's checks of a password that need the tenant's state (directory/passwords.cc): the
+  // names of `user` (Graph properties) and of the organization; CheckPasswordOf checks the
+  // password a body's passwordProfile sets, if any.
+  static Status CheckPasswordNamesOf(const store::ReadView& view, const store::TenantKeys& keys,
+                                     const boost::json::object& user, std::string_view password);
+  static Status CheckPasswordOf(const store::ReadView& view, const store::TenantKeys& keys,
+                                const boost::json::object& user);
   Result<std::optional<std::string>> HashPasswordOf(const SecurityContext& ctx,
                                                     const Intent& intent, const TypeSchema& type,
                                                     const boost::json::object& checked);

@@ -31,7 +31,9 @@ inline constexpr std::string_view kRefreshTokenGrant = "refresh";
 inline constexpr std::string_view kClientAssertionGrant = "assertion";
 inline constexpr std::string_view kLockoutGrant = "lockout";  // directory/lockout.h
 inline constexpr std::string_view kUserCodeGrant = "usercode";  // auth/device_codes.h
-inline constexpr std::string_view kSessionGrant = "session";    // auth/authorize_endpoint.h
+inline constexpr std::string_view kSessionGrant = "session";    // auth/sign_in_pages.h
+// A proof of a password that must change, for the page that changes it (auth/sign_in_pages.h).
+inline constexpr std::string_view kPasswordChangeGrant = "pwchange";
 
 struct Grant {
   std::string kind, handle;

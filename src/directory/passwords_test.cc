@@ -1,5 +1,6 @@
 // Passwords in the directory: the configured hashing at every place that hashes, and the
-// compare-and-set re-hash that sign-in will call.
+// compare-and-set re-hash that sign-in will call, and the user's own change of a password that
+// must change.
 #include <gtest/gtest.h>
 
 #include "common/encoding.h"
@@ -162,6 +163,49 @@ TEST_F(PasswordsTest, GeneratedPasswordsSatisfyThePolicy) {
     EXPECT_TRUE(*crypto::VerifyPassword(restored->one_time_password,
                                         std::string(user->secret.at("passwordHash").as_string())));
   }
+}
+
+// The first sign-in of a user whose password must change: the page proves the old password, then
+// the user's new one is stored under the policy, once.
+TEST_F(PasswordsTest, AUserChangesAPasswordThatMustChangeOnceUnderThePolicy) {
+  std::string id = MakeUser("adele", "Adele Vance");
+  std::string old = StoredHash(id);
+  auto user = d_->Get(*admin_, Users(), id);
+  ASSERT_TRUE(user.ok());
+  ASSERT_TRUE(user->secret.at("forceChangePasswordNextSignIn").as_bool());
+  auto ctx = ContextForTest::TokenService(tenant_.tenant.id);
+  auto lsns = d_->PartitionLsns();
+  // Refused, nothing logged: the policy, the user's own name, the same password again.
+  for (const char* bad : {"short", "Adele!Vance-2024x", "Str0ng!Passw0rd"}) {
+    Status s = d_->ChangePasswordAtSignIn(ctx, id, old, bad);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << bad << ": " << s.ToString();
+  }
+  EXPECT_EQ(d_->PartitionLsns(), lsns);
+  EXPECT_EQ(StoredHash(id), old);
+
+  ASSERT_TRUE(d_->ChangePasswordAtSignIn(ctx, id, old, "Quiet!Harbour-81").ok());
+  ExpectHashedAs(StoredHash(id), "Quiet!Harbour-81", password_hashing_);
+  user = d_->Get(*admin_, Users(), id);
+  ASSERT_TRUE(user.ok());
+  EXPECT_FALSE(user->secret.at("forceChangePasswordNextSignIn").as_bool());
+  auto audit = d_->ListAudit(*admin_, 1, "");
+  ASSERT_TRUE(audit.ok());
+  EXPECT_EQ(audit->items[0].data.at("activityDisplayName").as_string(), "Change user password");
+  auto in = d_->SignInWithPassword(ctx, "adele@" + tenant_.tenant.domains[0], "Quiet!Harbour-81");
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  EXPECT_FALSE(in->must_change_password);
+
+  // The proof of the old password is spent: a second change with it is refused.
+  EXPECT_EQ(d_->ChangePasswordAtSignIn(ctx, id, old, "Other!Harbour-92").code(),
+            Code::kFailedPrecondition);
+  ExpectHashedAs(StoredHash(id), "Quiet!Harbour-81", password_hashing_);
+  // Another tenant's context reaches no such user.
+  auto other = d_->CreateTenant("Fabrikam", "DE");
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(d_->ChangePasswordAtSignIn(ContextForTest::TokenService(other->tenant.id), id,
+                                       StoredHash(id), "Other!Harbour-92")
+                .code(),
+            Code::kNotFound);
 }
 
 // A user created under PBKDF2 (1,000 iterations), and the directory reopened under Argon2id: the

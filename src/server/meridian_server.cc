@@ -11,7 +11,7 @@
 #include <sstream>
 #include <thread>
 
-#include "auth/authorize_endpoint.h"
+#include "auth/sign_in_pages.h"
 #include "auth/token_service.h"
 #include "common/cpu_gate.h"
 #include "common/encoding.h"
@@ -152,8 +152,8 @@ struct MeridianServer::Impl {
   std::unique_ptr<directory::Directory> directory;
   std::unique_ptr<auth::TokenService> tokens;
   // Made once the deployment's secrets are loaded (its CSRF key is one); null until then.
-  std::unique_ptr<auth::AuthorizeEndpoint> authorize_owned;
-  std::atomic<auth::AuthorizeEndpoint*> authorize{nullptr};
+  std::unique_ptr<auth::SignInPages> pages_owned;
+  std::atomic<auth::SignInPages*> pages{nullptr};
   std::unique_ptr<graph::GraphApi> graph;
   http::Metrics metrics;
   http::Router router;
@@ -368,10 +368,10 @@ Status MeridianServer::Impl::StartCluster() {
 }
 
 Status MeridianServer::Impl::StartSignInPages() {
-  if (authorize.load()) return Status::Ok();
+  if (pages.load()) return Status::Ok();
   MERIDIAN_ASSIGN_OR_RETURN(std::string csrf, directory->ServiceSecret("sign-in-forms"));
-  authorize_owned = std::make_unique<auth::AuthorizeEndpoint>(directory.get(), tokens.get(), csrf);
-  authorize.store(authorize_owned.get());
+  pages_owned = std::make_unique<auth::SignInPages>(directory.get(), tokens.get(), csrf);
+  pages.store(pages_owned.get());
   return Status::Ok();
 }
 
@@ -510,33 +510,39 @@ void MeridianServer::Impl::Routes() {
                res.body = metrics.RenderPrometheus();
                res.headers.emplace_back("Content-Type", "text/plain; version=0.0.4");
              });
-  router.AddAsync(
-      "POST", "/{tenant}/oauth2/v2.0/token",
-      [this](const http::Request& req, const http::RouteParams& p, http::Response& res,
-             std::function<void()> done) {
-        auto form = TokenForm(req);
-        if (!form.ok()) {
-          OAuthJson(res, auth::OAuthErrorOf(form.status()), res.request_id, directory->clock());
-          return done();
+  // The token endpoint and the device authorization endpoint: a form in, JSON or an OAuth
+  // error out.
+  auto oauth_route = [this](bool device) {
+    return [this, device](const http::Request& req, const http::RouteParams& p,
+                          http::Response& res, std::function<void()> done) {
+      auto form = TokenForm(req);
+      if (!form.ok()) {
+        OAuthJson(res, auth::OAuthErrorOf(form.status()), res.request_id, directory->clock());
+        return done();
+      }
+      auth::TokenRequest request;
+      request.tenant = p.Get("tenant");
+      request.form = std::move(*form);
+      if (auto h = req.Header("authorization")) request.authorization = std::string(*h);
+      request.client_ip = ClientIp(req);
+      request.user_agent = std::string(req.Header("user-agent").value_or("")).substr(0, 512);
+      request.request_id = res.request_id;
+      auto answer = [this, &res, done](auth::TokenResult r) {
+        if (auto* err = std::get_if<auth::OAuthError>(&r)) {
+          OAuthJson(res, *err, res.request_id, directory->clock());
+        } else {
+          res.SetJson(200, json::serialize(std::get<json::object>(r)));
+          res.headers.emplace_back("Cache-Control", "no-store");
+          res.headers.emplace_back("Pragma", "no-cache");
         }
-        auth::TokenRequest request;
-        request.tenant = p.Get("tenant");
-        request.form = std::move(*form);
-        if (auto h = req.Header("authorization")) request.authorization = std::string(*h);
-        request.client_ip = ClientIp(req);
-        request.user_agent = std::string(req.Header("user-agent").value_or("")).substr(0, 512);
-        request.request_id = res.request_id;
-        tokens->Token(std::move(request), [this, &res, done](auth::TokenResult r) {
-          if (auto* err = std::get_if<auth::OAuthError>(&r)) {
-            OAuthJson(res, *err, res.request_id, directory->clock());
-          } else {
-            res.SetJson(200, json::serialize(std::get<json::object>(r)));
-            res.headers.emplace_back("Cache-Control", "no-store");
-            res.headers.emplace_back("Pragma", "no-cache");
-          }
-          done();
-        });
-      });
+        done();
+      };
+      if (device) return tokens->DeviceAuthorization(std::move(request), std::move(answer));
+      tokens->Token(std::move(request), std::move(answer));
+    };
+  };
+  router.AddAsync("POST", "/{tenant}/oauth2/v2.0/token", oauth_route(false));
+  router.AddAsync("POST", "/{tenant}/oauth2/v2.0/devicecode", oauth_route(true));
   auto discovery = [this](const http::Request& req, const http::RouteParams& p,
                           http::Response& res) {
     auto doc = tokens->Discovery(p.Get("tenant"));
@@ -558,39 +564,47 @@ void MeridianServer::Impl::Routes() {
                res.SetJson(200, json::serialize(tokens->Jwks()));
                res.headers.emplace_back("Cache-Control", "public, max-age=3600");
              });
-  auto authorize_route = [this](const http::Request& req, const http::RouteParams& p,
-                                http::Response& res, std::function<void()> done) {
-    auth::AuthorizeEndpoint* endpoint = authorize.load();
-    if (!endpoint) {
-      res.SetJson(503, R"({"error":"temporarily_unavailable"})");
-      return done();
-    }
-    auth::AuthorizeRequest r;
-    r.tenant = p.Get("tenant");
-    r.post = req.method == "POST";
-    if (r.post) {
-      auto form = TokenForm(req);
-      if (!form.ok()) {
-        res.SetJson(400, R"({"error":"invalid_request","error_description":"The sign-in form must be application/x-www-form-urlencoded."})");
+  // The sign-in pages: a page or a redirect out.
+  using Page = void (auth::SignInPages::*)(auth::PageRequest, std::function<void(auth::PageResponse)>) const;
+  auto page_route = [this](Page page) {
+    return [this, page](const http::Request& req, const http::RouteParams& p, http::Response& res,
+                        std::function<void()> done) {
+      auth::SignInPages* pages_now = pages.load();
+      if (!pages_now) {
+        res.SetJson(503, R"({"error":"temporarily_unavailable"})");
         return done();
       }
-      r.params = std::move(*form);
-    } else {
-      r.params = req.query;
-    }
-    r.cookie_header = std::string(req.Header("cookie").value_or(""));
-    r.client_ip = ClientIp(req);
-    r.user_agent = std::string(req.Header("user-agent").value_or("")).substr(0, 512);
-    r.request_id = res.request_id;
-    endpoint->Handle(std::move(r), [&res, done](auth::AuthorizeResponse out) {
-      res.status = out.status;
-      res.body = std::move(out.body);
-      for (auto& h : out.headers) res.headers.push_back(std::move(h));
-      done();
-    });
+      auth::PageRequest r;
+      r.tenant = p.Get("tenant");
+      r.post = req.method == "POST";
+      if (r.post) {
+        auto form = TokenForm(req);
+        if (!form.ok()) {
+          res.SetJson(400, R"({"error":"invalid_request","error_description":"The sign-in form must be application/x-www-form-urlencoded."})");
+          return done();
+        }
+        r.params = std::move(*form);
+      } else {
+        r.params = req.query;
+      }
+      r.cookie_header = std::string(req.Header("cookie").value_or(""));
+      r.client_ip = ClientIp(req);
+      r.user_agent = std::string(req.Header("user-agent").value_or("")).substr(0, 512);
+      r.request_id = res.request_id;
+      (pages_now->*page)(std::move(r), [&res, done](auth::PageResponse out) {
+        res.status = out.status;
+        res.body = std::move(out.body);
+        for (auto& h : out.headers) res.headers.push_back(std::move(h));
+        done();
+      });
+    };
   };
-  router.AddAsync("GET", "/{tenant}/oauth2/v2.0/authorize", authorize_route);
-  router.AddAsync("POST", "/{tenant}/oauth2/v2.0/authorize", authorize_route);
+  for (const char* method : {"GET", "POST"}) {
+    router.AddAsync(method, "/{tenant}/oauth2/v2.0/authorize",
+                    page_route(&auth::SignInPages::Authorize));
+    router.AddAsync(method, "/{tenant}/oauth2/v2.0/devicelogin",
+                    page_route(&auth::SignInPages::DeviceLogin));
+  }
   router.Add("POST", "/operator/v1/tenants",
              [this](const http::Request& req, const http::RouteParams&, http::Response& res) {
                if (!IsOperator(req, res)) return;

@@ -3,17 +3,21 @@
 Run: /usr/bin/python3 -m unittest tests/e2e/test_e2e.py (ctest runs it as e2e_test).
 """
 import base64
+import html
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
 import msal
+import requests
 
 sys.path.insert(0, os.path.dirname(__file__))
 from meridian_process import BINARY, Server  # noqa: E402
@@ -21,6 +25,33 @@ from meridian_process import BINARY, Server  # noqa: E402
 
 def bearer(token):
     return {"Authorization": "Bearer " + token}
+
+
+class Browser:
+    """What a browser does on the sign-in pages: keeps cookies, posts a page's form with the values
+    its fields hold and what the user types. Pages are fetched from 127.0.0.1 (where the server listens)
+    whatever host the URL names."""
+
+    def __init__(self, ca):
+        self.s = requests.Session()
+        self.s.verify = ca
+
+    def get(self, url):
+        r = self.s.get(url.replace("https://localhost", "https://127.0.0.1"), allow_redirects=False)
+        self.page = r
+        return r
+
+    def submit(self, **typed):
+        form = {}
+        for tag in re.findall(r"<input [^>]*>", self.page.text):
+            name, value = re.search(r'name="([^"]*)"', tag), re.search(r'value="([^"]*)"', tag)
+            if name and value:
+                form[html.unescape(name.group(1))] = html.unescape(value.group(1))
+        form.update(typed)
+        action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', self.page.text).group(1))
+        base = re.match(r"https://[^/]+", self.page.url).group(0)
+        self.page = self.s.post(base + action, data=form, allow_redirects=False)
+        return self.page
 
 
 class EndToEnd(unittest.TestCase):
@@ -134,6 +165,49 @@ class EndToEnd(unittest.TestCase):
                          params={"$filter": "appId eq '%s'" % app["appId"]}).json()["value"]
         self.assertEqual([e["status"]["errorCode"] for e in log], [50126, 0])
 
+    def test_msal_device_flow_and_the_administrators_first_sign_in(self):
+        # The first tenant's administrator signs in for the first time, with the one-time password
+        # of the tenant document, to a device (python3-msal's device code flow), and is made to
+        # change it on the page.
+        app = self.s.post(self.url + "/v1.0/applications", headers=self.h,
+                          json={"displayName": "Python device", "isFallbackPublicClient": True}).json()
+        self.s.post(self.url + "/v1.0/servicePrincipals", headers=self.h, json={"appId": app["appId"]})
+        pca = msal.PublicClientApplication(app["appId"], authority=self.doc["authority"],
+                                           validate_authority=False, verify=self.server.ca)
+        flow = pca.initiate_device_flow(scopes=["User.Read"])
+        self.assertIn("user_code", flow, flow)
+        self.assertIn(flow["user_code"], flow["message"])
+        result = {}
+        flow["expires_at"] = time.time() + 60  # MSAL polls until then
+        poller = threading.Thread(target=lambda: result.update(pca.acquire_token_by_device_flow(flow)),
+                                  daemon=True)
+        poller.start()
+
+        admin = self.doc["administrator"]
+        browser = Browser(self.server.ca)
+        self.assertEqual(browser.get(flow["verification_uri_complete"]).status_code, 200)
+        confirm = browser.submit()
+        self.assertIn(app["displayName"], confirm.text)
+        browser.submit(step="confirm")
+        change = browser.submit(username=admin["userPrincipalName"], password=admin["oneTimePassword"])
+        self.assertIn("new-password", change.text)
+        weak = browser.submit(new_password="password1", confirm_password="password1")
+        self.assertEqual(weak.status_code, 400)
+        done = browser.submit(new_password="Tq8#Lw2!Rz5x", confirm_password="Tq8#Lw2!Rz5x")
+        self.assertIn("You have signed in", done.text)
+        poller.join(60)
+        self.assertIn("access_token", result, result)
+        self.assertEqual(result["id_token_claims"]["oid"], admin["id"])
+        me = self.s.get(self.url + "/v1.0/users/" + admin["id"], headers=bearer(result["access_token"]))
+        self.assertEqual(me.status_code, 200, me.text)
+        # The one-time password no longer signs in; the new one does.
+        ep = self.url + "/%s/oauth2/v2.0/token" % self.doc["tenantId"]
+        for password, error in ((admin["oneTimePassword"], "invalid_grant"), ("Tq8#Lw2!Rz5x", None)):
+            r = self.s.post(ep, data={"grant_type": "password", "client_id": app["appId"],
+                                      "username": admin["userPrincipalName"], "password": password,
+                                      "scope": "User.Read"})
+            self.assertEqual(r.json().get("error"), error, r.text)
+
     def test_token_errors(self):
         ep = self.url + "/%s/oauth2/v2.0/token" % self.doc["tenantId"]
         app = self.doc["bootstrapApplication"]
@@ -172,7 +246,8 @@ class EndToEnd(unittest.TestCase):
     def test_discovery_says_only_what_is_served(self):
         d = self.s.get(self.doc["openidConfiguration"].replace("https://localhost", "https://127.0.0.1")).json()
         self.assertEqual(d["grant_types_supported"],
-                         ["client_credentials", "password", "refresh_token", "authorization_code"])
+                         ["client_credentials", "password", "refresh_token", "authorization_code",
+                          "urn:ietf:params:oauth:grant-type:device_code"])
         self.assertEqual(d["subject_types_supported"], ["pairwise"])
         self.assertIn("openid", d["scopes_supported"])
         self.assertIn(self.doc["graphScope"], d["scopes_supported"])

@@ -202,6 +202,10 @@ class FakeClientDirectory : public directory::ClientDirectory {
                           std::function<void(Result<directory::PasswordSignIn>)> done) override {
     done(NotFaked());
   }
+  void ChangePasswordAtSignIn(const directory::SecurityContext&, std::string_view, std::string,
+                              std::string, std::function<void(Status)> done) override {
+    done(NotFaked());
+  }
   Result<std::set<std::string>> GrantedScopes(const directory::SecurityContext&, std::string_view,
                                               std::string_view, std::string_view) const override {
     return NotFaked();

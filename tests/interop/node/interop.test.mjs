@@ -44,6 +44,37 @@ async function registerAppAndUser(props) {
   return { app: created, username: alias + '@' + domain, password };
 }
 
+// What a browser does on the sign-in pages: keeps the cookies they set, and posts a page's form
+// with the values its fields hold and what the user types.
+class Browser {
+  cookies = new Map();
+  async fetch(url, init = {}) {
+    const cookie = [...this.cookies].map(([k, v]) => k + '=' + v).join('; ');
+    const r = await fetch(url, { ...init, redirect: 'manual', headers: { cookie } });
+    for (const c of r.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      this.cookies.set(pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1));
+    }
+    this.url = url;
+    this.html = r.status === 302 ? '' : await r.text();
+    return r;
+  }
+  get(url) { return this.fetch(url); }
+  submit(typed = {}) {
+    const unescape = (v) => v.replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<')
+      .replaceAll('&gt;', '>').replaceAll('&amp;', '&');
+    const form = new URLSearchParams();
+    for (const [tag] of this.html.matchAll(/<input [^>]*>/g)) {
+      const name = tag.match(/name="([^"]*)"/);
+      const value = tag.match(/value="([^"]*)"/);
+      if (name && value && !(name[1] in typed)) form.append(unescape(name[1]), unescape(value[1]));
+    }
+    for (const [k, v] of Object.entries(typed)) form.append(k, v);
+    const action = new URL(unescape(this.html.match(/<form method="post" action="([^"]+)"/)[1]), this.url);
+    return this.fetch(action, { method: 'POST', body: form });
+  }
+}
+
 test('openid-client discovers the tenant and runs the client-credentials grant', async () => {
   const config = await oidc.discovery(new URL(doc.authority + '/v2.0'), app.appId, app.clientSecret);
   assert.equal(config.serverMetadata().issuer, doc.authority + '/v2.0');
@@ -105,20 +136,10 @@ test('openid-client runs the authorization code flow with PKCE through the sign-
     code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
     state, nonce,
   });
-  // The browser: the page, then its form posted back with the cookie it set.
-  const page = await fetch(url, { redirect: 'manual' });
+  const browser = new Browser();
+  const page = await browser.get(url);
   assert.equal(page.status, 200);
-  const cookie = page.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
-  const html = await page.text();
-  const form = new URLSearchParams();
-  for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
-    form.append(m[1], m[2].replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<')
-      .replaceAll('&gt;', '>').replaceAll('&amp;', '&'));
-  }
-  form.append('username', username);
-  form.append('password', password);
-  const action = new URL(html.match(/<form method="post" action="([^"]+)"/)[1], url);
-  const back = await fetch(action, { method: 'POST', body: form, headers: { cookie }, redirect: 'manual' });
+  const back = await browser.submit({ username, password });
   assert.equal(back.status, 302, await back.text());
   const tokens = await oidc.authorizationCodeGrant(config, new URL(back.headers.get('location')), {
     pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce,
@@ -150,4 +171,31 @@ test('msal-node acquires a user token by username and password (a public client)
   const again = await msal.acquireTokenSilent({ account: result.account, scopes: ['User.Read'], forceRefresh: true });
   assert.ok(again.accessToken);
   await assert.rejects(msal.acquireTokenByUsernamePassword({ scopes: ['User.Read'], username, password: 'wrong' }));
+});
+
+test('msal-node acquires a user token by device code; the user signs in on the verification page', async () => {
+  const { app: device, username, password } = await registerAppAndUser({ isFallbackPublicClient: true });
+  const msal = new PublicClientApplication({
+    auth: { clientId: device.appId, authority: doc.authority, knownAuthorities: [new URL(doc.authority).host] },
+  });
+  let signedIn;
+  const result = await msal.acquireTokenByDeviceCode({
+    scopes: ['User.Read'],
+    deviceCodeCallback: (response) => {
+      assert.ok(response.message.includes(response.userCode));
+      // The user, on another device: the page, the code, the application confirmed, a sign-in.
+      signedIn = (async () => {
+        const browser = new Browser();
+        await browser.get(response.verificationUri);
+        await browser.submit({ user_code: response.userCode });
+        assert.ok(browser.html.includes(device.displayName), browser.html);
+        await browser.submit({ step: 'confirm' });
+        await browser.submit({ username, password });
+        assert.ok(browser.html.includes('You have signed in'), browser.html);
+      })();
+    },
+  });
+  await signedIn;
+  assert.equal(result.account.username, username);
+  assert.ok(result.accessToken);
 });

@@ -1,7 +1,8 @@
-// The authorization code flow through the sign-in page, over a real directory: the page, its
-// CSRF check, the redirect with code, state and iss, the code's redemption with PKCE, the SSO
-// session and prompt, and the requests that must never reach a redirect.
-#include "auth/authorize_endpoint.h"
+// The sign-in pages over a real directory. The authorization code flow: the page, its CSRF check,
+// the redirect with code, state and iss, the code's redemption with PKCE, the SSO session and
+// prompt, and the requests that must never reach a redirect. The device flow's verification page,
+// with the device's polls. A password that must change, changed on the page.
+#include "auth/sign_in_pages.h"
 
 #include <gtest/gtest.h>
 
@@ -24,7 +25,7 @@ constexpr char kWeb[] = "https://app.example/callback";
 constexpr char kSpa[] = "https://spa.example/";
 constexpr char kVerifier[] = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
-std::string HeaderOf(const AuthorizeResponse& r, std::string_view name) {
+std::string HeaderOf(const PageResponse& r, std::string_view name) {
   for (const auto& [k, v] : r.headers) {
     if (EqualsIgnoreCase(k, name)) return v;
   }
@@ -32,7 +33,7 @@ std::string HeaderOf(const AuthorizeResponse& r, std::string_view name) {
 }
 
 // The query parameters of a redirect's Location.
-std::map<std::string, std::string> Returned(const AuthorizeResponse& r) {
+std::map<std::string, std::string> Returned(const PageResponse& r) {
   std::string loc = HeaderOf(r, "Location");
   std::map<std::string, std::string> out;
   size_t q = loc.find_first_of("?#");
@@ -49,7 +50,7 @@ std::map<std::string, std::string> Returned(const AuthorizeResponse& r) {
   return out;
 }
 
-class AuthorizeEndpointTest : public testing::DirectoryFixture {
+class SignInPagesTest : public testing::DirectoryFixture {
  protected:
   void SetUp() override {
     DirectoryFixture::SetUp();
@@ -57,7 +58,7 @@ class AuthorizeEndpointTest : public testing::DirectoryFixture {
     o.public_url = "https://login.test";
     tokens_ = std::make_unique<TokenService>(d_.get(), crypto::Kek::Generate(*random_), o);
     ASSERT_TRUE(tokens_->Start().ok());
-    endpoint_ = std::make_unique<AuthorizeEndpoint>(d_.get(), tokens_.get(), std::string(32, 'k'));
+    endpoint_ = std::make_unique<SignInPages>(d_.get(), tokens_.get(), std::string(32, 'k'));
     json::object adele = NewUser("adele", "Adele Vance");
     adele["passwordProfile"].as_object()["forceChangePasswordNextSignIn"] = false;
     auto user = d_->Create(*admin_, Users(), adele);
@@ -80,14 +81,16 @@ class AuthorizeEndpointTest : public testing::DirectoryFixture {
     DirectoryFixture::TearDown();
   }
 
-  AuthorizeResponse Call(Params params, bool post = false, std::string cookies = "") {
-    AuthorizeRequest r;
+  using PageFn = void (SignInPages::*)(PageRequest, std::function<void(PageResponse)>) const;
+  PageResponse Call(Params params, bool post = false, std::string cookies = "",
+                    PageFn page = &SignInPages::Authorize) {
+    PageRequest r;
     r.tenant = tenant_.tenant.id;
     r.post = post;
     r.params = std::move(params);
     r.cookie_header = cookies.empty() ? cookies_ : cookies;
-    AuthorizeResponse out;
-    endpoint_->Handle(std::move(r), [&](AuthorizeResponse a) { out = std::move(a); });
+    PageResponse out;
+    (endpoint_.get()->*page)(std::move(r), [&](PageResponse a) { out = std::move(a); });
     // Keep what the browser keeps.
     for (const auto& [k, v] : out.headers) {
       if (k != "Set-Cookie") continue;
@@ -129,7 +132,7 @@ class AuthorizeEndpointTest : public testing::DirectoryFixture {
     return p;
   }
   // The hidden fields of the sign-in form on `page`, with the credentials.
-  static Params FormOf(const AuthorizeResponse& page, const std::string& user,
+  static Params FormOf(const PageResponse& page, const std::string& user,
                        const std::string& password) {
     Params form;
     std::regex hidden(R"re(<input type="hidden" name="([^"]+)" value="([^"]*)">)re");
@@ -147,8 +150,8 @@ class AuthorizeEndpointTest : public testing::DirectoryFixture {
   }
   std::string Upn() { return "adele@" + tenant_.tenant.domains[0]; }
   // Signs in on the page and returns the redirect.
-  AuthorizeResponse SignIn(Params request, const std::string& password = "Str0ng!Passw0rd") {
-    AuthorizeResponse page = Call(request);
+  PageResponse SignIn(Params request, const std::string& password = "Str0ng!Passw0rd") {
+    PageResponse page = Call(request);
     EXPECT_EQ(page.status, 200) << page.body;
     return Call(FormOf(page, Upn(), password), true);
   }
@@ -164,25 +167,25 @@ class AuthorizeEndpointTest : public testing::DirectoryFixture {
   }
 
   std::unique_ptr<TokenService> tokens_;
-  std::unique_ptr<AuthorizeEndpoint> endpoint_;
+  std::unique_ptr<SignInPages> endpoint_;
   std::string user_id_, app_id_, secret_, cookies_;
 };
 
-TEST_F(AuthorizeEndpointTest, TheCodeFlowSignsInAndTheCodeIsRedeemedOnce) {
-  AuthorizeResponse page = Call(Request());
+TEST_F(SignInPagesTest, TheCodeFlowSignsInAndTheCodeIsRedeemedOnce) {
+  PageResponse page = Call(Request());
   ASSERT_EQ(page.status, 200);
   EXPECT_NE(page.body.find("Contoso Web"), std::string::npos);
   EXPECT_NE(page.body.find("autocomplete=\"current-password\""), std::string::npos);
   EXPECT_NE(HeaderOf(page, "Content-Security-Policy").find("form-action 'self'"), std::string::npos);
 
-  AuthorizeResponse back = Call(FormOf(page, Upn(), "Str0ng!Passw0rd"), true);
+  PageResponse back = Call(FormOf(page, Upn(), "Str0ng!Passw0rd"), true);
   ASSERT_EQ(back.status, 302) << back.body;
   EXPECT_EQ(HeaderOf(back, "Location").rfind(std::string(kWeb) + "?", 0), 0u);
   auto got = Returned(back);
   EXPECT_EQ(got["state"], "st-1");
   EXPECT_EQ(got["iss"], tokens_->Issuer(tenant_.tenant.id));  // RFC 9207
   ASSERT_FALSE(got["code"].empty());
-  EXPECT_NE(cookies_.find(AuthorizeEndpoint::SessionCookie(tenant_.tenant.id)), std::string::npos);
+  EXPECT_NE(cookies_.find(SignInPages::SessionCookie(tenant_.tenant.id)), std::string::npos);
 
   auto r = Redeem(got["code"]);
   ASSERT_TRUE(std::holds_alternative<json::object>(r)) << std::get<OAuthError>(r).description;
@@ -215,7 +218,7 @@ TEST_F(AuthorizeEndpointTest, TheCodeFlowSignsInAndTheCodeIsRedeemedOnce) {
   EXPECT_EQ(log->items[0].data.at("userId").as_string(), user_id_);
 }
 
-TEST_F(AuthorizeEndpointTest, PkceIsCheckedAtRedemption) {
+TEST_F(SignInPagesTest, PkceIsCheckedAtRedemption) {
   auto got = Returned(SignIn(Request()));
   // A code sent to a web redirect URI is a confidential client's: not redeemed without its secret.
   auto unauthenticated = tokens_->Token(tenant_.tenant.id,
@@ -237,11 +240,11 @@ TEST_F(AuthorizeEndpointTest, PkceIsCheckedAtRedemption) {
   EXPECT_TRUE(std::holds_alternative<json::object>(r)) << std::get<OAuthError>(r).description;
 }
 
-TEST_F(AuthorizeEndpointTest, ARedirectUriThatIsNotAnExactMatchIsNeverFollowed) {
+TEST_F(SignInPagesTest, ARedirectUriThatIsNotAnExactMatchIsNeverFollowed) {
   for (std::string bad : {"https://app.example/callback/", "https://APP.example/callback",
                           "https://app.example/callback?x=1", "https://evil.example/callback",
                           "https://app.example/callback#x", ""}) {
-    AuthorizeResponse r = Call(Request(bad));
+    PageResponse r = Call(Request(bad));
     EXPECT_EQ(r.status, 400) << bad;
     EXPECT_EQ(HeaderOf(r, "Location"), "") << bad;
   }
@@ -251,9 +254,9 @@ TEST_F(AuthorizeEndpointTest, ARedirectUriThatIsNotAnExactMatchIsNeverFollowed) 
   EXPECT_EQ(HeaderOf(Call(unknown), "Location"), "");
 }
 
-TEST_F(AuthorizeEndpointTest, BadRequestsGoBackToTheApplicationWithTheirError) {
+TEST_F(SignInPagesTest, BadRequestsGoBackToTheApplicationWithTheirError) {
   auto error = [&](Params extra, std::string redirect = kWeb) {
-    AuthorizeResponse r = Call(Request(redirect, std::move(extra)));
+    PageResponse r = Call(Request(redirect, std::move(extra)));
     EXPECT_EQ(r.status, 302) << r.body;
     auto got = Returned(r);
     EXPECT_EQ(got["state"], "st-1");
@@ -268,14 +271,14 @@ TEST_F(AuthorizeEndpointTest, BadRequestsGoBackToTheApplicationWithTheirError) {
   EXPECT_EQ(error({{"prompt", "consent"}}), "invalid_request");
 }
 
-TEST_F(AuthorizeEndpointTest, TheFormIsRefusedWithoutItsCsrfToken) {
-  AuthorizeResponse page = Call(Request());
+TEST_F(SignInPagesTest, TheFormIsRefusedWithoutItsCsrfToken) {
+  PageResponse page = Call(Request());
   Params form = FormOf(page, Upn(), "Str0ng!Passw0rd");
   Params forged = form;
   for (auto& kv : forged) {
     if (kv.first == "csrf") kv.second = std::string(43, 'A');
   }
-  AuthorizeResponse r = Call(forged, true);
+  PageResponse r = Call(forged, true);
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(HeaderOf(r, "Location"), "");
   // Another browser (another form cookie) with this page's token: refused too.
@@ -287,16 +290,16 @@ TEST_F(AuthorizeEndpointTest, TheFormIsRefusedWithoutItsCsrfToken) {
   EXPECT_TRUE(log->items.empty());
 }
 
-TEST_F(AuthorizeEndpointTest, AWrongPasswordShowsThePageAgain) {
-  AuthorizeResponse r = SignIn(Request(), "nope");
+TEST_F(SignInPagesTest, AWrongPasswordShowsThePageAgain) {
+  PageResponse r = SignIn(Request(), "nope");
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("incorrect"), std::string::npos);
   EXPECT_EQ(HeaderOf(r, "Location"), "");
 }
 
-TEST_F(AuthorizeEndpointTest, TheSsoSessionSkipsThePasswordUnlessPromptAsks) {
+TEST_F(SignInPagesTest, TheSsoSessionSkipsThePasswordUnlessPromptAsks) {
   ASSERT_EQ(SignIn(Request()).status, 302);
-  AuthorizeResponse silent = Call(Request(kWeb, {{"prompt", "none"}}));
+  PageResponse silent = Call(Request(kWeb, {{"prompt", "none"}}));
   EXPECT_EQ(silent.status, 302);
   EXPECT_FALSE(Returned(silent)["code"].empty());
   EXPECT_EQ(Call(Request(kWeb, {{"prompt", "login"}})).status, 200);
@@ -308,14 +311,202 @@ TEST_F(AuthorizeEndpointTest, TheSsoSessionSkipsThePasswordUnlessPromptAsks) {
   EXPECT_EQ(Returned(Call(Request(kWeb, {{"prompt", "none"}})))["error"], "login_required");
 }
 
-TEST_F(AuthorizeEndpointTest, FormPostAnswersWithAFormForTheApplication) {
-  AuthorizeResponse r = SignIn(Request(kWeb, {{"response_mode", "form_post"}}));
+TEST_F(SignInPagesTest, FormPostAnswersWithAFormForTheApplication) {
+  PageResponse r = SignIn(Request(kWeb, {{"response_mode", "form_post"}}));
   ASSERT_EQ(r.status, 200);
   EXPECT_NE(r.body.find("action=\"https://app.example/callback\""), std::string::npos);
   EXPECT_NE(r.body.find("name=\"code\""), std::string::npos);
   EXPECT_NE(r.body.find("name=\"state\" value=\"st-1\""), std::string::npos);
   EXPECT_NE(HeaderOf(r, "Content-Security-Policy").find("form-action https://app.example;"),
             std::string::npos);
+}
+
+// A device (a public client) starts the flow at the device authorization endpoint, polls, and the
+// user answers on the verification page.
+class DeviceLoginTest : public SignInPagesTest {
+ protected:
+  void SetUp() override {
+    SignInPagesTest::SetUp();
+    auto app = d_->Create(*admin_, *directory::FindType("application"),
+                          {{"displayName", "Conference Room TV"}, {"isFallbackPublicClient", true}});
+    ASSERT_TRUE(app.ok()) << app.status().ToString();
+    tv_ = std::string(app->object.data.at("appId").as_string());
+    ASSERT_TRUE(
+        d_->Create(*admin_, *directory::FindType("servicePrincipal"), {{"appId", tv_}}).ok());
+  }
+  json::object Start(const std::string& client) {
+    TokenRequest r;
+    r.tenant = tenant_.tenant.id;
+    r.form = {{"client_id", client}, {"scope", "openid offline_access User.Read"}};
+    TokenResult out;
+    tokens_->DeviceAuthorization(std::move(r), [&](TokenResult t) { out = std::move(t); });
+    if (auto* err = std::get_if<OAuthError>(&out)) {
+      ADD_FAILURE() << err->error << ": " << err->description;
+      return {};
+    }
+    return std::get<json::object>(out);
+  }
+  TokenResult Poll(const json::object& started) {
+    clock_.Advance(5000);  // the interval (ms)
+    return tokens_->Token(tenant_.tenant.id,
+                          {{"grant_type", "urn:ietf:params:oauth:grant-type:device_code"},
+                           {"client_id", tv_},
+                           {"device_code", std::string(started.at("device_code").as_string())}},
+                          std::nullopt);
+  }
+  static std::string Error(const TokenResult& r) {
+    auto* e = std::get_if<OAuthError>(&r);
+    return e ? e->error : "";
+  }
+  PageResponse Page(Params params, bool post = true) {
+    return Call(std::move(params), post, "", &SignInPages::DeviceLogin);
+  }
+  // The page's hidden fields and `extra`.
+  static Params Form(const PageResponse& page, Params extra) {
+    Params form = FormOf(page, "", "");
+    form.resize(form.size() - 2);  // no credentials
+    for (auto& e : extra) form.push_back(e);
+    return form;
+  }
+  std::string tv_;
+};
+
+TEST_F(DeviceLoginTest, TheUserSignsInOnThePageAndTheDeviceGetsItsTokensOnce) {
+  json::object started = Start(tv_);
+  std::string user_code(started.at("user_code").as_string());
+  EXPECT_EQ(started.at("verification_uri").as_string(),
+            "https://login.test/" + tenant_.tenant.id + "/oauth2/v2.0/devicelogin");
+  EXPECT_NE(started.at("message").as_string().find(user_code), std::string::npos);
+  EXPECT_EQ(started.at("interval").as_int64(), 5);
+  EXPECT_EQ(Error(Poll(started)), "authorization_pending");
+
+  // The code, typed in lower case without its dash; the page names the application that asks.
+  PageResponse entry = Page({{"user_code", user_code}}, false);
+  ASSERT_EQ(entry.status, 200) << entry.body;
+  std::string typed = AsciiLower(user_code.substr(0, 4) + user_code.substr(5));
+  PageResponse confirm = Page(Form(entry, {{"user_code", typed}}));
+  ASSERT_EQ(confirm.status, 200) << confirm.body;
+  EXPECT_NE(confirm.body.find("Conference Room TV"), std::string::npos);
+  EXPECT_NE(confirm.body.find("If someone sent you this code"), std::string::npos);
+  PageResponse signin = Page(Form(confirm, {{"step", "confirm"}}));
+  ASSERT_EQ(signin.status, 200);
+  EXPECT_NE(signin.body.find("autocomplete=\"current-password\""), std::string::npos);
+  EXPECT_EQ(Error(Poll(started)), "authorization_pending");
+  PageResponse done = Call(FormOf(signin, Upn(), "Str0ng!Passw0rd"), true, "",
+                           &SignInPages::DeviceLogin);
+  ASSERT_EQ(done.status, 200) << done.body;
+  EXPECT_NE(done.body.find("You have signed in to <strong>Conference Room TV"), std::string::npos);
+
+  TokenResult tokens = Poll(started);
+  ASSERT_TRUE(std::holds_alternative<json::object>(tokens)) << Error(tokens);
+  auto verifier = crypto::JwtVerifier::FromJwks(tokens_->Jwks());
+  auto access = verifier->Verify(std::get<json::object>(tokens).at("access_token").as_string());
+  ASSERT_TRUE(access.ok());
+  EXPECT_EQ(access->at("oid").as_string(), user_id_);
+  EXPECT_EQ(access->at("azp").as_string(), tv_);
+  EXPECT_TRUE(std::get<json::object>(tokens).contains("refresh_token"));
+  // Once: the device code is spent, and the user code with it.
+  EXPECT_EQ(Error(Poll(started)), "invalid_grant");
+  EXPECT_EQ(Page(Form(entry, {{"user_code", user_code}})).status, 400);
+}
+
+TEST_F(DeviceLoginTest, ASessionSkipsThePasswordAndACancelRefusesTheDevice) {
+  ASSERT_EQ(SignIn(Request()).status, 302);  // an SSO session from the code flow
+  json::object started = Start(tv_);
+  std::string user_code(started.at("user_code").as_string());
+  PageResponse entry = Page({}, false);
+  PageResponse confirm = Page(Form(entry, {{"user_code", user_code}}));
+  EXPECT_NE(confirm.body.find("signed in as <strong>" + Upn()), std::string::npos);
+  PageResponse done = Page(Form(confirm, {{"step", "confirm"}}));
+  EXPECT_NE(done.body.find("You have signed in"), std::string::npos) << done.body;
+  EXPECT_TRUE(std::holds_alternative<json::object>(Poll(started)));
+
+  json::object denied = Start(tv_);
+  confirm = Page(Form(entry, {{"user_code", std::string(denied.at("user_code").as_string())}}));
+  EXPECT_NE(Page(Form(confirm, {{"step", "deny"}})).body.find("Nothing was signed in"),
+            std::string::npos);
+  EXPECT_EQ(Error(Poll(denied)), "access_denied");
+}
+
+TEST_F(DeviceLoginTest, ThePageRefusesForgedFormsUnknownCodesAndAppsWithoutPublicFlows) {
+  json::object started = Start(tv_);
+  std::string user_code(started.at("user_code").as_string());
+  ASSERT_EQ(SignIn(Request()).status, 302);  // a session a forged form would ride on
+  PageResponse entry = Page({}, false);
+  // Another site's post (no token, or another browser's) approves nothing.
+  Params forged{{"user_code", user_code}, {"step", "confirm"}, {"csrf", std::string(43, 'A')}};
+  EXPECT_EQ(Page(forged).status, 400);
+  Params stolen = Form(entry, {{"user_code", user_code}, {"step", "confirm"}});
+  EXPECT_EQ(Call(stolen, true, "meridian_form=" + std::string(43, 'B'), &SignInPages::DeviceLogin)
+                .status,
+            400);
+  EXPECT_EQ(Error(Poll(started)), "authorization_pending");
+  // A code nobody was given.
+  PageResponse unknown = Page(Form(entry, {{"user_code", "BCDF-GHJK"}}));
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_NE(unknown.body.find("not valid"), std::string::npos);
+  // The endpoint: an application that does not allow public client flows is refused.
+  TokenRequest r;
+  r.tenant = tenant_.tenant.id;
+  r.form = {{"client_id", app_id_}, {"scope", "openid"}};
+  TokenResult out;
+  tokens_->DeviceAuthorization(std::move(r), [&](TokenResult t) { out = std::move(t); });
+  EXPECT_EQ(Error(out), "unauthorized_client");
+}
+
+// A user whose password must change (as a new tenant's administrator's one-time password does)
+// changes it on the page, under the policy, and the sign-in goes on.
+TEST_F(SignInPagesTest, APasswordThatMustChangeIsChangedOnThePage) {
+  ASSERT_TRUE(d_->Update(*admin_, Users(), user_id_,
+                         {{"passwordProfile", {{"password", "Coral!Reef-4471"},
+                                               {"forceChangePasswordNextSignIn", true}}}},
+                         std::nullopt)
+                  .ok());
+  PageResponse change = SignIn(Request(), "Coral!Reef-4471");
+  ASSERT_EQ(change.status, 200) << change.body;
+  EXPECT_NE(change.body.find("autocomplete=\"new-password\""), std::string::npos);
+  EXPECT_EQ(HeaderOf(change, "Location"), "");
+  auto submit = [&](const std::string& fresh, const std::string& confirm) {
+    Params form = FormOf(change, Upn(), "");
+    form.resize(form.size() - 1);  // no password
+    form.emplace_back("new_password", fresh);
+    form.emplace_back("confirm_password", confirm);
+    return Call(form, true);
+  };
+  PageResponse r = submit("Quiet!Harbour-81", "Quiet!Harbour-82");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("not the same"), std::string::npos);
+  r = submit("password", "password");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("complexity"), std::string::npos);
+  r = submit("Coral!Reef-4471", "Coral!Reef-4471");
+  EXPECT_NE(r.body.find("must differ"), std::string::npos);
+  // A forged ticket changes nothing.
+  Params forged = FormOf(change, Upn(), "");
+  for (auto& kv : forged) {
+    if (kv.first == "ticket") kv.second = std::string(43, 'x');
+  }
+  forged.emplace_back("new_password", "Quiet!Harbour-81");
+  forged.emplace_back("confirm_password", "Quiet!Harbour-81");
+  EXPECT_NE(Call(forged, true).body.find("ran out"), std::string::npos);
+
+  r = submit("Quiet!Harbour-81", "Quiet!Harbour-81");
+  ASSERT_EQ(r.status, 302) << r.body;
+  EXPECT_FALSE(Returned(r)["code"].empty());
+  // The proof was used: the same page again changes nothing.
+  EXPECT_NE(submit("Other!Harbour-92", "Other!Harbour-92").body.find("ran out"),
+            std::string::npos);
+  auto ctx = testing::ContextForTest::TokenService(tenant_.tenant.id);
+  EXPECT_FALSE(d_->SignInWithPassword(ctx, Upn(), "Coral!Reef-4471").ok());
+  auto in = d_->SignInWithPassword(ctx, Upn(), "Quiet!Harbour-81");
+  ASSERT_TRUE(in.ok());
+  EXPECT_FALSE(in->must_change_password);
+  // The log: the password that had to change (50055), then the sign-in (0).
+  auto log = d_->ListSignIns(ctx, {});
+  ASSERT_TRUE(log.ok());
+  ASSERT_GE(log->items.size(), 2u);
+  EXPECT_EQ(log->items[0].data.at("status").at("errorCode"), 0);
+  EXPECT_EQ(log->items[1].data.at("status").at("errorCode"), 50055);
 }
 
 }  // namespace

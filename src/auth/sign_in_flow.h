@@ -1,0 +1,56 @@
+// The state of one request to the sign-in pages (auth/sign_in_pages.h), shared by the files that
+// implement them. Internal to auth/.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "auth/grant.h"
+#include "auth/sign_in_pages.h"
+
+namespace meridian::auth {
+
+struct SignInPages::Flow {
+  PageRequest req;
+  std::function<void(PageResponse)> done;
+  // The tenant, its context and the client: for the log, codes and approvals. Set once the page
+  // knows the client.
+  std::optional<GrantCall> call;
+  std::string form_cookie;  // the CSRF cookie's value; a new one is set on the response
+  bool new_form_cookie = false;
+
+  // The sign-in form: where it posts, the request parameters it carries over unchanged, what it
+  // says under its title (HTML), and what follows a sign-in.
+  std::string action;
+  std::vector<std::string_view> carried;
+  std::string intro;
+  std::function<void(std::shared_ptr<Flow>, SignedIn)> then;
+
+  // The code flow's request, once checked.
+  std::string redirect_uri, response_mode, state;
+  std::set<std::string> prompt;
+  bool public_client = false;
+
+  // The request's parameter `name`, or empty.
+  std::string Get(std::string_view name) const {
+    for (const auto& [k, v] : req.params) {
+      if (k == name) return v;
+    }
+    return "";
+  }
+  const directory::SecurityContext& ctx() const { return call->ctx; }
+  // The form's CSRF purpose: a token of one tenant's pages does not pass another's.
+  std::string Purpose() const { return "signin:" + call->tenant.id; }
+  // Answers with `out`, setting the form cookie when it is new.
+  void Respond(PageResponse out);
+};
+
+// A page in the pages' layout, with their headers (web/html.h): 200, or 400 with an error.
+PageResponse HtmlPage(std::string title, std::string error, std::string content);
+// A hidden form field.
+std::string Hidden(std::string_view name, std::string_view value);
+
+}  // namespace meridian::auth

@@ -1,0 +1,285 @@
+// What the sign-in pages share: the checks every page makes, the CSRF-protected forms, the
+// password check and the change of a password that must change, and the SSO session.
+#include "auth/sign_in_pages.h"
+
+#include <boost/json.hpp>
+#include <set>
+
+#include "auth/sign_in_flow.h"
+#include "auth/token_issuer.h"
+#include "auth/token_service.h"
+#include "common/encoding.h"
+#include "directory/records.h"
+#include "web/cookies.h"
+#include "web/csrf.h"
+#include "web/html.h"
+
+namespace meridian::auth {
+namespace json = boost::json;
+using directory::Str;
+
+namespace {
+
+constexpr std::string_view kCsrfCookie = "meridian_form";
+constexpr size_t kMaxParam = 4096;
+constexpr size_t kMaxParams = 40;
+constexpr size_t kMaxCredential = 256;
+
+std::string Unavailable() { return "Sign-in is unavailable right now. Try again."; }
+
+}  // namespace
+
+PageResponse HtmlPage(std::string title, std::string error, std::string content) {
+  PageResponse out;
+  out.status = error.empty() ? 200 : 400;
+  out.headers = web::PageHeaders();
+  out.body = web::Render({std::move(title), std::move(error), std::move(content)});
+  return out;
+}
+
+std::string Hidden(std::string_view name, std::string_view value) {
+  return "<input type=\"hidden\" name=\"" + web::Escape(name) + "\" value=\"" +
+         web::Escape(value) + "\">";
+}
+
+void SignInPages::Flow::Respond(PageResponse out) {
+  if (new_form_cookie) {
+    web::CookieOptions o;
+    o.same_site = "Strict";
+    out.headers.emplace_back("Set-Cookie", web::SetCookie(kCsrfCookie, form_cookie, o));
+  }
+  done(std::move(out));
+}
+
+SignInPages::SignInPages(directory::ClientDirectory* directory, const TokenService* tokens,
+                         std::string csrf_key, SignInPagesOptions options)
+    : directory_(directory),
+      tokens_(tokens),
+      csrf_key_(std::move(csrf_key)),
+      options_(options),
+      codes_(directory, directory->random()),
+      devices_(directory, directory->random()) {}
+
+std::string SignInPages::SessionCookie(std::string_view tenant_id) {
+  return "meridian_sso_" + std::string(tenant_id);
+}
+
+PageResponse SignInPages::ErrorPage(std::string message) {
+  return HtmlPage("Sign-in failed", std::move(message),
+                  "<p>The sign-in request cannot be completed. Tell the developer of the "
+                  "application what this page says.</p>");
+}
+
+bool SignInPages::Begin(const std::shared_ptr<Flow>& flow) const {
+  const PageRequest& r = flow->req;
+  std::string malformed;
+  std::set<std::string_view> seen;
+  if (r.params.size() > kMaxParams) malformed = "The request has too many parameters.";
+  for (const auto& [k, v] : r.params) {
+    if (!malformed.empty()) break;
+    if (!seen.insert(k).second) {
+      malformed = "The parameter '" + k.substr(0, 64) + "' was given twice.";
+    } else if (v.size() > kMaxParam) {
+      malformed = "The parameter '" + k.substr(0, 64) + "' is too long.";
+    }
+  }
+  if (!malformed.empty()) {
+    flow->done(ErrorPage(std::move(malformed)));
+    return false;
+  }
+  auto tenant = tokens_->TenantContext(r.tenant, r.request_id);
+  if (!tenant.ok()) {
+    flow->done(ErrorPage("This organization was not found."));
+    return false;
+  }
+  TokenRequest log_request;
+  log_request.client_ip = r.client_ip;
+  log_request.user_agent = r.user_agent;
+  log_request.request_id = r.request_id;
+  flow->call.emplace(GrantCall{std::move(tenant->second), std::move(tenant->first),
+                               std::move(log_request), AuthenticatedClient{}});
+  auto form_cookie = web::CookieValue(r.cookie_header, kCsrfCookie);
+  if (form_cookie && form_cookie->size() == 43) {
+    flow->form_cookie = *form_cookie;
+  } else {
+    flow->form_cookie = Base64UrlEncode(directory_->random()->Bytes(32));
+    flow->new_form_cookie = true;
+  }
+  return true;
+}
+
+bool SignInPages::CsrfOk(const Flow& flow) const {
+  // A post without the page's token: another site's, or a page from an older session.
+  return !flow.new_form_cookie &&
+         web::CheckCsrf(csrf_key_, flow.form_cookie, flow.Purpose(), flow.Get("csrf"));
+}
+
+std::optional<SignInPages::SignedIn> SignInPages::Session(const Flow& flow) const {
+  auto sso = web::CookieValue(flow.req.cookie_header, SessionCookie(flow.call->tenant.id));
+  if (!sso || sso->size() != 43) return std::nullopt;
+  auto found = directory_->ReadGrant(flow.ctx(), directory::kSessionGrant,
+                                     directory::GrantHandle(*sso));
+  if (!found.ok() || !*found) return std::nullopt;
+  const json::object& data = (*found)->data;
+  auto user = directory_->FindUser(flow.ctx(), Str(data, "user"));  // refuses a disabled account
+  if (!user.ok()) return std::nullopt;
+  return SignedIn{user->user.id, Str(user->user.data, "userPrincipalName"),
+                  directory::Int(data, "authTime"), directory::Strings(data, "amr"), ""};
+}
+
+void SignInPages::ShowSignIn(std::shared_ptr<Flow> flow, std::string error) const {
+  std::string fields;
+  for (std::string_view name : flow->carried) {
+    std::string v = flow->Get(name);
+    if (!v.empty()) fields += Hidden(name, v);
+  }
+  fields += Hidden("csrf", web::CsrfToken(csrf_key_, flow->form_cookie, flow->Purpose()));
+  fields += Hidden("step", "password");
+  std::string login = flow->req.post ? flow->Get("username") : flow->Get("login_hint");
+  std::string content =
+      flow->intro + "<form method=\"post\" action=\"" + web::Escape(flow->action) + "\">" +
+      fields +
+      "<label for=\"username\">Email or username</label>"
+      "<input id=\"username\" name=\"username\" type=\"email\" autocomplete=\"username\" "
+      "required value=\"" + web::Escape(login) + "\">"
+      "<label for=\"password\">Password</label>"
+      "<input id=\"password\" name=\"password\" type=\"password\" "
+      "autocomplete=\"current-password\" required>"
+      "<button type=\"submit\">Sign in</button></form>";
+  flow->Respond(HtmlPage("Sign in", std::move(error), content));
+}
+
+void SignInPages::SignIn(std::shared_ptr<Flow> flow) const {
+  std::string login = flow->Get("username"), password = flow->Get("password");
+  if (login.empty() || password.empty() || login.size() > kMaxCredential ||
+      password.size() > kMaxCredential) {
+    return ShowSignIn(flow, "Enter your username and password.");
+  }
+  int64_t started_ms = directory_->clock()->NowMillis();
+  directory_->SignInWithPassword(
+      flow->ctx(), login, password,
+      [this, flow, login, started_ms](Result<directory::PasswordSignIn> in) {
+        const TokenIssuer& log = tokens_->issuer();
+        if (!in.ok()) {
+          log.LogSignIn(*flow->call, nullptr, login, in.status(), {}, true);
+          if (in.status().code() != Code::kUnauthenticated) return ShowSignIn(flow, Unavailable());
+          return ShowSignIn(flow, in.status().graph_code() == "AADSTS50053"
+                                      ? "Your account is locked for a while after too many "
+                                        "failed attempts. Try again later."
+                                      : "Your username or password is incorrect.");
+        }
+        if (!in->must_change_password) {
+          log.LogSignIn(*flow->call, &in->user, login, Status::Ok(), {"pwd"}, true);
+          return StartSession(flow, in->user, started_ms, {"pwd"});
+        }
+        // The password verified but must change: the next page changes it, holding a proof of
+        // the old one (the hash it matched) that ChangePasswordAtSignIn accepts once.
+        Status expired(Code::kUnauthenticated, "The password must be changed before signing in.",
+                       "AADSTS50055");
+        log.LogSignIn(*flow->call, &in->user, login, expired, {"pwd"}, true);
+        std::string ticket = Base64UrlEncode(directory_->random()->Bytes(32));
+        json::object proof{{"user", in->user.id}, {"hash", in->stored_hash}};
+        directory::CreateGrant(directory_, flow->ctx(), directory::kPasswordChangeGrant,
+                               directory::GrantHandle(ticket), std::move(proof),
+                               options_.password_change_seconds * 1000,
+                               [this, flow, ticket](Result<directory::Grant> kept) {
+                                 if (!kept.ok()) return ShowSignIn(flow, Unavailable());
+                                 ShowPasswordChange(flow, ticket, "");
+                               });
+      });
+}
+
+void SignInPages::ShowPasswordChange(std::shared_ptr<Flow> flow, std::string ticket,
+                                     std::string error) const {
+  std::string fields;
+  for (std::string_view name : flow->carried) {
+    std::string v = flow->Get(name);
+    if (!v.empty()) fields += Hidden(name, v);
+  }
+  fields += Hidden("csrf", web::CsrfToken(csrf_key_, flow->form_cookie, flow->Purpose()));
+  fields += Hidden("step", "newpassword") + Hidden("ticket", ticket);
+  std::string content =
+      "<p>You need to choose a new password before you continue. It must have 8 to 256 "
+      "characters and three of: lower case letters, upper case letters, digits, symbols. It must "
+      "not contain your name or a common word.</p>"
+      "<form method=\"post\" action=\"" + web::Escape(flow->action) + "\">" + fields +
+      "<input type=\"hidden\" name=\"username\" autocomplete=\"username\" value=\"" +
+      web::Escape(flow->Get("username")) + "\">"
+      "<label for=\"new_password\">New password</label>"
+      "<input id=\"new_password\" name=\"new_password\" type=\"password\" "
+      "autocomplete=\"new-password\" minlength=\"8\" maxlength=\"256\" required>"
+      "<label for=\"confirm_password\">Confirm the new password</label>"
+      "<input id=\"confirm_password\" name=\"confirm_password\" type=\"password\" "
+      "autocomplete=\"new-password\" required>"
+      "<button type=\"submit\">Change password and sign in</button></form>";
+  flow->Respond(HtmlPage("Update your password", std::move(error),
+                         content));
+}
+
+void SignInPages::ChangePassword(std::shared_ptr<Flow> flow) const {
+  std::string ticket = flow->Get("ticket");
+  auto proof = ticket.empty() ? Result<std::optional<directory::Grant>>(std::nullopt)
+                              : directory_->ReadGrant(flow->ctx(), directory::kPasswordChangeGrant,
+                                                      directory::GrantHandle(ticket));
+  if (!proof.ok()) return ShowSignIn(flow, Unavailable());
+  if (!*proof) return ShowSignIn(flow, "The time to change your password ran out. Sign in again.");
+  std::string user_id = Str((*proof)->data, "user");
+  std::string fresh = flow->Get("new_password");
+  if (fresh.empty() || fresh.size() > kMaxCredential) {
+    return ShowPasswordChange(flow, ticket, "Enter a new password of 8 to 256 characters.");
+  }
+  if (fresh != flow->Get("confirm_password")) {
+    return ShowPasswordChange(flow, ticket, "The two passwords are not the same.");
+  }
+  int64_t started_ms = directory_->clock()->NowMillis();
+  directory_->ChangePasswordAtSignIn(
+      flow->ctx(), user_id, Str((*proof)->data, "hash"), fresh,
+      [this, flow, ticket, user_id, started_ms](Status changed) {
+        if (changed.code() == Code::kInvalidArgument) {
+          return ShowPasswordChange(flow, ticket, changed.message());
+        }
+        if (changed.code() == Code::kFailedPrecondition) {
+          return ShowSignIn(flow, "Your password was changed meanwhile. Sign in again.");
+        }
+        if (!changed.ok()) return ShowSignIn(flow, Unavailable());
+        // The proof is spent (the hash it holds is no longer stored); it is deleted all the same.
+        directory_->UpdateGrant(
+            flow->ctx(), directory::kPasswordChangeGrant, directory::GrantHandle(ticket),
+            [](const std::optional<directory::Grant>&, int64_t) -> Result<directory::GrantChange> {
+              return directory::GrantChange{};
+            },
+            [this, flow, user_id, started_ms](Result<directory::Grant>) {
+              auto user = directory_->FindUser(flow->ctx(), user_id);
+              if (!user.ok()) return ShowSignIn(flow, Unavailable());
+              tokens_->issuer().LogSignIn(*flow->call, &user->user, flow->Get("username"),
+                                          Status::Ok(), {"pwd"}, true);
+              StartSession(flow, user->user, started_ms, {"pwd"});
+            });
+      });
+}
+
+void SignInPages::StartSession(std::shared_ptr<Flow> flow, const directory::Object& user,
+                               int64_t auth_time_ms, std::vector<std::string> amr) const {
+  std::string secret = Base64UrlEncode(directory_->random()->Bytes(32));
+  json::object data{{"user", user.id},
+                    {"authTime", auth_time_ms},
+                    {"amr", directory::StringArray(amr)}};
+  SignedIn in{user.id, Str(user.data, "userPrincipalName"), auth_time_ms, std::move(amr), secret};
+  directory::CreateGrant(
+      directory_, flow->ctx(), directory::kSessionGrant, directory::GrantHandle(secret),
+      std::move(data), options_.session_lifetime_seconds * 1000,
+      [this, flow, in = std::move(in)](Result<directory::Grant> kept) mutable {
+        if (!kept.ok()) return ShowSignIn(flow, Unavailable());
+        flow->then(flow, std::move(in));
+      });
+}
+
+std::vector<std::pair<std::string, std::string>> SignInPages::SessionHeaders(
+    const Flow& flow, const SignedIn& in) const {
+  if (in.new_session.empty()) return {};
+  web::CookieOptions o;
+  o.max_age_seconds = options_.session_lifetime_seconds;
+  return {{"Set-Cookie", web::SetCookie(SessionCookie(flow.call->tenant.id), in.new_session, o)}};
+}
+
+}  // namespace meridian::auth

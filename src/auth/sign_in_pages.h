@@ -1,0 +1,125 @@
+// The pages a browser sees when a user signs in: server-rendered, usable without script, every
+// form CSRF-protected (web/csrf.h, bound to a SameSite=Strict form cookie and to the tenant).
+//
+//   Authorize    /{tenant}/oauth2/v2.0/authorize    the authorization code flow (RFC 6749 section
+//                4.1, OpenID Connect Core 3.1.2): checks the request (the client, the redirect URI
+//                as an exact match of one registered, PKCE S256 for public clients) and sends the
+//                browser back with a code (auth/authorization_codes.h), by redirect (query,
+//                fragment) or by a form it posts (form_post), with `state` and `iss` (RFC 9207).
+//                Errors about the client or the redirect URI are shown on a page: the browser is
+//                never sent to a URI that is not registered. (authorize_endpoint.cc)
+//   DeviceLogin  /{tenant}/oauth2/v2.0/devicelogin  the device flow's verification page (RFC
+//                8628): the user enters the code a device shows, confirms the application it
+//                names, signs in, and the device's poll gets its tokens (auth/device_codes.h).
+//                (device_login.cc)
+//
+// Both sign the user in the same way (sign_in_pages.cc): an SSO session, else the password under
+// smart lockout. A user whose password must change (forceChangePasswordNextSignIn) changes it on
+// the next page, under the password policy, before the sign-in completes; the page holds a
+// single-use proof of the old password (a grant, kPasswordChangeGrant) for ten minutes.
+//
+// A sign-in starts an SSO session: a random secret in a cookie of the tenant (Secure, HttpOnly,
+// SameSite=Lax), kept as a grant (directory/grants.h, kind "session") under its hash, so every
+// node knows it and a restart keeps it. A later request with the cookie skips the password, and
+// prompt=none works; prompt=login asks again, prompt=select_account shows the page to sign in as
+// someone else.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "auth/authorization_codes.h"
+#include "auth/device_codes.h"
+#include "directory/api.h"
+
+namespace meridian::auth {
+
+class TokenService;
+
+// One request to a page, as HTTP gave it.
+struct PageRequest {
+  std::string tenant;  // as the URL names it
+  bool post = false;   // a form's submission (else a GET)
+  std::vector<std::pair<std::string, std::string>> params;  // query (GET) or form (POST)
+  std::string cookie_header;
+  std::string client_ip, user_agent, request_id;
+};
+
+// What the browser gets: a page, or a redirect.
+struct PageResponse {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+struct SignInPagesOptions {
+  int64_t session_lifetime_seconds = 24 * 3600;  // the SSO session, from its sign-in
+  int64_t password_change_seconds = 600;         // to choose a new password, once asked
+};
+
+class SignInPages {
+ public:
+  // All must outlive the pages. `csrf_key` (32 bytes or more) keys the forms' CSRF tokens.
+  SignInPages(directory::ClientDirectory* directory, const TokenService* tokens,
+              std::string csrf_key, SignInPagesOptions options = {});
+
+  // Each answers `request` through `done`, once, here or on a directory write's thread.
+  void Authorize(PageRequest request, std::function<void(PageResponse)> done) const;
+  void DeviceLogin(PageRequest request, std::function<void(PageResponse)> done) const;
+
+  // The SSO cookie's name for the tenant `tenant_id`.
+  static std::string SessionCookie(std::string_view tenant_id);
+
+ // One request's state (auth/sign_in_flow.h, internal to auth/).
+  struct Flow;
+
+ private:
+  // Who signed in, and the new session's secret (empty when an existing session was used).
+  struct SignedIn {
+    std::string user_id;
+    std::string login;  // userPrincipalName
+    int64_t auth_time_ms = 0;
+    std::vector<std::string> amr;
+    std::string new_session;
+  };
+
+  // Shared by the pages (sign_in_pages.cc).
+  // Checks what every page checks (the parameters' number and size, none given twice; the
+  // tenant) and sets the flow's tenant and form cookie; false after answering with an error page.
+  bool Begin(const std::shared_ptr<Flow>& flow) const;
+  bool CsrfOk(const Flow& flow) const;
+  // The user of the request's SSO session, if it has a live one and the account is enabled.
+  std::optional<SignedIn> Session(const Flow& flow) const;
+  void ShowSignIn(std::shared_ptr<Flow> flow, std::string error) const;
+  // The credentials form was posted (step "password") or the new password (step "newpassword").
+  void SignIn(std::shared_ptr<Flow> flow) const;
+  void ShowPasswordChange(std::shared_ptr<Flow> flow, std::string ticket, std::string error) const;
+  void ChangePassword(std::shared_ptr<Flow> flow) const;
+  // Keeps a new SSO session for the user who just signed in, then continues the flow.
+  void StartSession(std::shared_ptr<Flow> flow, const directory::Object& user,
+                    int64_t auth_time_ms, std::vector<std::string> amr) const;
+  // The Set-Cookie of the session `in` started, if it started one.
+  std::vector<std::pair<std::string, std::string>> SessionHeaders(const Flow& flow,
+                                                                  const SignedIn& in) const;
+  // An error page: the request cannot go on (and is never sent back to an application).
+  static PageResponse ErrorPage(std::string message);
+
+  // The code flow (authorize_endpoint.cc).
+  void IssueCode(std::shared_ptr<Flow> flow, SignedIn in) const;
+  // The device flow (device_login.cc).
+  void ShowCodeEntry(std::shared_ptr<Flow> flow, std::string error) const;
+  void DeviceStep(std::shared_ptr<Flow> flow) const;
+  void ApproveDevice(std::shared_ptr<Flow> flow, SignedIn in) const;
+
+  directory::ClientDirectory* const directory_;
+  const TokenService* const tokens_;
+  const std::string csrf_key_;
+  const SignInPagesOptions options_;
+  mutable AuthorizationCodes codes_;
+  mutable DeviceCodes devices_;
+};
+
+}  // namespace meridian::auth
