@@ -156,8 +156,12 @@ void SignInPages::Authorize(PageRequest request, std::function<void(PageResponse
   flow->then = [this](std::shared_ptr<Flow> f, SignedIn in) { IssueCode(std::move(f), std::move(in)); };
   if (flow->req.post) {
     if (!CsrfOk(*flow)) return ShowSignIn(flow, "The sign-in form expired. Sign in again.");
-    if (flow->Get("step") == "newpassword") return ChangePassword(flow);
-    return SignIn(flow);
+    // "continue" follows the recovery codes' page: the session it started goes on below.
+    std::string step = flow->Get("step");
+    if (step != "continue") {
+      if (!SignInStep(flow, step)) SignIn(flow);
+      return;
+    }
   }
 
   // An SSO session skips the password unless the application asks for it again.

@@ -58,7 +58,7 @@ void SignInPages::DeviceStep(std::shared_ptr<Flow> flow) const {
   devices_.Describe(flow->ctx(), flow->Get("user_code"), [this, flow](Result<DeviceApproval> a) {
     if (!a.ok()) {
       if (a.status().code() != Code::kNotFound) {
-        return ShowCodeEntry(flow, "Sign-in is unavailable right now. Try again.");
+        return ShowCodeEntry(flow, std::string(kUnavailable));
       }
       return ShowCodeEntry(flow,
                            "That code is not valid, or has expired. Check the code your device "
@@ -72,8 +72,7 @@ void SignInPages::DeviceStep(std::shared_ptr<Flow> flow) const {
         AuthenticatedClient{std::move(*client), a->client_id, ClientAuthMethod::kNone};
     flow->intro = "<p>to sign in to <strong>" + AppName(*flow) + "</strong> on your device</p>";
     std::string step = flow->Get("step");
-    if (step == "password") return SignIn(flow);
-    if (step == "newpassword") return ChangePassword(flow);
+    if (SignInStep(flow, step)) return;
     if (step == "deny") {
       return devices_.Answer(flow->ctx(), flow->Get("user_code"), false, {},
                              [flow](Status answered) {
@@ -82,7 +81,7 @@ void SignInPages::DeviceStep(std::shared_ptr<Flow> flow) const {
                              });
     }
     auto session = Session(*flow);
-    if (step == "confirm") {
+    if (step == "confirm" || step == "continue") {  // continue: after the recovery codes' page
       if (session) return ApproveDevice(flow, std::move(*session));
       return ShowSignIn(flow, "");
     }
@@ -117,7 +116,7 @@ void SignInPages::ApproveDevice(std::shared_ptr<Flow> flow, SignedIn in) const {
                 : HtmlPage("Enter code",
                            answered.code() == Code::kNotFound
                                ? "That code was used or has expired. Start again on the device."
-                               : "Sign-in is unavailable right now. Try again.",
+                               : std::string(kUnavailable),
                            "");
         for (auto& h : headers) out.headers.push_back(std::move(h));
         flow->Respond(std::move(out));

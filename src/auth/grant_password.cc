@@ -1,7 +1,8 @@
 // password (RFC 6749 section 4.3, "resource owner password credentials"): the client collects the
 // user's name and password and sends them. Off for every application unless it allows public
 // client flows (isFallbackPublicClient), as in Entra: a password grant skips every interactive
-// check, so an administrator opts an application in.
+// check, so an administrator opts an application in. A user who must give a second factor (an
+// authenticator registered, or per-user MFA on) is refused with AADSTS50076.
 #include "auth/grant.h"
 #include "auth/token_issuer.h"
 #include "directory/records.h"
@@ -51,6 +52,17 @@ class PasswordGrant final : public Grant {
                            "AADSTS50055");
             issuer_->LogSignIn(*call, &in->user, login, expired, {"pwd"});
             return done(OAuthErrorOf(expired));
+          }
+          // A password is one factor: a user who must give a second one signs in on the pages.
+          auto info = directory_->ReadSecurityInfo(call->ctx, in->user.id);
+          if (!info.ok()) return done(OAuthErrorOf(info.status()));
+          if (info->mfa_required() || !info->totp_sealed_seed.empty()) {
+            Status mfa(Code::kUnauthenticated,
+                       "The user must use multi-factor authentication, which the password grant "
+                       "cannot give; sign in interactively.",
+                       "AADSTS50076");
+            issuer_->LogSignIn(*call, &in->user, login, mfa, {"pwd"});
+            return done(OAuthErrorOf(mfa));
           }
           UserSession session{in->user.id, started_ms, {"pwd"}, ""};
           issuer_->UserTokens(call, std::move(scopes), std::move(session), std::nullopt, true,

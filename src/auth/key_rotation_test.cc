@@ -63,6 +63,22 @@ class ObservedDirectory final : public directory::ClientDirectory {
                           std::function<void(Result<directory::PasswordSignIn>)> done) override {
     real_->SignInWithPassword(ctx, login, password, std::move(done));
   }
+  Result<directory::SecurityInfo> ReadSecurityInfo(const directory::SecurityContext& ctx,
+                                                   std::string_view user) const override {
+    return real_->ReadSecurityInfo(ctx, user);
+  }
+  void RegisterTotp(const directory::SecurityContext& ctx, std::string_view user, std::string seed,
+                    std::vector<std::string> codes, directory::WriteDone done) override {
+    real_->RegisterTotp(ctx, user, std::move(seed), std::move(codes), std::move(done));
+  }
+  void UseTotpStep(const directory::SecurityContext& ctx, std::string_view user, int64_t step,
+                   directory::WriteDone done) override {
+    real_->UseTotpStep(ctx, user, step, std::move(done));
+  }
+  void UseRecoveryCode(const directory::SecurityContext& ctx, std::string_view user,
+                       std::string hash, directory::WriteDone done) override {
+    real_->UseRecoveryCode(ctx, user, std::move(hash), std::move(done));
+  }
   void ChangePasswordAtSignIn(const directory::SecurityContext& ctx, std::string_view user,
                               std::string old_hash, std::string password,
                               std::function<void(Status)> done) override {

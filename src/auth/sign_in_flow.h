@@ -48,6 +48,8 @@ struct SignInPages::Flow {
   void Respond(PageResponse out);
 };
 
+inline constexpr std::string_view kUnavailable = "Sign-in is unavailable right now. Try again.";
+
 // A page in the pages' layout, with their headers (web/html.h): 200, or 400 with an error.
 PageResponse HtmlPage(std::string title, std::string error, std::string content);
 // A hidden form field.

@@ -25,8 +25,6 @@ constexpr size_t kMaxParam = 4096;
 constexpr size_t kMaxParams = 40;
 constexpr size_t kMaxCredential = 256;
 
-std::string Unavailable() { return "Sign-in is unavailable right now. Try again."; }
-
 }  // namespace
 
 PageResponse HtmlPage(std::string title, std::string error, std::string content) {
@@ -52,9 +50,10 @@ void SignInPages::Flow::Respond(PageResponse out) {
 }
 
 SignInPages::SignInPages(directory::ClientDirectory* directory, const TokenService* tokens,
-                         std::string csrf_key, SignInPagesOptions options)
+                         crypto::Kek kek, std::string csrf_key, SignInPagesOptions options)
     : directory_(directory),
       tokens_(tokens),
+      kek_(std::move(kek)),
       csrf_key_(std::move(csrf_key)),
       options_(options),
       codes_(directory, directory->random()),
@@ -114,6 +113,16 @@ bool SignInPages::CsrfOk(const Flow& flow) const {
          web::CheckCsrf(csrf_key_, flow.form_cookie, flow.Purpose(), flow.Get("csrf"));
 }
 
+std::string SignInPages::FormFields(const Flow& flow, std::string_view step) const {
+  std::string fields;
+  for (std::string_view name : flow.carried) {
+    std::string v = flow.Get(name);
+    if (!v.empty()) fields += Hidden(name, v);
+  }
+  return fields + Hidden("csrf", web::CsrfToken(csrf_key_, flow.form_cookie, flow.Purpose())) +
+         Hidden("step", step);
+}
+
 std::optional<SignInPages::SignedIn> SignInPages::Session(const Flow& flow) const {
   auto sso = web::CookieValue(flow.req.cookie_header, SessionCookie(flow.call->tenant.id));
   if (!sso || sso->size() != 43) return std::nullopt;
@@ -128,13 +137,7 @@ std::optional<SignInPages::SignedIn> SignInPages::Session(const Flow& flow) cons
 }
 
 void SignInPages::ShowSignIn(std::shared_ptr<Flow> flow, std::string error) const {
-  std::string fields;
-  for (std::string_view name : flow->carried) {
-    std::string v = flow->Get(name);
-    if (!v.empty()) fields += Hidden(name, v);
-  }
-  fields += Hidden("csrf", web::CsrfToken(csrf_key_, flow->form_cookie, flow->Purpose()));
-  fields += Hidden("step", "password");
+  std::string fields = FormFields(*flow, "password");
   std::string login = flow->req.post ? flow->Get("username") : flow->Get("login_hint");
   std::string content =
       flow->intro + "<form method=\"post\" action=\"" + web::Escape(flow->action) + "\">" +
@@ -147,6 +150,21 @@ void SignInPages::ShowSignIn(std::shared_ptr<Flow> flow, std::string error) cons
       "autocomplete=\"current-password\" required>"
       "<button type=\"submit\">Sign in</button></form>";
   flow->Respond(HtmlPage("Sign in", std::move(error), content));
+}
+
+bool SignInPages::SignInStep(std::shared_ptr<Flow> flow, std::string_view step) const {
+  if (step == "password") {
+    SignIn(std::move(flow));
+  } else if (step == "newpassword") {
+    ChangePassword(std::move(flow));
+  } else if (step == "mfa") {
+    CheckCode(std::move(flow));
+  } else if (step == "enrol") {
+    Enrol(std::move(flow));
+  } else {
+    return false;
+  }
+  return true;
 }
 
 void SignInPages::SignIn(std::shared_ptr<Flow> flow) const {
@@ -162,42 +180,60 @@ void SignInPages::SignIn(std::shared_ptr<Flow> flow) const {
         const TokenIssuer& log = tokens_->issuer();
         if (!in.ok()) {
           log.LogSignIn(*flow->call, nullptr, login, in.status(), {}, true);
-          if (in.status().code() != Code::kUnauthenticated) return ShowSignIn(flow, Unavailable());
+          if (in.status().code() != Code::kUnauthenticated) return ShowSignIn(flow, std::string(kUnavailable));
           return ShowSignIn(flow, in.status().graph_code() == "AADSTS50053"
                                       ? "Your account is locked for a while after too many "
                                         "failed attempts. Try again later."
                                       : "Your username or password is incorrect.");
         }
-        if (!in->must_change_password) {
-          log.LogSignIn(*flow->call, &in->user, login, Status::Ok(), {"pwd"}, true);
-          return StartSession(flow, in->user, started_ms, {"pwd"});
-        }
+        if (!in->must_change_password) return AfterPassword(flow, in->user, started_ms);
         // The password verified but must change: the next page changes it, holding a proof of
         // the old one (the hash it matched) that ChangePasswordAtSignIn accepts once.
         Status expired(Code::kUnauthenticated, "The password must be changed before signing in.",
                        "AADSTS50055");
         log.LogSignIn(*flow->call, &in->user, login, expired, {"pwd"}, true);
-        std::string ticket = Base64UrlEncode(directory_->random()->Bytes(32));
-        json::object proof{{"user", in->user.id}, {"hash", in->stored_hash}};
-        directory::CreateGrant(directory_, flow->ctx(), directory::kPasswordChangeGrant,
-                               directory::GrantHandle(ticket), std::move(proof),
-                               options_.password_change_seconds * 1000,
-                               [this, flow, ticket](Result<directory::Grant> kept) {
-                                 if (!kept.ok()) return ShowSignIn(flow, Unavailable());
-                                 ShowPasswordChange(flow, ticket, "");
-                               });
+        Pend(flow,
+             {{"stage", "newpassword"},
+              {"user", in->user.id},
+              {"hash", in->stored_hash},
+              {"authTime", started_ms}},
+             [this, flow](std::string ticket) { ShowPasswordChange(flow, ticket, ""); });
       });
+}
+
+void SignInPages::Pend(std::shared_ptr<Flow> flow, json::object state,
+                       std::function<void(std::string ticket)> then) const {
+  std::string ticket = Base64UrlEncode(directory_->random()->Bytes(32));
+  directory::CreateGrant(directory_, flow->ctx(), directory::kPendingSignInGrant,
+                         directory::GrantHandle(ticket), std::move(state),
+                         options_.pending_sign_in_seconds * 1000,
+                         [this, flow, ticket, then](Result<directory::Grant> kept) {
+                           if (!kept.ok()) return ShowSignIn(flow, std::string(kUnavailable));
+                           then(ticket);
+                         });
+}
+
+std::optional<json::object> SignInPages::Pending(const Flow& flow, std::string_view stage) const {
+  std::string ticket = flow.Get("ticket");
+  if (ticket.size() != 43) return std::nullopt;
+  auto found = directory_->ReadGrant(flow.ctx(), directory::kPendingSignInGrant,
+                                     directory::GrantHandle(ticket));
+  if (!found.ok() || !*found || Str((*found)->data, "stage") != stage) return std::nullopt;
+  return (*found)->data;
+}
+
+void SignInPages::EndPending(std::shared_ptr<Flow> flow, std::function<void()> then) const {
+  directory_->UpdateGrant(
+      flow->ctx(), directory::kPendingSignInGrant, directory::GrantHandle(flow->Get("ticket")),
+      [](const std::optional<directory::Grant>&, int64_t) -> Result<directory::GrantChange> {
+        return directory::GrantChange{};
+      },
+      [then](Result<directory::Grant>) { then(); });
 }
 
 void SignInPages::ShowPasswordChange(std::shared_ptr<Flow> flow, std::string ticket,
                                      std::string error) const {
-  std::string fields;
-  for (std::string_view name : flow->carried) {
-    std::string v = flow->Get(name);
-    if (!v.empty()) fields += Hidden(name, v);
-  }
-  fields += Hidden("csrf", web::CsrfToken(csrf_key_, flow->form_cookie, flow->Purpose()));
-  fields += Hidden("step", "newpassword") + Hidden("ticket", ticket);
+  std::string fields = FormFields(*flow, "newpassword") + Hidden("ticket", ticket);
   std::string content =
       "<p>You need to choose a new password before you continue. It must have 8 to 256 "
       "characters and three of: lower case letters, upper case letters, digits, symbols. It must "
@@ -218,12 +254,8 @@ void SignInPages::ShowPasswordChange(std::shared_ptr<Flow> flow, std::string tic
 
 void SignInPages::ChangePassword(std::shared_ptr<Flow> flow) const {
   std::string ticket = flow->Get("ticket");
-  auto proof = ticket.empty() ? Result<std::optional<directory::Grant>>(std::nullopt)
-                              : directory_->ReadGrant(flow->ctx(), directory::kPasswordChangeGrant,
-                                                      directory::GrantHandle(ticket));
-  if (!proof.ok()) return ShowSignIn(flow, Unavailable());
-  if (!*proof) return ShowSignIn(flow, "The time to change your password ran out. Sign in again.");
-  std::string user_id = Str((*proof)->data, "user");
+  auto pending = Pending(*flow, "newpassword");
+  if (!pending) return ShowSignIn(flow, "The time to change your password ran out. Sign in again.");
   std::string fresh = flow->Get("new_password");
   if (fresh.empty() || fresh.size() > kMaxCredential) {
     return ShowPasswordChange(flow, ticket, "Enter a new password of 8 to 256 characters.");
@@ -231,35 +263,32 @@ void SignInPages::ChangePassword(std::shared_ptr<Flow> flow) const {
   if (fresh != flow->Get("confirm_password")) {
     return ShowPasswordChange(flow, ticket, "The two passwords are not the same.");
   }
-  int64_t started_ms = directory_->clock()->NowMillis();
+  std::string user_id = Str(*pending, "user");
+  int64_t auth_time_ms = directory::Int(*pending, "authTime");
   directory_->ChangePasswordAtSignIn(
-      flow->ctx(), user_id, Str((*proof)->data, "hash"), fresh,
-      [this, flow, ticket, user_id, started_ms](Status changed) {
+      flow->ctx(), user_id, Str(*pending, "hash"), fresh,
+      [this, flow, ticket, user_id, auth_time_ms](Status changed) {
         if (changed.code() == Code::kInvalidArgument) {
           return ShowPasswordChange(flow, ticket, changed.message());
         }
         if (changed.code() == Code::kFailedPrecondition) {
           return ShowSignIn(flow, "Your password was changed meanwhile. Sign in again.");
         }
-        if (!changed.ok()) return ShowSignIn(flow, Unavailable());
+        if (!changed.ok()) return ShowSignIn(flow, std::string(kUnavailable));
         // The proof is spent (the hash it holds is no longer stored); it is deleted all the same.
-        directory_->UpdateGrant(
-            flow->ctx(), directory::kPasswordChangeGrant, directory::GrantHandle(ticket),
-            [](const std::optional<directory::Grant>&, int64_t) -> Result<directory::GrantChange> {
-              return directory::GrantChange{};
-            },
-            [this, flow, user_id, started_ms](Result<directory::Grant>) {
-              auto user = directory_->FindUser(flow->ctx(), user_id);
-              if (!user.ok()) return ShowSignIn(flow, Unavailable());
-              tokens_->issuer().LogSignIn(*flow->call, &user->user, flow->Get("username"),
-                                          Status::Ok(), {"pwd"}, true);
-              StartSession(flow, user->user, started_ms, {"pwd"});
-            });
+        EndPending(flow, [this, flow, user_id, auth_time_ms] {
+          auto user = directory_->FindUser(flow->ctx(), user_id);
+          if (!user.ok()) return ShowSignIn(flow, std::string(kUnavailable));
+          AfterPassword(flow, user->user, auth_time_ms);
+        });
       });
 }
 
 void SignInPages::StartSession(std::shared_ptr<Flow> flow, const directory::Object& user,
-                               int64_t auth_time_ms, std::vector<std::string> amr) const {
+                               int64_t auth_time_ms, std::vector<std::string> amr,
+                               std::vector<std::string> recovery_codes) const {
+  tokens_->issuer().LogSignIn(*flow->call, &user, Str(user.data, "userPrincipalName"),
+                              Status::Ok(), amr, true);
   std::string secret = Base64UrlEncode(directory_->random()->Bytes(32));
   json::object data{{"user", user.id},
                     {"authTime", auth_time_ms},
@@ -268,9 +297,11 @@ void SignInPages::StartSession(std::shared_ptr<Flow> flow, const directory::Obje
   directory::CreateGrant(
       directory_, flow->ctx(), directory::kSessionGrant, directory::GrantHandle(secret),
       std::move(data), options_.session_lifetime_seconds * 1000,
-      [this, flow, in = std::move(in)](Result<directory::Grant> kept) mutable {
-        if (!kept.ok()) return ShowSignIn(flow, Unavailable());
-        flow->then(flow, std::move(in));
+      [this, flow, in = std::move(in), codes = std::move(recovery_codes)](
+          Result<directory::Grant> kept) mutable {
+        if (!kept.ok()) return ShowSignIn(flow, std::string(kUnavailable));
+        if (codes.empty()) return flow->then(flow, std::move(in));
+        ShowRecoveryCodes(flow, in, codes);
       });
 }
 

@@ -15,8 +15,13 @@
 //
 // Both sign the user in the same way (sign_in_pages.cc): an SSO session, else the password under
 // smart lockout. A user whose password must change (forceChangePasswordNextSignIn) changes it on
-// the next page, under the password policy, before the sign-in completes; the page holds a
-// single-use proof of the old password (a grant, kPasswordChangeGrant) for ten minutes.
+// the next page, under the password policy. Then the second factor (sign_in_mfa.cc): a user with
+// an authenticator registered enters its code (TOTP, RFC 6238; each time step once) or a
+// recovery code; a user whose per-user MFA state asks for one but has none registers one first
+// (a QR code of its otpauth URI, the seed sealed under the operator's KEK before it is stored)
+// and is shown ten recovery codes once. Between these steps the sign-in is pending: a grant
+// (kPendingSignInGrant) under a random ticket the page carries, for ten minutes, saying who
+// proved what; five wrong codes end it.
 //
 // A sign-in starts an SSO session: a random secret in a cookie of the tenant (Secure, HttpOnly,
 // SameSite=Lax), kept as a grant (directory/grants.h, kind "session") under its hash, so every
@@ -25,14 +30,17 @@
 // someone else.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "auth/authorization_codes.h"
 #include "auth/device_codes.h"
+#include "crypto/sealed.h"
 #include "directory/api.h"
 
 namespace meridian::auth {
@@ -57,13 +65,16 @@ struct PageResponse {
 
 struct SignInPagesOptions {
   int64_t session_lifetime_seconds = 24 * 3600;  // the SSO session, from its sign-in
-  int64_t password_change_seconds = 600;         // to choose a new password, once asked
+  int64_t pending_sign_in_seconds = 600;  // to change the password or give a second factor
+  int max_code_failures = 5;              // wrong second-factor codes before a sign-in ends
+  std::string totp_issuer = "Meridian";   // the authenticator app's label for the account
 };
 
 class SignInPages {
  public:
-  // All must outlive the pages. `csrf_key` (32 bytes or more) keys the forms' CSRF tokens.
-  SignInPages(directory::ClientDirectory* directory, const TokenService* tokens,
+  // All must outlive the pages. `kek` seals authenticator seeds; `csrf_key` (32 bytes or more)
+  // keys the forms' CSRF tokens.
+  SignInPages(directory::ClientDirectory* directory, const TokenService* tokens, crypto::Kek kek,
               std::string csrf_key, SignInPagesOptions options = {});
 
   // Each answers `request` through `done`, once, here or on a directory write's thread.
@@ -91,16 +102,42 @@ class SignInPages {
   // tenant) and sets the flow's tenant and form cookie; false after answering with an error page.
   bool Begin(const std::shared_ptr<Flow>& flow) const;
   bool CsrfOk(const Flow& flow) const;
+  // A form's hidden fields: the parameters the flow carries, the CSRF token, the step it posts.
+  std::string FormFields(const Flow& flow, std::string_view step) const;
   // The user of the request's SSO session, if it has a live one and the account is enabled.
   std::optional<SignedIn> Session(const Flow& flow) const;
   void ShowSignIn(std::shared_ptr<Flow> flow, std::string error) const;
-  // The credentials form was posted (step "password") or the new password (step "newpassword").
+  // Runs the sign-in's step `step` (a form the sign-in showed was posted: "password",
+  // "newpassword", "mfa", "enrol"); false, doing nothing, for another step.
+  bool SignInStep(std::shared_ptr<Flow> flow, std::string_view step) const;
   void SignIn(std::shared_ptr<Flow> flow) const;
   void ShowPasswordChange(std::shared_ptr<Flow> flow, std::string ticket, std::string error) const;
   void ChangePassword(std::shared_ptr<Flow> flow) const;
-  // Keeps a new SSO session for the user who just signed in, then continues the flow.
+  // A pending sign-in: kept under a new ticket (then `then`), read back by the ticket the form
+  // carries when its stage is `stage`, ended.
+  void Pend(std::shared_ptr<Flow> flow, boost::json::object state,
+            std::function<void(std::string ticket)> then) const;
+  std::optional<boost::json::object> Pending(const Flow& flow, std::string_view stage) const;
+  void EndPending(std::shared_ptr<Flow> flow, std::function<void()> then) const;
+  // Logs the sign-in, keeps a new SSO session for the user and continues the flow (after showing
+  // `recovery_codes`, when a second factor was just registered).
   void StartSession(std::shared_ptr<Flow> flow, const directory::Object& user,
-                    int64_t auth_time_ms, std::vector<std::string> amr) const;
+                    int64_t auth_time_ms, std::vector<std::string> amr,
+                    std::vector<std::string> recovery_codes = {}) const;
+
+  // The second factor (sign_in_mfa.cc), once the password verified at `auth_time_ms`.
+  void AfterPassword(std::shared_ptr<Flow> flow, const directory::Object& user,
+                     int64_t auth_time_ms) const;
+  void ShowCodeChallenge(std::shared_ptr<Flow> flow, std::string ticket, std::string error) const;
+  void CheckCode(std::shared_ptr<Flow> flow) const;  // step "mfa"
+  void ShowEnrolment(std::shared_ptr<Flow> flow, std::string ticket, std::string_view seed,
+                     std::string error) const;
+  void Enrol(std::shared_ptr<Flow> flow) const;  // step "enrol"
+  // A wrong code: counted on the pending sign-in, which ends at max_code_failures; then `again`.
+  void WrongCode(std::shared_ptr<Flow> flow, const directory::Object& user,
+                 std::function<void()> again) const;
+  void ShowRecoveryCodes(std::shared_ptr<Flow> flow, const SignedIn& in,
+                         const std::vector<std::string>& codes) const;
   // The Set-Cookie of the session `in` started, if it started one.
   std::vector<std::pair<std::string, std::string>> SessionHeaders(const Flow& flow,
                                                                   const SignedIn& in) const;
@@ -116,6 +153,7 @@ class SignInPages {
 
   directory::ClientDirectory* const directory_;
   const TokenService* const tokens_;
+  const crypto::Kek kek_;
   const std::string csrf_key_;
   const SignInPagesOptions options_;
   mutable AuthorizationCodes codes_;

@@ -13,6 +13,7 @@
 #include "common/encoding.h"
 #include "crypto/jwt.h"
 #include "crypto/sealed.h"
+#include "crypto/totp.h"
 #include "directory/testing/fixture.h"
 
 namespace meridian::auth {
@@ -56,9 +57,11 @@ class SignInPagesTest : public testing::DirectoryFixture {
     DirectoryFixture::SetUp();
     TokenServiceOptions o;
     o.public_url = "https://login.test";
-    tokens_ = std::make_unique<TokenService>(d_.get(), crypto::Kek::Generate(*random_), o);
+    kek_ = crypto::Kek::Generate(*random_);
+    tokens_ = std::make_unique<TokenService>(d_.get(), *kek_, o);
     ASSERT_TRUE(tokens_->Start().ok());
-    endpoint_ = std::make_unique<SignInPages>(d_.get(), tokens_.get(), std::string(32, 'k'));
+    endpoint_ = std::make_unique<SignInPages>(d_.get(), tokens_.get(), *kek_,
+                                              std::string(32, 'k'));
     json::object adele = NewUser("adele", "Adele Vance");
     adele["passwordProfile"].as_object()["forceChangePasswordNextSignIn"] = false;
     auto user = d_->Create(*admin_, Users(), adele);
@@ -166,6 +169,7 @@ class SignInPagesTest : public testing::DirectoryFixture {
     return tokens_->Token(tenant_.tenant.id, form, std::nullopt);
   }
 
+  std::optional<crypto::Kek> kek_;
   std::unique_ptr<TokenService> tokens_;
   std::unique_ptr<SignInPages> endpoint_;
   std::string user_id_, app_id_, secret_, cookies_;
@@ -507,6 +511,76 @@ TEST_F(SignInPagesTest, APasswordThatMustChangeIsChangedOnThePage) {
   ASSERT_GE(log->items.size(), 2u);
   EXPECT_EQ(log->items[0].data.at("status").at("errorCode"), 0);
   EXPECT_EQ(log->items[1].data.at("status").at("errorCode"), 50055);
+}
+
+// Per-user MFA: the first sign-in registers an authenticator (QR code, a code proving it, recovery
+// codes shown once); later sign-ins ask for its code or a recovery code, each usable once, and
+// five wrong codes end the sign-in.
+TEST_F(SignInPagesTest, MfaRegistersAnAuthenticatorThenAsksForItsCodes) {
+  std::optional<Status> set;
+  d_->SetMfaRequirement(*admin_, user_id_, "enforced",
+                        [&](Result<directory::WriteResult> w) { set = w.status(); });
+  ASSERT_TRUE(set && set->ok()) << set->ToString();
+
+  PageResponse enrol = SignIn(Request());
+  ASSERT_EQ(enrol.status, 200) << enrol.body;
+  EXPECT_NE(enrol.body.find("<svg"), std::string::npos);
+  std::smatch key;
+  ASSERT_TRUE(std::regex_search(enrol.body, key, std::regex("<code>([A-Z2-7]+)</code>")));
+  std::string seed = *crypto::Base32Decode(key[1].str());
+  auto code_now = [&] { return crypto::TotpCode(seed, clock_.NowMillis() / 1000 / 30); };
+  auto post_code = [&](const PageResponse& page, const std::string& code) {
+    Params form = FormOf(page, Upn(), "");
+    form.resize(form.size() - 2);
+    form.emplace_back("otc", code);
+    return Call(form, true);
+  };
+  PageResponse wrong = post_code(enrol, "000000" == code_now() ? "111111" : "000000");
+  EXPECT_EQ(wrong.status, 400);
+  EXPECT_NE(wrong.body.find("<svg"), std::string::npos);  // the same registration, again
+  PageResponse codes = post_code(wrong, code_now());
+  ASSERT_EQ(codes.status, 200) << codes.body;
+  std::vector<std::string> recovery;
+  std::regex item("<li><code>([A-Z2-7-]+)</code></li>");
+  for (std::sregex_iterator it(codes.body.begin(), codes.body.end(), item), end; it != end; ++it) {
+    recovery.push_back((*it)[1]);
+  }
+  EXPECT_EQ(recovery.size(), 10u);
+  PageResponse back = Call(FormOf(codes, "", "") /* step=continue */, true);
+  ASSERT_EQ(back.status, 302) << back.body;
+  auto redeemed = Redeem(Returned(back)["code"]);
+  ASSERT_TRUE(std::holds_alternative<json::object>(redeemed));
+  auto verifier = crypto::JwtVerifier::FromJwks(tokens_->Jwks());
+  auto id = verifier->Verify(std::get<json::object>(redeemed).at("id_token").as_string());
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(json::serialize(id->at("amr")), R"(["pwd","otp","mfa"])");
+
+  // The next sign-in asks for a code; the one that registered is spent (its time step).
+  PageResponse challenge = SignIn(Request(kWeb, {{"prompt", "login"}}));
+  ASSERT_EQ(challenge.status, 200);
+  EXPECT_NE(challenge.body.find("autocomplete=\"one-time-code\""), std::string::npos);
+  EXPECT_EQ(post_code(challenge, code_now()).status, 400);
+  clock_.Advance(30'000);
+  EXPECT_EQ(post_code(challenge, code_now()).status, 302);
+  // A recovery code works once.
+  challenge = SignIn(Request(kWeb, {{"prompt", "login"}}));
+  PageResponse by_recovery = post_code(challenge, AsciiLower(recovery[3]));
+  ASSERT_EQ(by_recovery.status, 302) << by_recovery.body;
+  challenge = SignIn(Request(kWeb, {{"prompt", "login"}}));
+  EXPECT_EQ(post_code(challenge, recovery[3]).status, 400);
+
+  // Five wrong codes end the sign-in: even the right code does not revive it.
+  challenge = SignIn(Request(kWeb, {{"prompt", "login"}}));
+  PageResponse r;
+  for (int i = 0; i < 5; ++i) r = post_code(challenge, "12345" + std::to_string(i));
+  EXPECT_NE(r.body.find("Too many wrong codes"), std::string::npos) << r.body;
+  clock_.Advance(30'000);
+  EXPECT_NE(post_code(challenge, code_now()).body.find("ran out"), std::string::npos);
+  // Each wrong code is in the sign-in log.
+  auto log = d_->ListSignIns(testing::ContextForTest::TokenService(tenant_.tenant.id), {});
+  int wrong_codes = 0;
+  for (const auto& e : log->items) wrong_codes += e.data.at("status").at("errorCode") == 500121;
+  EXPECT_GE(wrong_codes, 7);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "directory/records.h"
 #include "directory/schema.h"
 #include "directory/security_context.h"
+#include "directory/security_info.h"
 #include "directory/sign_ins.h"
 #include "meridian/op.pb.h"
 
@@ -126,6 +127,12 @@ class TenantDirectory {
       const SecurityContext& ctx, std::string_view user_id) const = 0;
   virtual void DeleteTemporaryAccessPass(const SecurityContext& ctx, std::string_view user_id,
                                          std::string_view method_id, WriteDone done) = 0;
+  // A user's per-user MFA state (directory/security_info.h): read and set by whoever may reset
+  // the user's password.
+  virtual Result<std::string> MfaRequirement(const SecurityContext& ctx,
+                                             std::string_view user_id) const = 0;
+  virtual void SetMfaRequirement(const SecurityContext& ctx, std::string_view user_id,
+                                 std::string state, WriteDone done) = 0;
 
   // Direct links (members, owners, memberOf) or, when `transitive`, the closure through nested
   // groups (transitiveMembers, transitiveMemberOf); answered from the link indexes.
@@ -197,6 +204,16 @@ class ClientDirectory : public GrantStore {
   virtual void SignInWithPassword(const SecurityContext& ctx, std::string_view login,
                                   std::string_view password,
                                   std::function<void(Result<PasswordSignIn>)> done) = 0;
+  // A user's second factors (directory/security_info.h; Directory's methods of the same names).
+  virtual Result<SecurityInfo> ReadSecurityInfo(const SecurityContext& ctx,
+                                                std::string_view user_id) const = 0;
+  virtual void RegisterTotp(const SecurityContext& ctx, std::string_view user_id,
+                            std::string sealed_seed, std::vector<std::string> recovery_code_hashes,
+                            WriteDone done) = 0;
+  virtual void UseTotpStep(const SecurityContext& ctx, std::string_view user_id, int64_t step,
+                           WriteDone done) = 0;
+  virtual void UseRecoveryCode(const SecurityContext& ctx, std::string_view user_id,
+                               std::string code_hash, WriteDone done) = 0;
   // Sets the new password of a user whose password must change, at an interactive sign-in
   // (Directory::ChangePasswordAtSignIn).
   virtual void ChangePasswordAtSignIn(const SecurityContext& ctx, std::string_view user_id,

@@ -224,20 +224,28 @@ class Directory final : public TenantDirectory, public ClientDirectory {
   // ---- security info (directory/security_info.h, security_info.cc) ----
 
   // What the user `user_id` registered; NotFound for no such user.
-  Result<SecurityInfo> ReadSecurityInfo(const SecurityContext& ctx, std::string_view user_id) const;
+  Result<SecurityInfo> ReadSecurityInfo(const SecurityContext& ctx,
+                                        std::string_view user_id) const override;
+  // The user's per-user MFA state, and its change ("disabled", "enabled", "enforced";
+  // InvalidArgument for another), authorized as a password reset of the user (as a Temporary
+  // Access Pass is), audited as "Update per-user multifactor authentication state".
+  Result<std::string> MfaRequirement(const SecurityContext& ctx,
+                                     std::string_view user_id) const override;
+  void SetMfaRequirement(const SecurityContext& ctx, std::string_view user_id, std::string state,
+                         WriteDone done) override;
   // Registers an authenticator and a fresh set of recovery codes, replacing any, audited as
   // "User registered security info". The seed arrives sealed (crypto/sealed.h).
   void RegisterTotp(const SecurityContext& ctx, std::string_view user_id, std::string sealed_seed,
-                    std::vector<std::string> recovery_code_hashes, WriteDone done);
+                    std::vector<std::string> recovery_code_hashes, WriteDone done) override;
   // Accepts a code of time step `step` of the user's authenticator: only when `step` is after the
   // last step accepted (kFailedPrecondition otherwise, with graph_code "AADSTS54001": a code works
   // once), decided under the write lock, so of two sign-ins with one code one passes.
   void UseTotpStep(const SecurityContext& ctx, std::string_view user_id, int64_t step,
-                   WriteDone done);
+                   WriteDone done) override;
   // Spends the recovery code whose hash is `code_hash`; kNotFound when it is not one of the
   // user's unspent codes.
   void UseRecoveryCode(const SecurityContext& ctx, std::string_view user_id, std::string code_hash,
-                       WriteDone done);
+                       WriteDone done) override;
 
   // ---- Temporary Access Pass (directory/temporary_access_pass.h) ----
 
@@ -353,6 +361,14 @@ class Directory final : public TenantDirectory, public ClientDirectory {
   // administrator's write (see security_info.cc).
   void UpdateUserSecret(const SecurityContext& ctx, std::string_view user_id, std::string activity,
                         const std::function<Status(boost::json::object*)>& change, WriteDone done);
+  // User `user_id` read, or changed by `change` (under the write lock, given the op's time) in an
+  // op audited as `activity`, by someone who may reset the user's password
+  // (authz::Action::kResetPassword): a Temporary Access Pass, the per-user MFA state.
+  Result<Object> ReadUserForReset(const SecurityContext& ctx, std::string_view user_id) const;
+  void ChangeUserForReset(const SecurityContext& ctx, std::string_view user_id,
+                          std::string activity,
+                          const std::function<Status(Object* user, int64_t now_ms)>& change,
+                          Committed done);
   // UpdateUserSecret of the security info (directory/security_info.h).
   void UpdateSecurityInfo(const SecurityContext& ctx, std::string_view user_id,
                           std::string activity, std::function<Status(SecurityInfo*)> change,

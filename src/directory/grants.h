@@ -32,8 +32,9 @@ inline constexpr std::string_view kClientAssertionGrant = "assertion";
 inline constexpr std::string_view kLockoutGrant = "lockout";  // directory/lockout.h
 inline constexpr std::string_view kUserCodeGrant = "usercode";  // auth/device_codes.h
 inline constexpr std::string_view kSessionGrant = "session";    // auth/sign_in_pages.h
-// A proof of a password that must change, for the page that changes it (auth/sign_in_pages.h).
-inline constexpr std::string_view kPasswordChangeGrant = "pwchange";
+// A sign-in between its steps: the password verified, a new password or a second factor to come
+// (auth/sign_in_pages.h).
+inline constexpr std::string_view kPendingSignInGrant = "pending";
 
 struct Grant {
   std::string kind, handle;

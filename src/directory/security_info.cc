@@ -30,6 +30,9 @@ SecurityInfo Decode(const Object& user) {
   if (auto* step = o.if_contains("totpLastStep"); step && step->is_int64()) {
     info.totp_last_step = step->get_int64();
   }
+  if (auto* state = o.if_contains("perUserMfaState"); state && state->is_string()) {
+    info.per_user_mfa_state = std::string(state->get_string());
+  }
   if (auto* codes = o.if_contains("recoveryCodes"); codes && codes->is_array()) {
     for (const auto& c : codes->get_array()) {
       if (c.is_string()) info.recovery_code_hashes.emplace_back(c.get_string());
@@ -43,7 +46,8 @@ json::object Encode(const SecurityInfo& info) {
   for (const auto& h : info.recovery_code_hashes) codes.emplace_back(h);
   return {{"totpSeed", Base64UrlEncode(info.totp_sealed_seed)},
           {"totpLastStep", info.totp_last_step},
-          {"recoveryCodes", std::move(codes)}};
+          {"recoveryCodes", std::move(codes)},
+          {"perUserMfaState", info.per_user_mfa_state}};
 }
 
 }  // namespace
@@ -52,6 +56,57 @@ Result<SecurityInfo> Directory::ReadSecurityInfo(const SecurityContext& ctx,
                                                  std::string_view user_id) const {
   MERIDIAN_ASSIGN_OR_RETURN(Object user, Get(ctx, *FindType("user"), user_id));
   return Decode(user);
+}
+
+void Directory::SetMfaRequirement(const SecurityContext& ctx, std::string_view user_id,
+                                  std::string state, WriteDone done) {
+  if (state != "disabled" && state != "enabled" && state != "enforced") {
+    return done(InvalidArgument("perUserMfaState must be disabled, enabled or enforced.",
+                                "Request_BadRequest"));
+  }
+  ChangeUserForReset(
+      ctx, user_id, "Update per-user multifactor authentication state",
+      [&](Object* user, int64_t) {
+        SecurityInfo info = Decode(*user);
+        info.per_user_mfa_state = state;
+        user->secret[kMember] = Encode(info);
+        return Status::Ok();
+      },
+      [this, ctx, done](Result<store::Partition::Ack> ack) { done(Written(ctx, {}, ack)); });
+}
+
+Result<std::string> Directory::MfaRequirement(const SecurityContext& ctx,
+                                              std::string_view user_id) const {
+  MERIDIAN_ASSIGN_OR_RETURN(Object user, ReadUserForReset(ctx, user_id));
+  return Decode(user).per_user_mfa_state;
+}
+
+Result<Object> Directory::ReadUserForReset(const SecurityContext& ctx,
+                                           std::string_view user_id) const {
+  MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
+  auto view = TenantRead(p, ctx, true);
+  TenantKeys keys(ctx.tenant_id());
+  Intent intent{authz::Action::kResetPassword, "user", AsciiLower(user_id), "Read"};
+  MERIDIAN_ASSIGN_OR_RETURN(Decision d, DecideWrite(ctx, *view, keys, intent));
+  MERIDIAN_RETURN_IF_ERROR(d.verdict);
+  return ReadObject(*view, keys, "user", intent.id);
+}
+
+void Directory::ChangeUserForReset(const SecurityContext& ctx, std::string_view user_id,
+                                   std::string activity,
+                                   const std::function<Status(Object*, int64_t)>& change,
+                                   Committed done) {
+  TenantKeys keys(ctx.tenant_id());
+  Intent intent{authz::Action::kResetPassword, "user", AsciiLower(user_id), std::move(activity)};
+  Submit(
+      ctx, intent,
+      [&](const store::ReadView& view, const authz::Target&, proto::Op* op) -> Status {
+        MERIDIAN_ASSIGN_OR_RETURN(Object user, ReadObject(view, keys, "user", intent.id));
+        const Object before = user;
+        MERIDIAN_RETURN_IF_ERROR(change(&user, op->time_ms()));
+        return SetPut(op, "user", user, &before, intent.activity);
+      },
+      std::move(done));
 }
 
 void Directory::UpdateSecurityInfo(const SecurityContext& ctx, std::string_view user_id,

@@ -83,25 +83,20 @@ void Directory::IssueTemporaryAccessPass(const SecurityContext& ctx, std::string
   std::string pass = crypto::Base32Encode(random_->Bytes(8)).substr(0, 12);
   std::string id = random_->Uuid();
   auto shown = std::make_shared<json::object>();
-  TenantKeys keys(ctx.tenant_id());
-  Intent intent{authz::Action::kResetPassword, "user", AsciiLower(user_id),
-                "Create temporary access pass"};
-  Submit(
-      ctx, intent,
-      [&](const store::ReadView& view, const authz::Target&, proto::Op* op) -> Status {
-        MERIDIAN_ASSIGN_OR_RETURN(Object user, ReadObject(view, keys, "user", intent.id));
-        const Object before = user;
-        if (auto* old = user.secret.if_contains(kTapMember);
-            old && old->is_object() && TapUsable(old->get_object(), op->time_ms())) {
+  ChangeUserForReset(
+      ctx, user_id, "Create temporary access pass",
+      [&](Object* user, int64_t now_ms) -> Status {
+        if (auto* old = user->secret.if_contains(kTapMember);
+            old && old->is_object() && TapUsable(old->get_object(), now_ms)) {
           return Status(Code::kAlreadyExists,
                         "The user already has a temporary access pass; delete it first.",
                         "badRequest");
         }
-        MERIDIAN_ASSIGN_OR_RETURN(json::object tap, NewTap(body, id, pass, op->time_ms()));
-        *shown = TapMethod(tap, op->time_ms());
+        MERIDIAN_ASSIGN_OR_RETURN(json::object tap, NewTap(body, id, pass, now_ms));
+        *shown = TapMethod(tap, now_ms);
         (*shown)["temporaryAccessPass"] = pass;
-        user.secret[kTapMember] = std::move(tap);
-        return SetPut(op, "user", user, &before, intent.activity);
+        user->secret[kTapMember] = std::move(tap);
+        return Status::Ok();
       },
       [this, ctx, shown, done](Result<store::Partition::Ack> ack) {
         Object method;
@@ -112,13 +107,7 @@ void Directory::IssueTemporaryAccessPass(const SecurityContext& ctx, std::string
 
 Result<std::vector<json::object>> Directory::TemporaryAccessPasses(const SecurityContext& ctx,
                                                                    std::string_view user_id) const {
-  MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
-  auto view = TenantRead(p, ctx, true);
-  TenantKeys keys(ctx.tenant_id());
-  Intent intent{authz::Action::kResetPassword, "user", AsciiLower(user_id), "Read"};
-  MERIDIAN_ASSIGN_OR_RETURN(Decision d, DecideWrite(ctx, *view, keys, intent));
-  MERIDIAN_RETURN_IF_ERROR(d.verdict);
-  MERIDIAN_ASSIGN_OR_RETURN(Object user, ReadObject(*view, keys, "user", intent.id));
+  MERIDIAN_ASSIGN_OR_RETURN(Object user, ReadUserForReset(ctx, user_id));
   std::vector<json::object> out;
   if (auto* tap = user.secret.if_contains(kTapMember); tap && tap->is_object()) {
     out.push_back(TapMethod(tap->get_object(), clock_->NowMillis()));
@@ -128,21 +117,16 @@ Result<std::vector<json::object>> Directory::TemporaryAccessPasses(const Securit
 
 void Directory::DeleteTemporaryAccessPass(const SecurityContext& ctx, std::string_view user_id,
                                           std::string_view method_id, WriteDone done) {
-  TenantKeys keys(ctx.tenant_id());
-  Intent intent{authz::Action::kResetPassword, "user", AsciiLower(user_id),
-                "Delete temporary access pass"};
-  Submit(
-      ctx, intent,
-      [&](const store::ReadView& view, const authz::Target&, proto::Op* op) -> Status {
-        MERIDIAN_ASSIGN_OR_RETURN(Object user, ReadObject(view, keys, "user", intent.id));
-        const Object before = user;
-        auto* tap = user.secret.if_contains(kTapMember);
+  ChangeUserForReset(
+      ctx, user_id, "Delete temporary access pass",
+      [&](Object* user, int64_t) -> Status {
+        auto* tap = user->secret.if_contains(kTapMember);
         if (!tap || !tap->is_object() ||
             Str(tap->get_object(), "id") != AsciiLower(method_id)) {
           return NotFound("No temporary access pass '" + std::string(method_id) + "'.");
         }
-        user.secret.erase(kTapMember);
-        return SetPut(op, "user", user, &before, intent.activity);
+        user->secret.erase(kTapMember);
+        return Status::Ok();
       },
       [this, ctx, done](Result<store::Partition::Ack> ack) { done(Written(ctx, {}, ack)); });
 }

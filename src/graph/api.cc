@@ -302,6 +302,34 @@ class Handler {
     }));
   }
 
+  // ---- a user's per-user MFA state (Graph beta's strongAuthenticationRequirements shape) ----
+
+  Status MfaRequirement(std::string_view user) {
+    MERIDIAN_ASSIGN_OR_RETURN(Object found, d_->Lookup(*ctx_, *directory::FindType("user"), user));
+    MERIDIAN_ASSIGN_OR_RETURN(std::string state, d_->MfaRequirement(*ctx_, found.id));
+    Json(200, {{"@odata.context",
+                Context("users('" + found.id + "')/authentication/requirements/$entity")},
+               {"perUserMfaState", state}});
+    return Status::Ok();
+  }
+
+  void SetMfaRequirement(std::string_view user, Finish finish) {
+    auto body = Body();
+    if (!body.ok()) return finish(body.status());
+    for (const auto& [k, v] : *body) {
+      if (k != "perUserMfaState" || !v.is_string()) {
+        return finish(InvalidArgument("The body may hold perUserMfaState (a string) only.",
+                                      "Request_BadRequest"));
+      }
+    }
+    auto* state = body->if_contains("perUserMfaState");
+    if (!state) return finish(InvalidArgument("perUserMfaState is required.", "Request_BadRequest"));
+    auto found = d_->Lookup(*ctx_, *directory::FindType("user"), user);
+    if (!found.ok()) return finish(found.status());
+    d_->SetMfaRequirement(*ctx_, found->id, std::string(state->get_string()),
+                          Then(finish, [this](directory::WriteResult&) { res_.status = 204; }));
+  }
+
   // ---- authentication methods: a user's Temporary Access Pass ----
 
   void IssueTap(std::string_view user, Finish finish) {
@@ -579,6 +607,12 @@ void GraphApi::Register(http::Router* router) {
             [](Handler& h, const http::RouteParams& p, Handler::Finish f) {
               h.DeleteTap(p.Get("id"), p.Get("method"), std::move(f));
             });
+  const std::string requirements = "/v1.0/users/{id}/authentication/requirements";
+  add("GET", requirements,
+      [](Handler& h, const http::RouteParams& p) { return h.MfaRequirement(p.Get("id")); });
+  add_write("PATCH", requirements, [](Handler& h, const http::RouteParams& p, Handler::Finish f) {
+    h.SetMfaRequirement(p.Get("id"), std::move(f));
+  });
   add("GET", "/v1.0/organization",
       [](Handler& h, const http::RouteParams&) { return h.Organization(std::nullopt); });
   add("GET", "/v1.0/organization/{id}",

@@ -152,6 +152,7 @@ struct MeridianServer::Impl {
   std::unique_ptr<directory::Directory> directory;
   std::unique_ptr<auth::TokenService> tokens;
   // Made once the deployment's secrets are loaded (its CSRF key is one); null until then.
+  std::optional<crypto::Kek> page_kek;  // the KEK, for the pages' authenticator seeds
   std::unique_ptr<auth::SignInPages> pages_owned;
   std::atomic<auth::SignInPages*> pages{nullptr};
   std::unique_ptr<graph::GraphApi> graph;
@@ -300,6 +301,7 @@ Status MeridianServer::Impl::Init() {
   auth::TokenServiceOptions topts;
   topts.public_url = options.public_url;
   MERIDIAN_ASSIGN_OR_RETURN(crypto::Kek kek, LoadKeyEncryptionKey());
+  page_kek.emplace(kek);
   tokens = std::make_unique<auth::TokenService>(directory.get(), std::move(kek), topts);
   graph = std::make_unique<graph::GraphApi>(
       directory.get(), tokens.get(),
@@ -370,7 +372,8 @@ Status MeridianServer::Impl::StartCluster() {
 Status MeridianServer::Impl::StartSignInPages() {
   if (pages.load()) return Status::Ok();
   MERIDIAN_ASSIGN_OR_RETURN(std::string csrf, directory->ServiceSecret("sign-in-forms"));
-  pages_owned = std::make_unique<auth::SignInPages>(directory.get(), tokens.get(), csrf);
+  pages_owned =
+      std::make_unique<auth::SignInPages>(directory.get(), tokens.get(), *page_kek, csrf);
   pages.store(pages_owned.get());
   return Status::Ok();
 }

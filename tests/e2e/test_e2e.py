@@ -3,24 +3,36 @@
 Run: /usr/bin/python3 -m unittest tests/e2e/test_e2e.py (ctest runs it as e2e_test).
 """
 import base64
+import hashlib
+import hmac
 import html
 import json
 import os
 import re
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
 
 import msal
 import requests
 
 sys.path.insert(0, os.path.dirname(__file__))
 from meridian_process import BINARY, Server  # noqa: E402
+
+
+def totp(base32_key, at=None):
+    """The current RFC 6238 code of an authenticator app holding `base32_key`."""
+    key = base64.b32decode(base32_key + "=" * (-len(base32_key) % 8))
+    mac = hmac.new(key, struct.pack(">Q", int((at or time.time()) // 30)), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    return "%06d" % ((struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF) % 1000000)
 
 
 def bearer(token):
@@ -363,6 +375,54 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(self.s.delete(base + "/" + method["id"], headers=self.h).status_code, 204)
         self.assertEqual(self.s.get(base, headers=self.h).json()["value"], [])
         self.assert_graph_error(self.s.get(base + "/" + method["id"], headers=self.h), 404)
+
+    def test_per_user_mfa_registers_an_authenticator_in_the_code_flow(self):
+        user = self.create_user("mfa01", "Mfa User",
+                                passwordProfile={"password": "Rk4!vN8#qT2x", "forceChangePasswordNextSignIn": False})
+        req = self.url + "/v1.0/users/%s/authentication/requirements" % user["id"]
+        self.assertEqual(self.s.get(req, headers=self.h).json()["perUserMfaState"], "disabled")
+        self.assert_graph_error(self.s.patch(req, json={"perUserMfaState": "always"}, headers=self.h), 400)
+        self.assert_graph_error(self.s.patch(req, json={"perUserMfaState": "enforced", "x": 1}, headers=self.h), 400)
+        self.assertEqual(self.s.patch(req, json={"perUserMfaState": "enforced"}, headers=self.h).status_code, 204)
+        self.assertEqual(self.s.get(req, headers=self.h).json()["perUserMfaState"], "enforced")
+        pub = self.s.post(self.url + "/v1.0/applications", headers=self.h,
+                          json={"displayName": "Mfa probe", "isFallbackPublicClient": True}).json()
+        self.s.post(self.url + "/v1.0/servicePrincipals", headers=self.h, json={"appId": pub["appId"]})
+        ep = self.url + "/%s/oauth2/v2.0/token" % self.doc["tenantId"]
+
+        redirect = "https://app.example/signed-in"
+        app = self.s.post(self.url + "/v1.0/applications", headers=self.h,
+                          json={"displayName": "Mfa web", "web": {"redirectUris": [redirect]}}).json()
+        self.s.post(self.url + "/v1.0/servicePrincipals", headers=self.h, json={"appId": app["appId"]})
+        secret = self.s.post(self.url + "/v1.0/applications/%s/addPassword" % app["id"], json={},
+                             headers=self.h).json()["secretText"]
+        browser = Browser(self.server.ca)
+        authorize = self.url + "/%s/oauth2/v2.0/authorize" % self.doc["tenantId"]
+        verifier = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+        page = browser.get(authorize + "?" + urllib.parse.urlencode({
+            "client_id": app["appId"], "response_type": "code", "redirect_uri": redirect,
+            "scope": "openid", "state": "s1", "code_challenge": challenge,
+            "code_challenge_method": "S256"}))
+        self.assertEqual(page.status_code, 200, page.text)
+        enrol = browser.submit(username=user["userPrincipalName"], password="Rk4!vN8#qT2x")
+        self.assertIn("<svg", enrol.text)
+        key = re.search(r"<code>([A-Z2-7]+)</code>", enrol.text).group(1)
+        codes = browser.submit(otc=totp(key))
+        self.assertIn("recovery codes", codes.text)
+        back = browser.submit()
+        self.assertEqual(back.status_code, 302, back.text)
+        code = re.search(r"code=([^&]+)", back.headers["Location"]).group(1)
+        tokens = self.s.post(ep, data={
+            "grant_type": "authorization_code", "client_id": app["appId"], "client_secret": secret,
+            "code": urllib.parse.unquote(code), "redirect_uri": redirect, "code_verifier": verifier}).json()
+        claims = json.loads(base64.urlsafe_b64decode(tokens["id_token"].split(".")[1] + "=="))
+        self.assertEqual(claims["amr"], ["pwd", "otp", "mfa"])
+        # The password grant cannot give the second factor: a user who must use one is refused.
+        r = self.s.post(ep, data={"grant_type": "password", "client_id": pub["appId"], "scope": "User.Read",
+                                  "username": user["userPrincipalName"], "password": "Rk4!vN8#qT2x"})
+        self.assertEqual(r.json().get("error"), "invalid_grant", r.text)
+        self.assertIn("AADSTS50076", r.json()["error_description"])
 
     def test_bad_input(self):
         u = self.url + "/v1.0/users"

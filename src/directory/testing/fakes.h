@@ -110,6 +110,13 @@ class FakeTenantDirectory : public directory::TenantDirectory {
                                  directory::WriteDone done) override {
     done(Unimplemented(ctx));
   }
+  Result<std::string> MfaRequirement(const SecurityContext& ctx, std::string_view) const override {
+    return Unimplemented(ctx);
+  }
+  void SetMfaRequirement(const SecurityContext& ctx, std::string_view, std::string,
+                         directory::WriteDone done) override {
+    done(Unimplemented(ctx));
+  }
   Result<directory::Page> ListLinks(const SecurityContext& ctx, std::string_view,
                                     directory::LinkDirection, std::string_view, bool, int,
                                     std::string_view) const override {
@@ -200,6 +207,22 @@ class FakeClientDirectory : public directory::ClientDirectory {
   }
   void SignInWithPassword(const directory::SecurityContext&, std::string_view, std::string_view,
                           std::function<void(Result<directory::PasswordSignIn>)> done) override {
+    done(NotFaked());
+  }
+  Result<directory::SecurityInfo> ReadSecurityInfo(const directory::SecurityContext&,
+                                                   std::string_view) const override {
+    return NotFaked();
+  }
+  void RegisterTotp(const directory::SecurityContext&, std::string_view, std::string,
+                    std::vector<std::string>, directory::WriteDone done) override {
+    done(NotFaked());
+  }
+  void UseTotpStep(const directory::SecurityContext&, std::string_view, int64_t,
+                   directory::WriteDone done) override {
+    done(NotFaked());
+  }
+  void UseRecoveryCode(const directory::SecurityContext&, std::string_view, std::string,
+                       directory::WriteDone done) override {
     done(NotFaked());
   }
   void ChangePasswordAtSignIn(const directory::SecurityContext&, std::string_view, std::string,
