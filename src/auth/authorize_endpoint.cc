@@ -24,14 +24,6 @@ constexpr std::string_view kCarried[] = {
     "nonce",     "response_mode", "code_challenge",        "prompt",      "login_hint",
     "code_challenge_method"};
 
-// The registered redirect URIs of `app` on `platform` ("web", "spa", "publicClient").
-bool Registered(const directory::Object& app, std::string_view platform, std::string_view uri) {
-  auto* p = app.data.if_contains(platform);
-  if (!p || !p->is_object()) return false;
-  auto uris = directory::Strings(p->get_object(), "redirectUris");
-  return std::find(uris.begin(), uris.end(), uri) != uris.end();
-}
-
 // The origin (scheme://host[:port]) of an absolute URL, for the form_post page's policy.
 std::string OriginOf(std::string_view url) {
   size_t scheme = url.find("://");

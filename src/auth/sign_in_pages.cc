@@ -2,6 +2,7 @@
 // password check and the change of a password that must change, and the SSO session.
 #include "auth/sign_in_pages.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <set>
 
@@ -33,6 +34,13 @@ PageResponse HtmlPage(std::string title, std::string error, std::string content)
   out.headers = web::PageHeaders();
   out.body = web::Render({std::move(title), std::move(error), std::move(content)});
   return out;
+}
+
+bool Registered(const directory::Object& app, std::string_view platform, std::string_view uri) {
+  auto* p = app.data.if_contains(platform);
+  if (!p || !p->is_object()) return false;
+  auto uris = directory::Strings(p->get_object(), "redirectUris");
+  return std::find(uris.begin(), uris.end(), uri) != uris.end();
 }
 
 std::string Hidden(std::string_view name, std::string_view value) {

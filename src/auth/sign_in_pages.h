@@ -12,6 +12,14 @@
 //                8628): the user enters the code a device shows, confirms the application it
 //                names, signs in, and the device's poll gets its tokens (auth/device_codes.h).
 //                (device_login.cc)
+//   Logout       /{tenant}/oauth2/v2.0/logout       RP-initiated logout (OpenID Connect
+//                RP-Initiated Logout 1.0): ends the SSO session, then sends the browser to the
+//                application's post_logout_redirect_uri only when it is one of that application's
+//                registered redirect URIs or its logoutUrl (the application named by an
+//                id_token_hint this service signed, or by client_id); otherwise a page says the
+//                user signed out. Without a hint naming the session's user, the user confirms
+//                first (a CSRF-protected form), so another site cannot sign the user out.
+//                (logout.cc)
 //
 // Both sign the user in the same way (sign_in_pages.cc): an SSO session, else the password under
 // smart lockout. A user whose password must change (forceChangePasswordNextSignIn) changes it on
@@ -80,6 +88,7 @@ class SignInPages {
   // Each answers `request` through `done`, once, here or on a directory write's thread.
   void Authorize(PageRequest request, std::function<void(PageResponse)> done) const;
   void DeviceLogin(PageRequest request, std::function<void(PageResponse)> done) const;
+  void Logout(PageRequest request, std::function<void(PageResponse)> done) const;
 
   // The SSO cookie's name for the tenant `tenant_id`.
   static std::string SessionCookie(std::string_view tenant_id);

@@ -583,5 +583,53 @@ TEST_F(SignInPagesTest, MfaRegistersAnAuthenticatorThenAsksForItsCodes) {
   EXPECT_GE(wrong_codes, 7);
 }
 
+// RP-initiated logout: the session ends on the server, and the browser goes back only to a URI
+// the application registered; without a hint naming the user, the user confirms first.
+TEST_F(SignInPagesTest, LogoutEndsTheSessionAndReturnsOnlyToARegisteredUri) {
+  auto logout = [&](Params params, bool post = false, std::string cookies = "") {
+    return Call(std::move(params), post, cookies, &SignInPages::Logout);
+  };
+  auto signed_in = [&](const std::string& cookies) {
+    return !Returned(Call(Request(kWeb, {{"prompt", "none"}}), false, cookies))["code"].empty();
+  };
+  auto redeemed = Redeem(Returned(SignIn(Request()))["code"]);
+  ASSERT_TRUE(std::holds_alternative<json::object>(redeemed));
+  std::string hint(std::get<json::object>(redeemed).at("id_token").as_string());
+  std::string session = cookies_;
+
+  // Another site's link (no hint) asks first; a forged confirmation changes nothing.
+  PageResponse confirm = logout({{"post_logout_redirect_uri", kWeb}, {"client_id", app_id_}});
+  EXPECT_EQ(confirm.status, 200);
+  EXPECT_NE(confirm.body.find(Upn()), std::string::npos);
+  EXPECT_EQ(logout({{"csrf", std::string(43, 'A')}}, true).status, 200);
+  EXPECT_TRUE(signed_in(session));
+  // Not a registered URI: never followed, even with a valid hint.
+  PageResponse open = logout({{"post_logout_redirect_uri", "https://evil.example/"},
+                              {"id_token_hint", hint}});
+  EXPECT_EQ(HeaderOf(open, "Location"), "");
+  EXPECT_NE(open.body.find("You signed out"), std::string::npos);
+  EXPECT_FALSE(signed_in(session)) << "the session ended on the server, not just its cookie";
+
+  // With a hint naming the session's user: signed out at once, back to the application.
+  ASSERT_EQ(SignIn(Request()).status, 302);
+  session = cookies_;
+  PageResponse out = logout({{"post_logout_redirect_uri", kWeb},
+                             {"id_token_hint", hint},
+                             {"state", "bye 1"}});
+  EXPECT_EQ(out.status, 302);
+  EXPECT_EQ(HeaderOf(out, "Location"), std::string(kWeb) + "?state=bye%201");
+  EXPECT_FALSE(signed_in(session));
+  // The confirmation form signs out too; a hint of another tenant or a forged one is refused.
+  ASSERT_EQ(SignIn(Request()).status, 302);
+  session = cookies_;
+  confirm = logout({});
+  Params form = FormOf(confirm, "", "");
+  form.resize(form.size() - 2);
+  EXPECT_NE(logout(form, true).body.find("You signed out"), std::string::npos);
+  EXPECT_FALSE(signed_in(session));
+  std::string forged = hint.substr(0, hint.rfind('.') + 1) + "AAAA";
+  EXPECT_EQ(logout({{"id_token_hint", forged}}).status, 400);
+}
+
 }  // namespace
 }  // namespace meridian::auth

@@ -247,4 +247,16 @@ void TokenIssuer::LogSignIn(const GrantCall& call, const directory::Object* user
                            });
 }
 
+json::object TokenIssuer::UserInfo(const directory::Object& user, std::string_view app_id) const {
+  const json::object& u = user.data;
+  json::object out{{"sub", PairwiseSubject(user.id, app_id)},
+                   {"name", Str(u, "displayName")},
+                   {"preferred_username", Str(u, "userPrincipalName")}};
+  for (auto [claim, property] : {std::pair{"given_name", "givenName"},
+                                 std::pair{"family_name", "surname"}, std::pair{"email", "mail"}}) {
+    if (!Str(u, property).empty()) out[claim] = Str(u, property);
+  }
+  return out;
+}
+
 }  // namespace meridian::auth

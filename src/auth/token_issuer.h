@@ -51,6 +51,10 @@ class TokenIssuer {
                  const Status& outcome, const std::vector<std::string>& amr,
                  bool interactive = false) const;
 
+  // The UserInfo endpoint's claims about `user` for the application `app_id` (its pairwise sub,
+  // as the ID tokens give it).
+  boost::json::object UserInfo(const directory::Object& user, std::string_view app_id) const;
+
   // The Graph resource, as scopes name it.
   const GraphResource& graph() const { return graph_; }
 

@@ -26,8 +26,10 @@ namespace {
 
 // The claims the tokens carry (access tokens, ID tokens), for discovery.
 constexpr std::string_view kClaims[] = {
-    "aud", "iss", "iat", "nbf", "exp", "amr", "auth_time", "azp", "azpacr", "email", "groups",
-    "idtyp", "name", "nonce", "oid", "preferred_username", "scp", "sub", "tid", "uti", "ver"};
+    "aud",    "iss",  "iat",         "nbf",   "exp",   "amr",   "auth_time",
+    "azp",    "azpacr", "email",     "family_name", "given_name", "groups", "idtyp",
+    "name",   "nonce",  "oid",       "preferred_username", "scp", "sub", "tid",
+    "uti",    "ver"};
 constexpr std::string_view kClientAuthMethods[] = {"client_secret_post", "client_secret_basic",
                                                    "private_key_jwt"};
 constexpr std::string_view kAssertionAlgorithms[] = {"RS256", "PS256", "ES256"};
@@ -413,6 +415,8 @@ Result<json::object> TokenService::Discovery(std::string_view tenant) const {
       {"authorization_endpoint", base + "/oauth2/v2.0/authorize"},
       {"device_authorization_endpoint", base + "/oauth2/v2.0/devicecode"},
       {"jwks_uri", base + "/discovery/v2.0/keys"},
+      {"userinfo_endpoint", options_.public_url + "/oidc/userinfo"},
+      {"end_session_endpoint", base + "/oauth2/v2.0/logout"},
       {"response_types_supported", json::array{"code"}},
       {"response_modes_supported", json::array{"query", "fragment", "form_post"}},
       {"code_challenge_methods_supported", json::array{"S256"}},
@@ -437,6 +441,11 @@ std::string TokenService::SigningKid() const {
 }
 
 Result<SecurityContext> TokenService::Authenticate(std::string_view header) const {
+  MERIDIAN_ASSIGN_OR_RETURN(Verified v, Verify(header));
+  return v.ctx;
+}
+
+Result<TokenService::Verified> TokenService::Verify(std::string_view header) const {
   auto fail = [](std::string m) {
     return Status(Code::kUnauthenticated, std::move(m), "InvalidAuthenticationToken");
   };
@@ -448,7 +457,7 @@ Result<SecurityContext> TokenService::Authenticate(std::string_view header) cons
   if (token.empty() || token.size() > 16384) return fail("Access token is empty or too large.");
   int64_t now = directory_->clock()->NowSeconds();
   if (auto hit = verified_.Get(token)) {
-    if (hit->exp > now - options_.clock_skew_seconds) return hit->ctx;
+    if (hit->exp > now - options_.clock_skew_seconds) return *hit;
     return fail("Lifetime validation failed, the token is expired.");
   }
   std::shared_ptr<const KeyView> keys = View(directory_->clock()->NowMillis());
@@ -480,9 +489,42 @@ Result<SecurityContext> TokenService::Authenticate(std::string_view header) cons
   if (!IsUuid(oid)) return fail("The token has no object id.");
   SecurityContext::Kind kind = str("idtyp") == "app" ? SecurityContext::Kind::kServicePrincipal
                                                      : SecurityContext::Kind::kUser;
-  auto ctx = directory::ContextMint::Principal(tid, oid, kind, str("azp"), str("azp"));
-  verified_.Put(token, Verified{ctx, times->exp});
-  return ctx;
+  Verified v{directory::ContextMint::Principal(tid, oid, kind, str("azp"), str("azp")),
+             times->exp, str("scp")};
+  verified_.Put(token, v);
+  return v;
+}
+
+Result<json::object> TokenService::IdTokenHint(std::string_view tenant_id,
+                                              std::string_view token) const {
+  MERIDIAN_ASSIGN_OR_RETURN(json::object claims,
+                            View(directory_->clock()->NowMillis())->verifier.Verify(token));
+  auto* iss = claims.if_contains("iss");
+  if (!iss || !iss->is_string() || iss->get_string() != Issuer(tenant_id)) {
+    return Unauthenticated("The token was not issued for this tenant.");
+  }
+  return claims;
+}
+
+Result<json::object> TokenService::UserInfo(std::string_view authorization_header) const {
+  MERIDIAN_ASSIGN_OR_RETURN(Verified v, Verify(authorization_header));
+  auto refuse = [](std::string why) {
+    return Status(Code::kUnauthenticated, std::move(why), "invalid_token");
+  };
+  if (v.ctx.kind() != SecurityContext::Kind::kUser) {
+    return refuse("The userinfo endpoint answers for a user's token, not an application's.");
+  }
+  bool openid = false;
+  for (size_t pos = 0; pos <= v.scp.size();) {
+    size_t end = std::min(v.scp.find(' ', pos), v.scp.size());
+    openid |= std::string_view(v.scp).substr(pos, end - pos) == "openid";
+    pos = end + 1;
+  }
+  if (!openid) return refuse("The token was not issued with the openid scope.");
+  auto user = directory_->FindUser(
+      directory::ContextMint::TokenService(v.ctx.tenant_id()), v.ctx.principal_id());
+  if (!user.ok()) return refuse("The user no longer signs in.");
+  return issuer_->UserInfo(user->user, v.ctx.app_id());
 }
 
 }  // namespace meridian::auth

@@ -128,6 +128,17 @@ class TokenService {
   // which reads them anyway.
   Result<directory::SecurityContext> Authenticate(std::string_view authorization_header) const;
 
+  // The claims of an ID token this service signed for tenant `tenant_id`: its signature by a
+  // published key and its issuer are checked, not its times (a logout's id_token_hint may have
+  // expired). Unauthenticated otherwise.
+  Result<boost::json::object> IdTokenHint(std::string_view tenant_id, std::string_view token) const;
+
+  // The UserInfo endpoint (OpenID Connect Core section 5.3): the claims about the user of a
+  // user's access token issued with the openid scope (sub as its ID token gives it, name,
+  // given_name, family_name, email, preferred_username). Unauthenticated with graph_code
+  // "invalid_token" otherwise, or for a user who no longer signs in.
+  Result<boost::json::object> UserInfo(std::string_view authorization_header) const;
+
  private:
   struct Loaded;
   struct KeyView;
@@ -165,12 +176,15 @@ class TokenService {
   // In the schedule's order. Mutable: Authenticate reloads when a token names an unknown key.
   mutable std::vector<Loaded> keys_;
   mutable std::shared_ptr<const KeyView> view_;
-  // Tokens already verified, with their expiry: a client presents the same token for an hour,
-  // and the signature check is the largest cost of a small read.
+  // Tokens already verified, with their expiry and scopes: a client presents the same token for
+  // an hour, and the signature check is the largest cost of a small read.
   struct Verified {
     directory::SecurityContext ctx;
     int64_t exp;
+    std::string scp;
   };
+  // Authenticate's checks; the verified token.
+  Result<Verified> Verify(std::string_view authorization_header) const;
   mutable BoundedCache<Verified> verified_{20000};
 
   std::unique_ptr<RefreshTokens> refresh_;

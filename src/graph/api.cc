@@ -172,6 +172,15 @@ class Handler {
     return Status::Ok();
   }
 
+  // The signed-in user (a delegated token's), as GET /users/{id} shows them.
+  Status Me(const TypeSchema& users) {
+    if (ctx_->kind() != directory::SecurityContext::Kind::kUser) {
+      return InvalidArgument("/me request is only valid with delegated authentication flow.",
+                             "BadRequest");
+    }
+    return Get(users, ctx_->principal_id());
+  }
+
   Status Get(const TypeSchema& type, std::string_view id) {
     MERIDIAN_RETURN_IF_ERROR(MayRead(type.type));
     MERIDIAN_ASSIGN_OR_RETURN(ListRequest lr, BuildListRequest(req_, type));
@@ -623,9 +632,7 @@ void GraphApi::Register(http::Router* router) {
       [](Handler& h, const http::RouteParams&) { return h.Audits(); });
   add("GET", "/v1.0/auditLogs/signIns",
       [](Handler& h, const http::RouteParams&) { return h.SignIns(); });
-  add("GET", "/v1.0/me", [](Handler& h, const http::RouteParams&) {
-    return InvalidArgument("/me request is only valid with delegated authentication flow.");
-  });
+  add("GET", "/v1.0/me", [users](Handler& h, const http::RouteParams&) { return h.Me(*users); });
 }
 
 }  // namespace meridian::graph

@@ -546,6 +546,26 @@ void MeridianServer::Impl::Routes() {
   };
   router.AddAsync("POST", "/{tenant}/oauth2/v2.0/token", oauth_route(false));
   router.AddAsync("POST", "/{tenant}/oauth2/v2.0/devicecode", oauth_route(true));
+  // UserInfo (OpenID Connect Core section 5.3), for a user's token: by GET or POST, the token in
+  // the Authorization header (RFC 6750); refusals as RFC 6750 says.
+  auto userinfo = [this](const http::Request& req, const http::RouteParams&, http::Response& res) {
+    auto claims = tokens->UserInfo(req.Header("authorization").value_or(""));
+    if (!claims.ok()) {
+      if (claims.status().code() != Code::kUnauthenticated) {
+        return OAuthJson(res, auth::OAuthErrorOf(claims.status()), res.request_id,
+                         directory->clock());
+      }
+      res.SetJson(401, json::serialize(json::object{
+                           {"error", "invalid_token"},
+                           {"error_description", claims.status().message()}}));
+      res.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+      return;
+    }
+    res.SetJson(200, json::serialize(*claims));
+    res.headers.emplace_back("Cache-Control", "no-store");
+  };
+  router.Add("GET", "/oidc/userinfo", userinfo);
+  router.Add("POST", "/oidc/userinfo", userinfo);
   auto discovery = [this](const http::Request& req, const http::RouteParams& p,
                           http::Response& res) {
     auto doc = tokens->Discovery(p.Get("tenant"));
@@ -607,6 +627,7 @@ void MeridianServer::Impl::Routes() {
                     page_route(&auth::SignInPages::Authorize));
     router.AddAsync(method, "/{tenant}/oauth2/v2.0/devicelogin",
                     page_route(&auth::SignInPages::DeviceLogin));
+    router.AddAsync(method, "/{tenant}/oauth2/v2.0/logout", page_route(&auth::SignInPages::Logout));
   }
   router.Add("POST", "/operator/v1/tenants",
              [this](const http::Request& req, const http::RouteParams&, http::Response& res) {

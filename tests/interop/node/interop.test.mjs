@@ -153,9 +153,23 @@ test('openid-client runs the authorization code flow with PKCE through the sign-
   await jose.jwtVerify(tokens.id_token, jose.createRemoteJWKSet(new URL(meta.jwks_uri)), {
     issuer: meta.issuer, audience: web.appId,
   });
+  // UserInfo answers for the same subject; Graph's /me is the user.
+  const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
+  assert.equal(info.preferred_username, username);
+  const me = await graphGet(tokens.access_token, '/me');
+  assert.equal(me.status, 200);
+  assert.equal(me.body.userPrincipalName, username);
   const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token);
   assert.ok(refreshed.access_token);
   await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token));
+  // Logout ends the session and returns to the application's registered URI with its state.
+  const bye = await browser.get(oidc.buildEndSessionUrl(config, {
+    post_logout_redirect_uri: redirect, id_token_hint: tokens.id_token, state: 'bye',
+  }).href);
+  assert.equal(bye.status, 302);
+  assert.equal(bye.headers.get('location'), redirect + '?state=bye');
+  const again = await browser.get(url.href.replace(/&prompt=[^&]*/, '') + '&prompt=none');
+  assert.match(again.headers.get('location'), /error=login_required/);
 });
 
 test('msal-node acquires a user token by username and password (a public client)', async () => {
