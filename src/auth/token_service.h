@@ -121,7 +121,7 @@ class TokenService {
   std::string SigningKid() const;
 
   // Validates a bearer token for the Graph resource: signature by a published key, algorithm
-  // (RS256 only), time claims (exp required; exp, nbf and iat strict NumericDates), audience,
+  // (RS256 only), time claims (exp required; exp, nbf and iat NumericDates), audience,
   // tenant id and issuer.
   // Unauthenticated, with a message naming the failed check, on any failure; never throws,
   // whatever the token holds. Whether the tenant and principal still exist is for the caller,

@@ -369,7 +369,6 @@ TEST_F(TokenServiceTest, RefusesMalformedTimeClaimsWithoutThrowing) {
   std::string now = std::to_string(clock_.NowSeconds());
   const std::vector<std::string> malformed = {
       "\"" + now + "\"",
-      now + ".5",
       "-1",
       "-" + now,
       "1e300",

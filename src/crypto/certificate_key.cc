@@ -106,7 +106,12 @@ Result<json::object> VerifyWithCertificates(std::string_view token,
     const json::value* v = h.if_contains(k);
     return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
   };
-  std::string_view s256 = str("x5t#S256"), s1 = str("x5t"), alg = str("alg");
+  // RFC 7515 writes thumbprints unpadded; python's MSAL pads x5t ("...="), and Entra accepts it.
+  auto unpadded = [](std::string_view t) {
+    for (int i = 0; i < 2 && !t.empty() && t.back() == '='; ++i) t.remove_suffix(1);
+    return t;
+  };
+  std::string_view s256 = unpadded(str("x5t#S256")), s1 = unpadded(str("x5t")), alg = str("alg");
   const CertificateKey* key = nullptr;
   for (const CertificateKey* k : keys) {
     if (!s256.empty() ? k->x5t_s256() == s256 : (!s1.empty() && k->x5t() == s1)) key = k;

@@ -59,6 +59,12 @@ TEST_F(CertificateKeyTest, EachAlgorithmVerifiesWithTheNamedCertificate) {
   }
   auto r = Verify(SignJws(Header("ES256", *ec_), kPayload, ec_->key, "ES256"));
   EXPECT_TRUE(r.ok()) << r.status().ToString();
+  // python's MSAL pads x5t with "=", as Entra accepts; a thumbprint padded otherwise is not one.
+  json::object padded = Header("RS256", *rsa_);
+  padded["x5t"] = std::string(padded["x5t"].as_string()) + "=";
+  EXPECT_TRUE(Verify(SignJws(padded, kPayload, rsa_->key, "RS256")).ok());
+  padded["x5t"] = std::string(padded["x5t"].as_string()) + "==";
+  EXPECT_FALSE(Verify(SignJws(padded, kPayload, rsa_->key, "RS256")).ok());
 }
 
 TEST_F(CertificateKeyTest, ForgeriesAndMismatchesFail) {

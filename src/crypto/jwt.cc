@@ -340,10 +340,8 @@ Result<int64_t> ParseNumericDate(const json::value& value, std::string_view clai
       double d = value.get_double();
       // NaN fails every comparison, so !(d >= 0) refuses it along with the negatives; the upper
       // bound refuses the infinities and keeps the cast below in range.
-      if (!(d >= 0) || d > static_cast<double>(kMaxNumericDate) || std::trunc(d) != d) {
-        return bad();
-      }
-      return static_cast<int64_t>(d);
+      if (!(d >= 0) || d > static_cast<double>(kMaxNumericDate)) return bad();
+      return static_cast<int64_t>(std::floor(d));
     }
     default:
       return bad();

@@ -135,12 +135,13 @@ std::optional<std::string> UnverifiedKid(std::string_view token);
 inline constexpr int64_t kMaxNumericDate = 253'402'300'799;
 
 // The NumericDate (RFC 7519 section 2) in `value`, in whole seconds since the epoch: a JSON number
-// that is a non-negative integer no greater than kMaxNumericDate, however Boost.JSON holds it
-// (int64, uint64, or a double with no fractional part such as 1.7e9). The one parser of token
+// that is non-negative and no greater than kMaxNumericDate, however Boost.JSON holds it (int64,
+// uint64, or a double such as 1.7e9). Fractional seconds, which RFC 7519 allows and python's MSAL
+// writes in its client assertions, are rounded down: an expiry comes no later, and a not-before
+// less than a second earlier is well within any clock skew allowed. The one parser of token
 // times: every exp, nbf and iat goes through it. Unauthenticated, naming `claim`, for anything
-// else: a string, boolean, null, array or object; a negative, fractional, infinite or NaN number;
-// a number beyond kMaxNumericDate (1e300, 2^63, ...). RFC 7519 allows fractional seconds, but no
-// issuer this code verifies writes them, so they are refused rather than rounded. Never throws.
+// else: a string, boolean, null, array or object; a negative, infinite or NaN number; a number
+// beyond kMaxNumericDate (1e300, 2^63, ...). Never throws.
 Result<int64_t> ParseNumericDate(const boost::json::value& value, std::string_view claim);
 
 // The time claims of a token that CheckTimeClaims accepted.

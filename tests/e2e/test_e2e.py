@@ -177,6 +177,46 @@ class EndToEnd(unittest.TestCase):
                          params={"$filter": "appId eq '%s'" % app["appId"]}).json()["value"]
         self.assertEqual([e["status"]["errorCode"] for e in log], [50126, 0])
 
+    def test_msal_client_credentials_with_a_certificate(self):
+        # A workload with no secret: a certificate registered in keyCredentials, and python3-msal
+        # signing client assertions with its private key.
+        tmp = tempfile.mkdtemp()
+        try:
+            key, cert = os.path.join(tmp, "key.pem"), os.path.join(tmp, "cert.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                            "-out", cert, "-days", "2", "-subj", "/CN=workload"], check=True,
+                           capture_output=True)
+            der = subprocess.run(["openssl", "x509", "-in", cert, "-outform", "DER"], check=True,
+                                 capture_output=True).stdout
+            with open(key) as f:
+                private_key = f.read()
+        finally:
+            shutil.rmtree(tmp)
+        app = self.s.post(self.url + "/v1.0/applications", headers=self.h,
+                          json={"displayName": "Workload with a certificate"}).json()
+        sp = self.s.post(self.url + "/v1.0/servicePrincipals", headers=self.h, json={"appId": app["appId"]}).json()
+        self.assertEqual(self.s.post(self.url + "/v1.0/roleManagement/directory/roleAssignments", headers=self.h, json={
+            "principalId": sp["id"], "roleDefinitionId": "88d8e3e3-8f55-4a1e-953a-9b9898b8876b"}).status_code, 201)
+        r = self.s.patch(self.url + "/v1.0/applications/" + app["id"], headers=self.h, json={"keyCredentials": [
+            {"type": "AsymmetricX509Cert", "usage": "Verify", "key": base64.b64encode(der).decode()}]})
+        self.assertEqual(r.status_code, 204, r.text)
+        cca = msal.ConfidentialClientApplication(
+            app["appId"], authority=self.doc["authority"], validate_authority=False, verify=self.server.ca,
+            client_credential={"private_key": private_key,
+                               "thumbprint": hashlib.sha1(der).hexdigest()})
+        result = cca.acquire_token_for_client(scopes=[self.doc["graphScope"]])
+        self.assertIn("access_token", result, result)
+        users = self.s.get(self.url + "/v1.0/users", headers=bearer(result["access_token"]))
+        self.assertEqual(users.status_code, 200, users.text)
+        # Another key, claiming the same certificate: refused.
+        other = subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+                               check=True, capture_output=True, text=True).stdout
+        forged = msal.ConfidentialClientApplication(
+            app["appId"], authority=self.doc["authority"], validate_authority=False, verify=self.server.ca,
+            client_credential={"private_key": other, "thumbprint": hashlib.sha1(der).hexdigest()})
+        self.assertEqual(forged.acquire_token_for_client(scopes=[self.doc["graphScope"]]).get("error"),
+                         "invalid_client")
+
     def test_msal_device_flow_and_the_administrators_first_sign_in(self):
         # The first tenant's administrator signs in for the first time, with the one-time password
         # of the tenant document, to a device (python3-msal's device code flow), and is made to

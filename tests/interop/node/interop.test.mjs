@@ -213,3 +213,42 @@ test('msal-node acquires a user token by device code; the user signs in on the v
   assert.equal(result.account.username, username);
   assert.ok(result.accessToken);
 });
+
+test('msal-node acquires a token with a certificate (private_key_jwt, PS256 and x5t#S256)', async () => {
+  // A workload identity: a certificate in the application's keyCredentials, no secret.
+  const { execFileSync } = await import('node:child_process');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { createHash, createPrivateKey } = await import('node:crypto');
+  const dir = mkdtempSync('/tmp/meridian-cert-');
+  let der, privateKey;
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', dir + '/key.pem',
+      '-out', dir + '/cert.pem', '-days', '2', '-subj', '/CN=workload'], { stdio: 'ignore' });
+    der = execFileSync('openssl', ['x509', '-in', dir + '/cert.pem', '-outform', 'DER']);
+    privateKey = createPrivateKey(readFileSync(dir + '/key.pem')).export({ type: 'pkcs8', format: 'pem' });
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+  const created = await graphPost('/applications', { displayName: 'Interop workload ' + Date.now() });
+  await graphPost('/servicePrincipals', { appId: created.appId });
+  const config = await oidc.discovery(new URL(doc.authority + '/v2.0'), app.appId, app.clientSecret);
+  const { access_token } = await oidc.clientCredentialsGrant(config, { scope: doc.graphScope });
+  const patched = await fetch(doc.graphBaseUrl + '/applications/' + created.id, {
+    method: 'PATCH',
+    headers: { Authorization: 'Bearer ' + access_token, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ keyCredentials: [{ type: 'AsymmetricX509Cert', usage: 'Verify', key: der.toString('base64') }] }),
+  });
+  assert.equal(patched.status, 204, await patched.text());
+  const msal = new ConfidentialClientApplication({
+    auth: {
+      clientId: created.appId,
+      authority: doc.authority,
+      knownAuthorities: [new URL(doc.authority).host],
+      clientCertificate: { thumbprintSha256: createHash('sha256').update(der).digest('hex'), privateKey },
+    },
+  });
+  const result = await msal.acquireTokenByClientCredential({ scopes: [doc.graphScope] });
+  const claims = jose.decodeJwt(result.accessToken);
+  assert.equal(claims.azp, created.appId);
+  assert.equal(claims.azpacr, '2');  // a certificate, as Entra says it
+});
