@@ -132,9 +132,10 @@ void SignInPages::Authorize(PageRequest request, std::function<void(PageResponse
     pos = end + 1;
   }
   for (const std::string& p : flow->prompt) {
-    if (p != "none" && p != "login" && p != "select_account") {
-      return refuse("invalid_request", "prompt '" + p.substr(0, 32) +
-                                           "' is not served (none, login and select_account are).");
+    if (p != "none" && p != "login" && p != "select_account" && p != "consent") {
+      return refuse("invalid_request",
+                    "prompt '" + p.substr(0, 32) +
+                        "' is not served (none, login, select_account and consent are).");
     }
   }
   if (flow->prompt.count("none") && flow->prompt.size() > 1) {
@@ -145,11 +146,20 @@ void SignInPages::Authorize(PageRequest request, std::function<void(PageResponse
   flow->intro = "<p>to continue to <strong>" +
                 web::Escape(Str(flow->call->client.client.application.data, "displayName")) +
                 "</strong></p>";
-  flow->then = [this](std::shared_ptr<Flow> f, SignedIn in) { IssueCode(std::move(f), std::move(in)); };
+  flow->scope = flow->Get("scope");
+  flow->then = [this](std::shared_ptr<Flow> f, SignedIn in) {
+    IssueCode(std::move(f), std::move(in));
+  };
+  flow->refuse = [iss](std::shared_ptr<Flow> f, std::string error, std::string description,
+                       std::vector<std::pair<std::string, std::string>> headers) {
+    ReturnToApp(*f, {{"error", std::move(error)}, {"error_description", std::move(description)}},
+                iss, std::move(headers));
+  };
   if (flow->req.post) {
     if (!CsrfOk(*flow)) return ShowSignIn(flow, "The sign-in form expired. Sign in again.");
     // "continue" follows the recovery codes' page: the session it started goes on below.
     std::string step = flow->Get("step");
+    if (step == "consent" || step == "noconsent") return GrantConsent(flow);
     if (step != "continue") {
       if (!SignInStep(flow, step)) SignIn(flow);
       return;
@@ -161,7 +171,7 @@ void SignInPages::Authorize(PageRequest request, std::function<void(PageResponse
     auto session = Session(*flow);
     std::string hint = flow->Get("login_hint");
     if (session && (hint.empty() || EqualsIgnoreCase(hint, session->login))) {
-      return IssueCode(flow, std::move(*session));
+      return Consent(flow, std::move(*session));
     }
   }
   if (flow->prompt.count("none")) {

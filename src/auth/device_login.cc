@@ -35,6 +35,16 @@ void SignInPages::DeviceLogin(PageRequest request, std::function<void(PageRespon
   flow->then = [this](std::shared_ptr<Flow> f, SignedIn in) {
     ApproveDevice(std::move(f), std::move(in));
   };
+  // An error ends the device's authorization: it is denied, and the page says why.
+  flow->refuse = [this](std::shared_ptr<Flow> f, std::string, std::string description,
+                        std::vector<std::pair<std::string, std::string>> headers) {
+    devices_.Answer(f->ctx(), f->Get("user_code"), false, {},
+                    [f, description, headers = std::move(headers)](Status) mutable {
+                      PageResponse out = HtmlPage("Sign-in cancelled", description, "");
+                      for (auto& h : headers) out.headers.push_back(std::move(h));
+                      f->Respond(std::move(out));
+                    });
+  };
   if (!flow->req.post) return ShowCodeEntry(flow, "");
   if (!CsrfOk(*flow)) return ShowCodeEntry(flow, "The page expired. Enter the code again.");
   DeviceStep(flow);
@@ -71,8 +81,10 @@ void SignInPages::DeviceStep(std::shared_ptr<Flow> flow) const {
     flow->call->client =
         AuthenticatedClient{std::move(*client), a->client_id, ClientAuthMethod::kNone};
     flow->intro = "<p>to sign in to <strong>" + AppName(*flow) + "</strong> on your device</p>";
+    flow->scope = a->scope;
     std::string step = flow->Get("step");
     if (SignInStep(flow, step)) return;
+    if (step == "consent" || step == "noconsent") return GrantConsent(flow);
     if (step == "deny") {
       return devices_.Answer(flow->ctx(), flow->Get("user_code"), false, {},
                              [flow](Status answered) {
@@ -82,7 +94,7 @@ void SignInPages::DeviceStep(std::shared_ptr<Flow> flow) const {
     }
     auto session = Session(*flow);
     if (step == "confirm" || step == "continue") {  // continue: after the recovery codes' page
-      if (session) return ApproveDevice(flow, std::move(*session));
+      if (session) return Consent(flow, std::move(*session));
       return ShowSignIn(flow, "");
     }
     // The code is valid: which application asks, and who would sign in.

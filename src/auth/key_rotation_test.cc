@@ -90,6 +90,11 @@ class ObservedDirectory final : public directory::ClientDirectory {
                                               std::string_view user) const override {
     return real_->GrantedScopes(ctx, client, resource, user);
   }
+  void ConsentForUser(const directory::SecurityContext& ctx, std::string_view user,
+                      std::string_view client, std::string_view resource,
+                      const std::set<std::string>& scopes, directory::WriteDone done) override {
+    real_->ConsentForUser(ctx, user, client, resource, scopes, std::move(done));
+  }
   void RecordSignIn(const directory::SecurityContext& ctx, boost::json::object record,
                     directory::WriteDone done) override {
     real_->RecordSignIn(ctx, std::move(record), std::move(done));

@@ -51,8 +51,9 @@ void SignInPages::Logout(PageRequest request, std::function<void(PageResponse)> 
   auto session = Session(*flow);
   // The user confirms unless the application proved it is the session's (its hint names the
   // session's user): otherwise any site could sign the user out.
-  bool confirmed = flow->req.post ? CsrfOk(*flow)
-                                  : !session || (!hint_user.empty() && hint_user == session->user_id);
+  bool confirmed = flow->req.post
+                       ? CsrfOk(*flow)
+                       : !session || (!hint_user.empty() && hint_user == session->user_id);
   if (!confirmed) {
     std::string content = "<p>Sign out of your account" +
                           (session ? " <strong>" + web::Escape(session->login) + "</strong>"

@@ -10,13 +10,27 @@ namespace {
 
 // Graph's delegated permissions for the objects this directory holds (names as Graph spells
 // them); the Graph API decides what each caller may do from the user's roles.
-constexpr std::string_view kGraphPermissions[] = {
-    "User.Read",           "User.ReadBasic.All",      "User.Read.All",
-    "User.ReadWrite",      "User.ReadWrite.All",      "Group.Read.All",
-    "Group.ReadWrite.All", "GroupMember.Read.All",    "Application.Read.All",
-    "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All",
-    "Directory.AccessAsUser.All", "AuditLog.Read.All", "RoleManagement.Read.Directory",
-    "UserAuthenticationMethod.ReadWrite.All"};
+// Graph's delegated permissions served here; those of every user's data (".All", but for the
+// basic profiles) need an administrator's consent, as in Graph.
+constexpr GraphPermission kGraphPermissions[] = {
+    {"User.Read", "Sign you in and read your profile", false},
+    {"User.ReadBasic.All", "Read the basic profiles of all users", false},
+    {"User.Read.All", "Read the full profiles of all users", true},
+    {"User.ReadWrite", "Read and update your profile", false},
+    {"User.ReadWrite.All", "Read and write the full profiles of all users", true},
+    {"Group.Read.All", "Read all groups", true},
+    {"Group.ReadWrite.All", "Read and write all groups", true},
+    {"GroupMember.Read.All", "Read the memberships of all groups", true},
+    {"Application.Read.All", "Read all applications", true},
+    {"Application.ReadWrite.All", "Read and write all applications", true},
+    {"Directory.Read.All", "Read the directory", true},
+    {"Directory.ReadWrite.All", "Read and write the directory", true},
+    {"Directory.AccessAsUser.All", "Access the directory as you", true},
+    {"AuditLog.Read.All", "Read the audit and sign-in logs", true},
+    {"RoleManagement.Read.Directory", "Read the directory's role assignments", true},
+    {"UserAuthenticationMethod.ReadWrite.All",
+     "Read and write the authentication methods of all users", true},
+};
 
 Status Invalid(std::string why) {
   return Status(Code::kInvalidArgument, std::move(why), "invalid_scope");
@@ -24,9 +38,11 @@ Status Invalid(std::string why) {
 
 }  // namespace
 
-bool IsGraphPermission(std::string_view name) {
-  return std::any_of(std::begin(kGraphPermissions), std::end(kGraphPermissions),
-                     [&](std::string_view p) { return EqualsIgnoreCase(p, name); });
+const GraphPermission* FindGraphPermission(std::string_view name) {
+  for (const GraphPermission& p : kGraphPermissions) {
+    if (EqualsIgnoreCase(p.name, name)) return &p;
+  }
+  return nullptr;
 }
 
 std::string ScopeRequest::OidcScopes() const {
@@ -85,8 +101,8 @@ Result<ScopeRequest> ParseScopes(std::string_view scope, const GraphResource& gr
     out.resource = graph.uri;
     if (permission == ".default") {
       out.default_scope = true;
-    } else if (IsGraphPermission(permission)) {
-      out.permissions.emplace_back(permission);
+    } else if (const GraphPermission* p = FindGraphPermission(permission)) {
+      out.permissions.emplace_back(p->name);
     } else {
       return Invalid("The scope '" + std::string(s) + "' is not a permission of " + graph.uri +
                      ".");

@@ -24,6 +24,7 @@ struct ScopeRequest {
   std::string resource;                  // the audience; empty: none named (Graph's User.Read)
   bool default_scope = false;            // "<resource>/.default"
   std::vector<std::string> permissions;  // named permissions of the resource, in request order
+                                         // (Graph's as Graph spells them)
 
   // The OpenID Connect scopes asked for, space-separated, in a fixed order.
   std::string OidcScopes() const;
@@ -35,7 +36,15 @@ struct ScopeRequest {
 // resources, more than 50 entries or a scope over 256 characters.
 Result<ScopeRequest> ParseScopes(std::string_view scope, const GraphResource& graph);
 
-// Graph's delegated permissions this deployment knows, by name ("User.Read", ...).
-bool IsGraphPermission(std::string_view name);
+// A delegated permission of Graph: its name, what the consent page says it allows, and whether
+// only an administrator may consent to it.
+struct GraphPermission {
+  std::string_view name;
+  std::string_view description;
+  bool admin_consent;
+};
+
+// Graph's delegated permission `name` (any case), or null when this deployment does not serve it.
+const GraphPermission* FindGraphPermission(std::string_view name);
 
 }  // namespace meridian::auth

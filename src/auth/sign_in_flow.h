@@ -23,11 +23,17 @@ struct SignInPages::Flow {
   bool new_form_cookie = false;
 
   // The sign-in form: where it posts, the request parameters it carries over unchanged, what it
-  // says under its title (HTML), and what follows a sign-in.
+  // says under its title (HTML), and what follows a sign-in and the consent to `scope`.
   std::string action;
   std::vector<std::string_view> carried;
   std::string intro;
+  std::string scope;
   std::function<void(std::shared_ptr<Flow>, SignedIn)> then;
+  // How the flow tells the application of an error (OAuth's `error` and its description), with
+  // `headers` (a new session's cookie) on the response. Given the flow (which it must not hold).
+  std::function<void(std::shared_ptr<Flow> flow, std::string error, std::string description,
+                     std::vector<std::pair<std::string, std::string>> headers)>
+      refuse;
 
   // The code flow's request, once checked.
   std::string redirect_uri, response_mode, state;

@@ -127,8 +127,8 @@ std::string SignInPages::FormFields(const Flow& flow, std::string_view step) con
     std::string v = flow.Get(name);
     if (!v.empty()) fields += Hidden(name, v);
   }
-  return fields + Hidden("csrf", web::CsrfToken(csrf_key_, flow.form_cookie, flow.Purpose())) +
-         Hidden("step", step);
+  fields += Hidden("csrf", web::CsrfToken(csrf_key_, flow.form_cookie, flow.Purpose()));
+  return step.empty() ? fields : fields + Hidden("step", step);
 }
 
 std::optional<SignInPages::SignedIn> SignInPages::Session(const Flow& flow) const {
@@ -188,7 +188,9 @@ void SignInPages::SignIn(std::shared_ptr<Flow> flow) const {
         const TokenIssuer& log = tokens_->issuer();
         if (!in.ok()) {
           log.LogSignIn(*flow->call, nullptr, login, in.status(), {}, true);
-          if (in.status().code() != Code::kUnauthenticated) return ShowSignIn(flow, std::string(kUnavailable));
+          if (in.status().code() != Code::kUnauthenticated) {
+            return ShowSignIn(flow, std::string(kUnavailable));
+          }
           return ShowSignIn(flow, in.status().graph_code() == "AADSTS50053"
                                       ? "Your account is locked for a while after too many "
                                         "failed attempts. Try again later."
@@ -308,7 +310,7 @@ void SignInPages::StartSession(std::shared_ptr<Flow> flow, const directory::Obje
       [this, flow, in = std::move(in), codes = std::move(recovery_codes)](
           Result<directory::Grant> kept) mutable {
         if (!kept.ok()) return ShowSignIn(flow, std::string(kUnavailable));
-        if (codes.empty()) return flow->then(flow, std::move(in));
+        if (codes.empty()) return Consent(flow, std::move(in));
         ShowRecoveryCodes(flow, in, codes);
       });
 }

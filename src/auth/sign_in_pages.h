@@ -29,7 +29,11 @@
 // (a QR code of its otpauth URI, the seed sealed under the operator's KEK before it is stored)
 // and is shown ten recovery codes once. Between these steps the sign-in is pending: a grant
 // (kPendingSignInGrant) under a random ticket the page carries, for ten minutes, saying who
-// proved what; five wrong codes end it.
+// proved what; five wrong codes end it. Last, consent (sign_in_consent.cc): when the application
+// asks for Graph permissions the user has not granted it (an administrator may grant them for
+// everyone, as oauth2PermissionGrants), a page lists them, and the user's consent is kept as
+// their own grant (consentType Principal); permissions only an administrator may consent to
+// send the user back with consent_required.
 //
 // A sign-in starts an SSO session: a random secret in a cookie of the tenant (Secure, HttpOnly,
 // SameSite=Lax), kept as a grant (directory/grants.h, kind "session") under its hash, so every
@@ -111,7 +115,8 @@ class SignInPages {
   // tenant) and sets the flow's tenant and form cookie; false after answering with an error page.
   bool Begin(const std::shared_ptr<Flow>& flow) const;
   bool CsrfOk(const Flow& flow) const;
-  // A form's hidden fields: the parameters the flow carries, the CSRF token, the step it posts.
+  // A form's hidden fields: the parameters the flow carries, the CSRF token, the step it posts
+  // (none when empty: the form's buttons name it).
   std::string FormFields(const Flow& flow, std::string_view step) const;
   // The user of the request's SSO session, if it has a live one and the account is enabled.
   std::optional<SignedIn> Session(const Flow& flow) const;
@@ -152,6 +157,12 @@ class SignInPages {
                                                                   const SignedIn& in) const;
   // An error page: the request cannot go on (and is never sent back to an application).
   static PageResponse ErrorPage(std::string message);
+
+  // Consent (sign_in_consent.cc): continues with flow->then once the user consented to the
+  // flow's scope (asking on a page for what is not granted yet, or for all with
+  // prompt=consent); the consent page's post (steps "consent" and "noconsent").
+  void Consent(std::shared_ptr<Flow> flow, SignedIn in) const;
+  void GrantConsent(std::shared_ptr<Flow> flow) const;
 
   // The code flow (authorize_endpoint.cc).
   void IssueCode(std::shared_ptr<Flow> flow, SignedIn in) const;

@@ -14,6 +14,7 @@
 #include "crypto/jwt.h"
 #include "crypto/sealed.h"
 #include "crypto/totp.h"
+#include "directory/first_party.h"
 #include "directory/testing/fixture.h"
 
 namespace meridian::auth {
@@ -76,7 +77,15 @@ class SignInPagesTest : public testing::DirectoryFixture {
     auto secret = d_->AddPassword(*admin_, app->object.id, json::object());
     ASSERT_TRUE(secret.ok()) << secret.status().ToString();
     secret_ = std::string(secret->at("secretText").as_string());
-    ASSERT_TRUE(d_->Create(*admin_, *directory::FindType("servicePrincipal"), {{"appId", app_id_}}).ok());
+    auto sp = d_->Create(*admin_, *directory::FindType("servicePrincipal"), {{"appId", app_id_}});
+    ASSERT_TRUE(sp.ok());
+    sp_id_ = sp->object.id;
+    // Adele consented to what most tests ask (consent has its own test).
+    std::optional<Status> consented;
+    d_->ConsentForUser(testing::ContextForTest::TokenService(tenant_.tenant.id), user_id_, sp_id_,
+                       directory::kGraphAppId, {"User.Read"},
+                       [&](Result<directory::WriteResult> w) { consented = w.status(); });
+    ASSERT_TRUE(consented && consented->ok()) << consented->ToString();
   }
   void TearDown() override {
     endpoint_.reset();
@@ -172,7 +181,7 @@ class SignInPagesTest : public testing::DirectoryFixture {
   std::optional<crypto::Kek> kek_;
   std::unique_ptr<TokenService> tokens_;
   std::unique_ptr<SignInPages> endpoint_;
-  std::string user_id_, app_id_, secret_, cookies_;
+  std::string user_id_, app_id_, sp_id_, secret_, cookies_;
 };
 
 TEST_F(SignInPagesTest, TheCodeFlowSignsInAndTheCodeIsRedeemedOnce) {
@@ -272,7 +281,7 @@ TEST_F(SignInPagesTest, BadRequestsGoBackToTheApplicationWithTheirError) {
   EXPECT_EQ(error({{"code_challenge", ""}, {"code_challenge_method", ""}}, kSpa), "invalid_request");
   EXPECT_EQ(error({{"scope", "https://other.example/.default"}}), "invalid_scope");
   EXPECT_EQ(error({{"prompt", "none"}}), "login_required");
-  EXPECT_EQ(error({{"prompt", "consent"}}), "invalid_request");
+  EXPECT_EQ(error({{"prompt", "create"}}), "invalid_request");
 }
 
 TEST_F(SignInPagesTest, TheFormIsRefusedWithoutItsCsrfToken) {
@@ -396,8 +405,10 @@ TEST_F(DeviceLoginTest, TheUserSignsInOnThePageAndTheDeviceGetsItsTokensOnce) {
   ASSERT_EQ(signin.status, 200);
   EXPECT_NE(signin.body.find("autocomplete=\"current-password\""), std::string::npos);
   EXPECT_EQ(Error(Poll(started)), "authorization_pending");
-  PageResponse done = Call(FormOf(signin, Upn(), "Str0ng!Passw0rd"), true, "",
-                           &SignInPages::DeviceLogin);
+  PageResponse consent = Call(FormOf(signin, Upn(), "Str0ng!Passw0rd"), true, "",
+                              &SignInPages::DeviceLogin);
+  EXPECT_NE(consent.body.find("Sign you in and read your profile"), std::string::npos);
+  PageResponse done = Page(Form(consent, {{"step", "consent"}}));
   ASSERT_EQ(done.status, 200) << done.body;
   EXPECT_NE(done.body.find("You have signed in to <strong>Conference Room TV"), std::string::npos);
 
@@ -421,7 +432,8 @@ TEST_F(DeviceLoginTest, ASessionSkipsThePasswordAndACancelRefusesTheDevice) {
   PageResponse entry = Page({}, false);
   PageResponse confirm = Page(Form(entry, {{"user_code", user_code}}));
   EXPECT_NE(confirm.body.find("signed in as <strong>" + Upn()), std::string::npos);
-  PageResponse done = Page(Form(confirm, {{"step", "confirm"}}));
+  PageResponse consent = Page(Form(confirm, {{"step", "confirm"}}));
+  PageResponse done = Page(Form(consent, {{"step", "consent"}}));
   EXPECT_NE(done.body.find("You have signed in"), std::string::npos) << done.body;
   EXPECT_TRUE(std::holds_alternative<json::object>(Poll(started)));
 
@@ -494,6 +506,7 @@ TEST_F(SignInPagesTest, APasswordThatMustChangeIsChangedOnThePage) {
   forged.emplace_back("confirm_password", "Quiet!Harbour-81");
   EXPECT_NE(Call(forged, true).body.find("ran out"), std::string::npos);
 
+  clock_.Advance(1000);  // the log lists by time: the sign-in comes after the refusal
   r = submit("Quiet!Harbour-81", "Quiet!Harbour-81");
   ASSERT_EQ(r.status, 302) << r.body;
   EXPECT_FALSE(Returned(r)["code"].empty());
@@ -629,6 +642,51 @@ TEST_F(SignInPagesTest, LogoutEndsTheSessionAndReturnsOnlyToARegisteredUri) {
   EXPECT_FALSE(signed_in(session));
   std::string forged = hint.substr(0, hint.rfind('.') + 1) + "AAAA";
   EXPECT_EQ(logout({{"id_token_hint", forged}}).status, 400);
+}
+
+// Consent: permissions not granted yet are listed on a page; accepted, they are the user's own
+// grant and are not asked again; declined, the application hears access_denied; those only an
+// administrator may grant send the user back with consent_required.
+TEST_F(SignInPagesTest, ConsentIsAskedForWhatIsNotGrantedYetAndKept) {
+  Params asks = Request(kWeb, {{"scope", "openid User.Read User.ReadWrite"}});
+  PageResponse page = SignIn(asks);
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_NE(page.body.find("Read and update your profile"), std::string::npos);
+  EXPECT_EQ(page.body.find("(User.Read)"), std::string::npos) << "granted already: not asked";
+  Params form = FormOf(page, "", "");
+  form.resize(form.size() - 2);
+  Params declined = form;
+  declined.emplace_back("step", "noconsent");
+  EXPECT_EQ(Returned(Call(declined, true))["error"], "access_denied");
+  // A forged accept (no CSRF token) grants nothing.
+  Params forged = form;
+  for (auto& kv : forged) {
+    if (kv.first == "csrf") kv.second = std::string(43, 'A');
+  }
+  forged.emplace_back("step", "consent");
+  EXPECT_EQ(HeaderOf(Call(forged, true), "Location"), "");
+  auto ctx = testing::ContextForTest::TokenService(tenant_.tenant.id);
+  EXPECT_EQ(*d_->GrantedScopes(ctx, sp_id_, directory::kGraphAppId, user_id_),
+            (std::set<std::string>{"User.Read"}));
+
+  form.emplace_back("step", "consent");
+  PageResponse back = Call(form, true);
+  ASSERT_EQ(back.status, 302) << back.body;
+  EXPECT_FALSE(Returned(back)["code"].empty()) << HeaderOf(back, "Location");
+  EXPECT_EQ(*d_->GrantedScopes(ctx, sp_id_, directory::kGraphAppId, user_id_),
+            (std::set<std::string>{"User.Read", "User.ReadWrite"}));
+  // Not asked again (the session signs in); prompt=consent asks for everything.
+  EXPECT_FALSE(Returned(Call(asks))["code"].empty());
+  Params again = asks;
+  again.emplace_back("prompt", "consent");
+  EXPECT_NE(Call(again).body.find("(User.Read)"), std::string::npos);
+  // prompt=none cannot ask; an administrator's permission cannot be consented by a user.
+  Params silent = Request(kWeb, {{"scope", "openid Mail.Send"}});
+  EXPECT_EQ(Returned(Call(Request(kWeb, {{"scope", "User.ReadBasic.All"}, {"prompt", "none"}})))
+                ["error"],
+            "consent_required");
+  EXPECT_EQ(Returned(Call(Request(kWeb, {{"scope", "Directory.Read.All"}})))["error"],
+            "consent_required");
 }
 
 }  // namespace

@@ -219,12 +219,16 @@ class ClientDirectory : public GrantStore {
   virtual void ChangePasswordAtSignIn(const SecurityContext& ctx, std::string_view user_id,
                                       std::string expected_old_hash, std::string new_password,
                                       std::function<void(Status)> done) = 0;
-  // The scopes of resource `resource_sp` granted to client `client_sp` for user `user_id`
-  // (directory/permission_grants.h).
+  // The scopes of the resource whose appId is `resource_app_id` granted to client `client_sp`
+  // for user `user_id` (directory/permission_grants.h), and the user's consent to more
+  // (Directory's methods of the same names).
   virtual Result<std::set<std::string>> GrantedScopes(const SecurityContext& ctx,
                                                       std::string_view client_sp,
-                                                      std::string_view resource_sp,
+                                                      std::string_view resource_app_id,
                                                       std::string_view user_id) const = 0;
+  virtual void ConsentForUser(const SecurityContext& ctx, std::string_view user_id,
+                              std::string_view client_sp, std::string_view resource_app_id,
+                              const std::set<std::string>& scopes, WriteDone done) = 0;
   // Logs a sign-in attempt (Directory::RecordSignIn).
   virtual void RecordSignIn(const SecurityContext& ctx, boost::json::object record,
                             WriteDone done) = 0;

@@ -1104,15 +1104,6 @@ Result<TokenUser> Directory::FindUser(const SecurityContext& ctx,
   return out;
 }
 
-Result<std::set<std::string>> Directory::GrantedScopes(const SecurityContext& ctx,
-                                                       std::string_view client_sp,
-                                                       std::string_view resource_sp,
-                                                       std::string_view user_id) const {
-  MERIDIAN_ASSIGN_OR_RETURN(store::Partition * p, PartitionOf(ctx));
-  return directory::GrantedScopes(*TenantRead(p, ctx, true), TenantKeys(ctx.tenant_id()),
-                                  client_sp, resource_sp, user_id);
-}
-
 Result<std::set<std::string>> Directory::RolesOf(const SecurityContext& ctx,
                                                  std::string_view principal_id) const {
   if (ctx.kind() == SecurityContext::Kind::kOperator ||

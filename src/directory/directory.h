@@ -200,8 +200,17 @@ class Directory final : public TenantDirectory, public ClientDirectory {
   Result<TokenUser> FindUser(const SecurityContext& ctx, std::string_view user_id) const override;
   Result<std::set<std::string>> GrantedScopes(const SecurityContext& ctx,
                                               std::string_view client_sp,
-                                              std::string_view resource_sp,
+                                              std::string_view resource_app_id,
                                               std::string_view user_id) const override;
+  // A user's own consent (Entra's user consent) to `scopes` of the resource `resource_app_id`
+  // for the client whose service principal is `client_sp`: the user's grant (consentType
+  // Principal) gains them, made when the user has none. Graph's service principal is made first
+  // when the tenant has none (tenants made before it was provisioned with them). By the sign-in
+  // pages for the user who accepted, not authorized as an administrator's write; audited as
+  // "Consent to application".
+  void ConsentForUser(const SecurityContext& ctx, std::string_view user_id,
+                      std::string_view client_sp, std::string_view resource_app_id,
+                      const std::set<std::string>& scopes, WriteDone done) override;
   Result<std::vector<proto::SigningKey>> SigningKeys() const override;
   Status AddSigningKey(const proto::SigningKey& key) override;
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "common/encoding.h"
+#include "directory/first_party.h"
 #include "directory/records.h"
 
 namespace meridian::directory {
@@ -13,7 +14,19 @@ namespace {
 
 constexpr char kType[] = "oauth2PermissionGrant";
 
-// The grants of client `client_sp`, by their ids.
+Status MustBe(const store::ReadView& view, const store::TenantKeys& keys, std::string_view id,
+              std::string_view type, std::string_view property) {
+  MERIDIAN_ASSIGN_OR_RETURN(auto kind, ReadKind(view, keys, AsciiLower(id)));
+  if (!kind || *kind != type) {
+    return InvalidArgument(std::string(property) + " '" + std::string(id) + "' is not a " +
+                               std::string(type) + " of this tenant.",
+                           "Request_BadRequest");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::vector<Object>> GrantsOf(const store::ReadView& view, const store::TenantKeys& keys,
                                      std::string_view client_sp) {
   std::vector<std::string> ids;
@@ -32,25 +45,13 @@ Result<std::vector<Object>> GrantsOf(const store::ReadView& view, const store::T
   return out;
 }
 
-Status MustBe(const store::ReadView& view, const store::TenantKeys& keys, std::string_view id,
-              std::string_view type, std::string_view property) {
-  MERIDIAN_ASSIGN_OR_RETURN(auto kind, ReadKind(view, keys, AsciiLower(id)));
-  if (!kind || *kind != type) {
-    return InvalidArgument(std::string(property) + " '" + std::string(id) + "' is not a " +
-                               std::string(type) + " of this tenant.",
-                           "Request_BadRequest");
-  }
-  return Status::Ok();
-}
-
-std::set<std::string> Split(std::string_view scope) {
+std::set<std::string> SplitScopes(std::string_view scope) {
   std::set<std::string> out;
   std::istringstream in{std::string(scope)};
   for (std::string s; in >> s;) out.insert(s);
   return out;
 }
 
-}  // namespace
 
 Status PrepareGrant(const store::ReadView& view, const store::TenantKeys& keys,
                     json::object* data) {
@@ -76,7 +77,7 @@ Status PrepareGrant(const store::ReadView& view, const store::TenantKeys& keys,
     }
   }
   std::string scope;
-  for (const std::string& s : Split(Str(*data, "scope"))) scope += (scope.empty() ? "" : " ") + s;
+  for (const std::string& s : SplitScopes(Str(*data, "scope"))) scope += (scope.empty() ? "" : " ") + s;
   (*data)["clientId"] = client;
   (*data)["resourceId"] = resource;
   (*data)["principalId"] = principal.empty() ? json::value(nullptr) : json::value(principal);
@@ -97,9 +98,23 @@ Result<std::set<std::string>> GrantedScopes(const store::ReadView& view,
     if (consent == "Principal" && AsciiLower(Str(g.data, "principalId")) != AsciiLower(user_id)) {
       continue;
     }
-    for (const std::string& s : Split(Str(g.data, "scope"))) scopes.insert(s);
+    for (const std::string& s : SplitScopes(Str(g.data, "scope"))) scopes.insert(s);
   }
   return scopes;
+}
+
+Object GraphServicePrincipal(std::string id) {
+  Object sp;
+  sp.id = std::move(id);
+  sp.data = {{"id", sp.id},
+             {"appId", kGraphAppId},
+             {"displayName", "Microsoft Graph"},
+             {"appDisplayName", "Microsoft Graph"},
+             {"accountEnabled", true},
+             {"servicePrincipalType", "Application"},
+             {"servicePrincipalNames", json::array{kGraphAppId}},
+             {"appRoles", json::array{}}};
+  return sp;
 }
 
 }  // namespace meridian::directory

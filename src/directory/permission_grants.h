@@ -9,8 +9,10 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
+#include "directory/records.h"
 #include "store/keys.h"
 #include "store/partition.h"
 
@@ -23,6 +25,13 @@ namespace meridian::directory {
 // scopes to it instead, as Entra requires).
 Status PrepareGrant(const store::ReadView& view, const store::TenantKeys& keys,
                     boost::json::object* data);
+
+// The grants of client `client_sp` (a service principal's id), whatever their resource.
+Result<std::vector<Object>> GrantsOf(const store::ReadView& view, const store::TenantKeys& keys,
+                                     std::string_view client_sp);
+
+// The scopes of a grant's scope string (space-separated).
+std::set<std::string> SplitScopes(std::string_view scope);
 
 // The scopes granted to client `client_sp` on resource `resource_sp` for user `user_id`: those
 // of the tenant-wide grant and of the user's own.

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "authz/authz.h"
+#include "directory/first_party.h"
 #include "directory/testing/fixture.h"
 #include "store/tenant_view.h"
 
@@ -119,6 +120,33 @@ TEST_F(PermissionGrantsTest, OnlyThoseWhoMayGrantRolesMayGrantPermissions) {
   EXPECT_EQ(Grant(app_admin, body).status().code(), Code::kPermissionDenied);
   auto pra = make_admin("pra", authz::kPrivilegedRoleAdministrator);
   EXPECT_TRUE(Grant(pra, body).ok());
+}
+
+}  // namespace
+}  // namespace meridian::directory
+
+namespace meridian::directory {
+namespace {
+
+// A user's own consent (the sign-in pages'): made, then extended, one grant per user; Graph's
+// service principal is made when an older tenant has none.
+TEST_F(PermissionGrantsTest, AUsersConsentIsTheirOwnGrantExtendedInPlace) {
+  std::string client = Sp("Consented"), user = MakeUser("adele", "Adele Vance");
+  auto ctx = testing::ContextForTest::TokenService(tenant_.tenant.id);
+  auto consent = [&](std::set<std::string> scopes) {
+    std::optional<Status> out;
+    d_->ConsentForUser(ctx, user, client, kGraphAppId, scopes,
+                       [&](Result<WriteResult> w) { out = w.status(); });
+    return *out;
+  };
+  ASSERT_TRUE(consent({"User.Read"}).ok());
+  Status again = consent({"User.ReadWrite"});
+  ASSERT_TRUE(again.ok()) << again.ToString();
+  EXPECT_EQ(*d_->GrantedScopes(ctx, client, kGraphAppId, user),
+            (std::set<std::string>{"User.Read", "User.ReadWrite"}));
+  auto grants = d_->List(*admin_, Grants(), {});
+  ASSERT_TRUE(grants.ok());
+  EXPECT_EQ(grants->items.size(), 1u);
 }
 
 }  // namespace

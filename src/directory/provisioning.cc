@@ -9,6 +9,7 @@
 #include "common/encoding.h"
 #include "crypto/password.h"
 #include "crypto/secret.h"
+#include "directory/first_party.h"
 #include "directory/password_policy.h"
 #include "directory/records.h"
 #include "directory/regions.h"
@@ -247,6 +248,7 @@ Result<NewTenant> Provisioner::CreateTenant(std::string_view display_name,
              {"servicePrincipalNames", json::array{nt.app_id}},
              {"appRoles", json::array{}}};
   add("servicePrincipal", sp);
+  add("servicePrincipal", GraphServicePrincipal(random_->Uuid()));
   for (const std::string& principal : {admin.id, sp.id}) {
     add("roleAssignment", GlobalAdministratorAssignment(random_->Uuid(), principal));
   }

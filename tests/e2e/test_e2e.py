@@ -245,7 +245,9 @@ class EndToEnd(unittest.TestCase):
         self.assertIn("new-password", change.text)
         weak = browser.submit(new_password="password1", confirm_password="password1")
         self.assertEqual(weak.status_code, 400)
-        done = browser.submit(new_password="Tq8#Lw2!Rz5x", confirm_password="Tq8#Lw2!Rz5x")
+        consent = browser.submit(new_password="Tq8#Lw2!Rz5x", confirm_password="Tq8#Lw2!Rz5x")
+        self.assertIn("Sign you in and read your profile", consent.text)
+        done = browser.submit(step="consent")
         self.assertIn("You have signed in", done.text)
         poller.join(60)
         self.assertIn("access_token", result, result)
@@ -643,7 +645,10 @@ class Fairness(unittest.TestCase):
                 read = server.session.get(server.url + "/v1.0/users/" + first["administrator"]["id"],
                                           headers=bearer(tokens[first["tenantId"]]))
                 self.assertEqual(read.status_code, 200, read.text)
-                self.assertLess(time.time() - t, 2.0)
+                # Queued behind the twelve hashes (about a second each) it would take 6 s or
+                # more; the bound leaves room for a machine busy with other tests (2 s was
+                # exceeded under ctest -j2). The latency itself is bench/noisy_neighbour.sh's.
+                self.assertLess(time.time() - t, 4.0)
                 results = [f.result() for f in futures]
             statuses = sorted(r.status_code for r in results)
             self.assertIn(201, statuses)

@@ -233,6 +233,11 @@ class FakeClientDirectory : public directory::ClientDirectory {
                                               std::string_view, std::string_view) const override {
     return NotFaked();
   }
+  void ConsentForUser(const directory::SecurityContext&, std::string_view, std::string_view,
+                      std::string_view, const std::set<std::string>&,
+                      directory::WriteDone done) override {
+    done(NotFaked());
+  }
   void RecordSignIn(const directory::SecurityContext&, boost::json::object,
                     directory::WriteDone done) override {
     done(NotFaked());

@@ -205,6 +205,8 @@ test('msal-node acquires a user token by device code; the user signs in on the v
         assert.ok(browser.html.includes(device.displayName), browser.html);
         await browser.submit({ step: 'confirm' });
         await browser.submit({ username, password });
+        assert.ok(browser.html.includes('(User.Read)'), browser.html);  // consent
+        await browser.submit({ step: 'consent' });
         assert.ok(browser.html.includes('You have signed in'), browser.html);
       })();
     },
