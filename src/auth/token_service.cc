@@ -495,6 +495,17 @@ Result<TokenService::Verified> TokenService::Verify(std::string_view header) con
   return v;
 }
 
+Result<std::set<std::string>> TokenService::DelegatedScopes(std::string_view header) const {
+  MERIDIAN_ASSIGN_OR_RETURN(Verified v, Verify(header));
+  std::set<std::string> out;
+  for (size_t pos = 0; pos < v.scp.size();) {
+    size_t end = std::min(v.scp.find(' ', pos), v.scp.size());
+    if (end > pos) out.insert(v.scp.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
 Result<json::object> TokenService::IdTokenHint(std::string_view tenant_id,
                                               std::string_view token) const {
   MERIDIAN_ASSIGN_OR_RETURN(json::object claims,
@@ -514,12 +525,8 @@ Result<json::object> TokenService::UserInfo(std::string_view authorization_heade
   if (v.ctx.kind() != SecurityContext::Kind::kUser) {
     return refuse("The userinfo endpoint answers for a user's token, not an application's.");
   }
-  bool openid = false;
-  for (size_t pos = 0; pos <= v.scp.size();) {
-    size_t end = std::min(v.scp.find(' ', pos), v.scp.size());
-    openid |= std::string_view(v.scp).substr(pos, end - pos) == "openid";
-    pos = end + 1;
-  }
+  MERIDIAN_ASSIGN_OR_RETURN(std::set<std::string> scopes, DelegatedScopes(authorization_header));
+  bool openid = scopes.count("openid") > 0;
   if (!openid) return refuse("The token was not issued with the openid scope.");
   auto user = directory_->FindUser(
       directory::ContextMint::TokenService(v.ctx.tenant_id()), v.ctx.principal_id());

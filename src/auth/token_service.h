@@ -20,6 +20,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -132,6 +133,9 @@ class TokenService {
   // published key and its issuer are checked, not its times (a logout's id_token_hint may have
   // expired). Unauthenticated otherwise.
   Result<boost::json::object> IdTokenHint(std::string_view tenant_id, std::string_view token) const;
+
+  // The delegated permissions (scp) of a token Authenticate accepts; empty for an application's.
+  Result<std::set<std::string>> DelegatedScopes(std::string_view authorization_header) const;
 
   // The UserInfo endpoint (OpenID Connect Core section 5.3): the claims about the user of a
   // user's access token issued with the openid scope (sub as its ID token gives it, name,

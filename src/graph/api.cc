@@ -5,6 +5,7 @@
 
 #include "common/encoding.h"
 #include "crypto/sha.h"
+#include "graph/delegated.h"
 #include "graph/errors.h"
 #include "graph/query.h"
 #include "odata/query.h"
@@ -67,8 +68,23 @@ class Handler {
       return Status(Code::kUnauthenticated, "The principal of the access token is disabled.",
                     "InvalidAuthenticationToken");
     }
+    if (ctx.kind() == SecurityContext::Kind::kUser) {
+      MERIDIAN_ASSIGN_OR_RETURN(scopes_, tokens_->DelegatedScopes(*header));
+      own_upn_ = directory::Str(principal->data, "userPrincipalName");
+    }
     ctx_.emplace(std::move(ctx));
     return Status::Ok();
+  }
+
+  // For a user's token, whether its delegated permissions allow a route of `area` (a write or
+  // not) with `params` (directory/delegated.h); always Ok for an application's token.
+  Status MayUseDelegated(const Result<Area>& area, bool write, const http::RouteParams& params) {
+    if (ctx_->kind() != SecurityContext::Kind::kUser) return Status::Ok();
+    MERIDIAN_RETURN_IF_ERROR(area.status());
+    std::string_view id = params.Get("id");
+    bool own = *area == Area::kUsers && !id.empty() &&
+               (EqualsIgnoreCase(id, ctx_->principal_id()) || EqualsIgnoreCase(id, own_upn_));
+    return AllowDelegated(*area, write, own, scopes_);
   }
 
   // Reads are authorized here; writes by the directory, under the partition's write lock.
@@ -332,7 +348,9 @@ class Handler {
       }
     }
     auto* state = body->if_contains("perUserMfaState");
-    if (!state) return finish(InvalidArgument("perUserMfaState is required.", "Request_BadRequest"));
+    if (!state) {
+      return finish(InvalidArgument("perUserMfaState is required.", "Request_BadRequest"));
+    }
     auto found = d_->Lookup(*ctx_, *directory::FindType("user"), user);
     if (!found.ok()) return finish(found.status());
     d_->SetMfaRequirement(*ctx_, found->id, std::string(state->get_string()),
@@ -493,6 +511,8 @@ class Handler {
   const http::Request& req_;
   http::Response& res_;
   std::optional<SecurityContext> ctx_;
+  std::set<std::string> scopes_;  // a user's token's scp
+  std::string own_upn_;           // a user's token's user
 };
 
 }  // namespace
@@ -506,9 +526,11 @@ void GraphApi::Register(http::Router* router) {
                  std::function<Status(Handler&, const http::RouteParams&)> fn) {
     router->Add(
         method, pattern,
-        [this, fn](const http::Request& req, const http::RouteParams& params, http::Response& res) {
+        [this, fn, area = AreaOf(pattern)](const http::Request& req,
+                                           const http::RouteParams& params, http::Response& res) {
           Handler h(directory_, tokens_, &observer_, req, res);
           Status s = h.Authenticate();
+          if (s.ok()) s = h.MayUseDelegated(area, false, params);
           if (s.ok()) s = fn(h, params);
           if (!s.ok()) h.Fail(s);
         });
@@ -518,11 +540,13 @@ void GraphApi::Register(http::Router* router) {
       [&](std::string method, std::string pattern,
           std::function<void(Handler&, const http::RouteParams&, Handler::Finish)> fn) {
         router->AddAsync(method, pattern,
-                         [this, fn](const http::Request& req, const http::RouteParams& params,
-                                    http::Response& res, std::function<void()> done) {
+                         [this, fn, area = AreaOf(pattern)](
+                             const http::Request& req, const http::RouteParams& params,
+                             http::Response& res, std::function<void()> done) {
                            auto h =
                                std::make_shared<Handler>(directory_, tokens_, &observer_, req, res);
                            Status s = h->Authenticate();
+                           if (s.ok()) s = h->MayUseDelegated(area, true, params);
                            if (!s.ok()) {
                              h->Fail(s);
                              return done();

@@ -466,6 +466,43 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(r.json().get("error"), "invalid_grant", r.text)
         self.assertIn("AADSTS50076", r.json()["error_description"])
 
+    def test_a_delegated_token_does_what_its_scopes_and_its_user_both_allow(self):
+        # A Global Administrator signs in to an application that asked for User.Read: the token
+        # reads the administrator's own profile and nothing else, whatever the user's roles.
+        admin = self.create_user("deleg01", "Delegated Admin",
+                                 passwordProfile={"password": "Wm7!cR3#pL9x", "forceChangePasswordNextSignIn": False})
+        self.assertEqual(self.s.post(self.url + "/v1.0/roleManagement/directory/roleAssignments", headers=self.h, json={
+            "principalId": admin["id"], "roleDefinitionId": "62e90394-69f5-4237-9190-012177145e10",
+            "directoryScopeId": "/"}).status_code, 201)
+        plain = self.create_user("deleg02", "Plain User",
+                                 passwordProfile={"password": "Wm7!cR3#pL9y", "forceChangePasswordNextSignIn": False})
+        app = self.s.post(self.url + "/v1.0/applications", headers=self.h,
+                          json={"displayName": "Delegated probe", "isFallbackPublicClient": True}).json()
+        self.s.post(self.url + "/v1.0/servicePrincipals", headers=self.h, json={"appId": app["appId"]})
+        ep = self.url + "/%s/oauth2/v2.0/token" % self.doc["tenantId"]
+
+        def token(user, password, scope):
+            r = self.s.post(ep, data={"grant_type": "password", "client_id": app["appId"], "scope": scope,
+                                      "username": user["userPrincipalName"], "password": password})
+            self.assertEqual(r.status_code, 200, r.text)
+            return bearer(r.json()["access_token"])
+
+        narrow = token(admin, "Wm7!cR3#pL9x", "User.Read")
+        self.assertEqual(self.s.get(self.url + "/v1.0/me", headers=narrow).json()["id"], admin["id"])
+        self.assertEqual(self.s.get(self.url + "/v1.0/users/" + admin["id"], headers=narrow).status_code, 200)
+        self.assert_graph_error(self.s.get(self.url + "/v1.0/users/" + plain["id"], headers=narrow), 403)
+        self.assert_graph_error(self.s.post(self.url + "/v1.0/groups", headers=narrow, json={
+            "displayName": "G", "mailEnabled": False, "mailNickname": "g", "securityEnabled": True}), 403)
+        self.assert_graph_error(self.s.patch(self.url + "/v1.0/users/" + plain["id"], headers=narrow,
+                                             json={"accountEnabled": False}), 403)
+        # The scope, and the user's role: both are needed.
+        wide = token(admin, "Wm7!cR3#pL9x", "Group.ReadWrite.All")
+        self.assertEqual(self.s.post(self.url + "/v1.0/groups", headers=wide, json={
+            "displayName": "G", "mailEnabled": False, "mailNickname": "g", "securityEnabled": True}).status_code, 201)
+        no_role = token(plain, "Wm7!cR3#pL9y", "Group.ReadWrite.All")
+        self.assert_graph_error(self.s.post(self.url + "/v1.0/groups", headers=no_role, json={
+            "displayName": "H", "mailEnabled": False, "mailNickname": "h", "securityEnabled": True}), 403)
+
     def test_bad_input(self):
         u = self.url + "/v1.0/users"
         before = self.s.get(u + "/$count", headers=dict(self.h, ConsistencyLevel="eventual")).text
