@@ -59,6 +59,12 @@ std::string ScopeRequest::OidcScopes() const {
   return out;
 }
 
+std::vector<std::string> ScopeRequest::Requested() const {
+  if (default_scope) return {};
+  if (permissions.empty()) return {"User.Read"};
+  return permissions;
+}
+
 Result<ScopeRequest> ParseScopes(std::string_view scope, const GraphResource& graph) {
   ScopeRequest out;
   int count = 0;

@@ -28,6 +28,10 @@ struct ScopeRequest {
 
   // The OpenID Connect scopes asked for, space-separated, in a fixed order.
   std::string OidcScopes() const;
+  // The permissions that need consent: those named, or User.Read (signing in and reading one's
+  // profile, which Entra's sign-in consent stands for) when none is named; none for .default,
+  // which stands for what is granted already.
+  std::vector<std::string> Requested() const;
 };
 
 // Parses `scope` (space-separated; empty entries skipped). InvalidArgument with graph_code

@@ -13,20 +13,21 @@
 namespace meridian::auth {
 namespace {
 
-// The permissions of `scope` the user must consent to: those not granted yet, or all of them
-// when `all` (prompt=consent). Only Graph's are served; ".default" asks for what is granted.
+// The permissions of `scope` the user must consent to (ScopeRequest::Requested): those not
+// granted yet, or all of them when `all` (prompt=consent). Only Graph's are served.
 Result<std::vector<const GraphPermission*>> Missing(directory::ClientDirectory* directory,
                                                     const SignInPages::Flow& flow,
                                                     const GraphResource& graph,
                                                     std::string_view user_id, bool all) {
   MERIDIAN_ASSIGN_OR_RETURN(ScopeRequest scopes, ParseScopes(flow.scope, graph));
   std::vector<const GraphPermission*> out;
-  if (scopes.default_scope || scopes.permissions.empty()) return out;
+  std::vector<std::string> requested = scopes.Requested();
+  if (requested.empty()) return out;
   MERIDIAN_ASSIGN_OR_RETURN(
       auto granted,
       directory->GrantedScopes(flow.ctx(), flow.call->client.client.service_principal.id,
                                directory::kGraphAppId, user_id));
-  for (const std::string& name : scopes.permissions) {
+  for (const std::string& name : requested) {
     if (all || !granted.count(name)) out.push_back(FindGraphPermission(name));
   }
   return out;

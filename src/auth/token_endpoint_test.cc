@@ -12,6 +12,7 @@
 #include "crypto/jwt.h"
 #include "crypto/sealed.h"
 #include "crypto/testing/jws.h"
+#include "directory/first_party.h"
 #include "directory/testing/fixture.h"
 
 namespace meridian::auth {
@@ -54,7 +55,16 @@ class TokenEndpointTest : public testing::DirectoryFixture {
     std::string app_id(app->object.data.at("appId").as_string());
     auto sp = d_->Create(*admin_, *directory::FindType("servicePrincipal"), {{"appId", app_id}});
     EXPECT_TRUE(sp.ok()) << sp.status().ToString();
+    // Adele consented to what most tests ask (the grants check consent in their own test).
+    if (sp.ok() && !user_id_.empty()) Consent(sp->object.id, {"User.Read"});
     return app_id;
+  }
+  void Consent(const std::string& sp, std::set<std::string> scopes) {
+    std::optional<Status> done;
+    d_->ConsentForUser(testing::ContextForTest::TokenService(tenant_.tenant.id), user_id_, sp,
+                       directory::kGraphAppId, scopes,
+                       [&](Result<directory::WriteResult> w) { done = w.status(); });
+    EXPECT_TRUE(done && done->ok());
   }
   std::string Upn(const std::string& alias) { return alias + "@" + tenant_.tenant.domains[0]; }
 
@@ -354,6 +364,25 @@ TEST_F(TokenEndpointTest, WorkloadsSignInWithACertificateAndAnAssertionWorksOnce
                        {"scope", tokens_->options().graph_resource + "/.default"}}))
                 .error,
             "invalid_request");
+}
+
+// A user's token carries only permissions the user (or an administrator) consented to: the
+// grants without pages refuse the rest with AADSTS65001; .default is what was granted.
+TEST_F(TokenEndpointTest, UserTokensCarryOnlyConsentedPermissions) {
+  OAuthError e = Err(Password(app_id_, "Str0ng!Passw0rd", "openid User.Read User.ReadWrite"));
+  EXPECT_EQ(e.error, "invalid_grant");
+  EXPECT_NE(e.description.find("AADSTS65001"), std::string::npos) << e.description;
+  EXPECT_NE(e.description.find("User.ReadWrite"), std::string::npos);
+  auto sp = d_->Lookup(*admin_, *directory::FindType("servicePrincipal"), app_id_);
+  ASSERT_TRUE(sp.ok()) << sp.status().ToString();
+  Consent(sp->id, {"User.ReadWrite", "Group.Read.All"});
+  json::object asked = Claims(Ok(Password(app_id_, "Str0ng!Passw0rd",
+                                          "openid User.Read User.ReadWrite")).at("access_token"));
+  EXPECT_EQ(asked.at("scp"), "User.Read User.ReadWrite openid");
+  json::object all = Claims(Ok(Password(app_id_, "Str0ng!Passw0rd",
+                                        tokens_->options().graph_resource + "/.default"))
+                                .at("access_token"));
+  EXPECT_EQ(all.at("scp"), "Group.Read.All User.Read User.ReadWrite");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "auth/token_service.h"
 #include "common/encoding.h"
 #include "crypto/sha.h"
+#include "directory/first_party.h"
 #include "directory/records.h"
 
 namespace meridian::auth {
@@ -67,20 +68,23 @@ TokenIssuer::TokenIssuer(directory::ClientDirectory* directory, const TokenServi
       refresh_(refresh),
       graph_{service->options().graph_resource, service->options().graph_app_id} {}
 
-std::string TokenIssuer::Granted(const ScopeRequest& scopes) {
-  // A token for a user names the permissions asked for; .default (or none named) stands for
-  // User.Read, which every application may ask of a signed-in user.
-  std::string out;
-  if (scopes.permissions.empty()) {
-    out = "User.Read";
-  } else {
-    for (const auto& p : scopes.permissions) {
-      if (!out.empty()) out += ' ';
-      out += p;
-    }
+Result<std::string> TokenIssuer::Scp(const ScopeRequest& scopes,
+                                     const std::set<std::string>& granted) {
+  std::vector<std::string> permissions = scopes.Requested();
+  if (scopes.default_scope) permissions.assign(granted.begin(), granted.end());
+  std::string out, missing;
+  for (const std::string& p : permissions) {
+    std::string& to = granted.count(p) ? out : missing;
+    to += (to.empty() ? "" : " ") + p;
+  }
+  if (!missing.empty()) {
+    return Status(Code::kUnauthenticated,
+                  "The user or administrator has not consented to use the application for: " +
+                      missing + ". Send an interactive authorization request for this user.",
+                  "AADSTS65001");
   }
   std::string oidc = scopes.OidcScopes();
-  return oidc.empty() ? out : out + " " + oidc;
+  return out.empty() || oidc.empty() ? out + oidc : out + " " + oidc;
 }
 
 TokenResult TokenIssuer::AppToken(const GrantCall& call, const ScopeRequest& scopes) const {
@@ -122,7 +126,14 @@ void TokenIssuer::UserTokens(std::shared_ptr<const GrantCall> call, ScopeRequest
   const json::object& u = user->user.data;
   int64_t now = directory_->clock()->NowSeconds();
   std::string sub = PairwiseSubject(user->user.id, call->client.app_id);
-  std::string scp = Granted(scopes);
+  auto granted = directory_->GrantedScopes(
+      call->ctx, call->client.client.service_principal.id, directory::kGraphAppId, user->user.id);
+  if (!granted.ok()) return done(OAuthErrorOf(granted.status()));
+  auto scp = Scp(scopes, *granted);
+  if (!scp.ok()) {
+    if (log) LogSignIn(*call, &user->user, Str(u, "userPrincipalName"), scp.status(), session.amr);
+    return done(OAuthErrorOf(scp.status()));
+  }
   std::string upn = Str(u, "userPrincipalName");
   json::object access{
       {"aud", scopes.resource.empty() ? o.graph_resource : scopes.resource},
@@ -136,7 +147,7 @@ void TokenIssuer::UserTokens(std::shared_ptr<const GrantCall> call, ScopeRequest
       {"name", Str(u, "displayName")},
       {"oid", user->user.id},
       {"preferred_username", upn},
-      {"scp", scp},
+      {"scp", *scp},
       {"sub", sub},
       {"tid", call->tenant.id},
       {"uti", Base64UrlEncode(directory_->random()->Bytes(16))},
@@ -158,7 +169,7 @@ void TokenIssuer::UserTokens(std::shared_ptr<const GrantCall> call, ScopeRequest
   auto access_token = service_->Sign(access);
   if (!access_token.ok()) return done(OAuthErrorOf(access_token.status()));
   json::object response{{"token_type", "Bearer"},
-                        {"scope", scp},
+                        {"scope", *scp},
                         {"expires_in", o.access_token_lifetime_seconds},
                         {"ext_expires_in", o.access_token_lifetime_seconds},
                         {"access_token", std::move(access_token).value()}};
@@ -198,7 +209,7 @@ void TokenIssuer::UserTokens(std::shared_ptr<const GrantCall> call, ScopeRequest
     response["refresh_token"] = std::move(*rotated);
     return done(std::move(response));
   }
-  RefreshFamily family{user->user.id, call->client.app_id, scp, session.auth_time_ms,
+  RefreshFamily family{user->user.id, call->client.app_id, *scp, session.auth_time_ms,
                        session.amr};
   refresh_->Issue(call->ctx, family,
                   [response = std::move(response), done](Result<std::string> token) mutable {

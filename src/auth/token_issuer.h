@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,8 +59,11 @@ class TokenIssuer {
   // The Graph resource, as scopes name it.
   const GraphResource& graph() const { return graph_; }
 
-  // The scope string a token answering `scopes` carries as scp (delegated) or in the response.
-  static std::string Granted(const ScopeRequest& scopes);
+  // The scp of a user's token answering `scopes`, given the permissions `granted` to the client
+  // for the user: what was requested (ScopeRequest::Requested; all of `granted` for .default)
+  // and the OpenID Connect scopes. invalid_grant (AADSTS65001, consent_required) when a requested
+  // permission is not granted: consent is given on the sign-in pages.
+  static Result<std::string> Scp(const ScopeRequest& scopes, const std::set<std::string>& granted);
 
  private:
   directory::ClientDirectory* const directory_;

@@ -93,6 +93,15 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(r.status_code, 201, r.text)
         return r.json()
 
+    def admin_consent(self, client_sp_id, scope):
+        """An administrator's consent, for every user, to Graph's `scope` for a client."""
+        graph = self.s.get(self.url + "/v1.0/servicePrincipals", headers=self.h, params={
+            "$filter": "appId eq '00000003-0000-0000-c000-00000000d1a0'"}).json()["value"][0]
+        r = self.s.post(self.url + "/v1.0/oauth2PermissionGrants", headers=self.h, json={
+            "clientId": client_sp_id, "consentType": "AllPrincipals", "resourceId": graph["id"],
+            "scope": scope})
+        self.assertEqual(r.status_code, 201, r.text)
+
     def assert_graph_error(self, r, status, code=None):
         self.assertEqual(r.status_code, status, r.text)
         err = r.json()["error"]
@@ -147,8 +156,10 @@ class EndToEnd(unittest.TestCase):
         # A public client that allows public client flows, and a user, registered through Graph.
         app = self.s.post(self.url + "/v1.0/applications", headers=self.h,
                           json={"displayName": "Python public client", "isFallbackPublicClient": True}).json()
-        self.s.post(self.url + "/v1.0/servicePrincipals", headers=self.h, json={"appId": app["appId"]})
+        sp = self.s.post(self.url + "/v1.0/servicePrincipals", headers=self.h, json={"appId": app["appId"]}).json()
         upn = "msalpy@" + self.doc["administrator"]["userPrincipalName"].split("@")[1]
+        # A password grant cannot ask for consent: an administrator gives it beforehand.
+        self.admin_consent(sp["id"], "User.Read")
         r = self.s.post(self.url + "/v1.0/users", headers=self.h, json={
             "accountEnabled": True, "displayName": "Msal Py", "mailNickname": "msalpy",
             "userPrincipalName": upn,
@@ -452,7 +463,9 @@ class EndToEnd(unittest.TestCase):
         key = re.search(r"<code>([A-Z2-7]+)</code>", enrol.text).group(1)
         codes = browser.submit(otc=totp(key))
         self.assertIn("recovery codes", codes.text)
-        back = browser.submit()
+        consent = browser.submit()  # continue: then the sign-in's consent (User.Read)
+        self.assertIn("Sign you in and read your profile", consent.text)
+        back = browser.submit(step="consent")
         self.assertEqual(back.status_code, 302, back.text)
         code = re.search(r"code=([^&]+)", back.headers["Location"]).group(1)
         tokens = self.s.post(ep, data={
@@ -478,7 +491,8 @@ class EndToEnd(unittest.TestCase):
                                  passwordProfile={"password": "Wm7!cR3#pL9y", "forceChangePasswordNextSignIn": False})
         app = self.s.post(self.url + "/v1.0/applications", headers=self.h,
                           json={"displayName": "Delegated probe", "isFallbackPublicClient": True}).json()
-        self.s.post(self.url + "/v1.0/servicePrincipals", headers=self.h, json={"appId": app["appId"]})
+        sp = self.s.post(self.url + "/v1.0/servicePrincipals", headers=self.h, json={"appId": app["appId"]}).json()
+        self.admin_consent(sp["id"], "User.Read Group.ReadWrite.All")
         ep = self.url + "/%s/oauth2/v2.0/token" % self.doc["tenantId"]
 
         def token(user, password, scope):

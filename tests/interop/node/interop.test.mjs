@@ -29,10 +29,21 @@ async function graphPost(path, body) {
   return json;
 }
 
+// An administrator's consent, for every user, to Graph's `scope` for the client `sp`.
+async function adminConsent(sp, scope) {
+  const config = await oidc.discovery(new URL(doc.authority + '/v2.0'), app.appId, app.clientSecret);
+  const { access_token } = await oidc.clientCredentialsGrant(config, { scope: doc.graphScope });
+  const filter = encodeURIComponent("appId eq '00000003-0000-0000-c000-00000000d1a0'");
+  const graph = await graphGet(access_token, '/servicePrincipals?$filter=' + filter);
+  await graphPost('/oauth2PermissionGrants', {
+    clientId: sp.id, consentType: 'AllPrincipals', resourceId: graph.body.value[0].id, scope,
+  });
+}
+
 // An application with `props`, its service principal, and a user who can sign in.
 async function registerAppAndUser(props) {
   const created = await graphPost('/applications', { displayName: 'Interop ' + Date.now(), ...props });
-  await graphPost('/servicePrincipals', { appId: created.appId });
+  created.servicePrincipal = await graphPost('/servicePrincipals', { appId: created.appId });
   const alias = 'interop' + Math.floor(Math.random() * 1e9);
   const domain = doc.administrator.userPrincipalName.split('@')[1];
   const password = 'Kx7#mQ2!vR9-' + Math.floor(Math.random() * 1e6);
@@ -139,7 +150,9 @@ test('openid-client runs the authorization code flow with PKCE through the sign-
   const browser = new Browser();
   const page = await browser.get(url);
   assert.equal(page.status, 200);
-  const back = await browser.submit({ username, password });
+  await browser.submit({ username, password });
+  assert.ok(browser.html.includes('(User.Read)'), browser.html);  // the sign-in's consent
+  const back = await browser.submit({ step: 'consent' });
   assert.equal(back.status, 302, await back.text());
   const tokens = await oidc.authorizationCodeGrant(config, new URL(back.headers.get('location')), {
     pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce,
@@ -174,6 +187,7 @@ test('openid-client runs the authorization code flow with PKCE through the sign-
 
 test('msal-node acquires a user token by username and password (a public client)', async () => {
   const { app: pub, username, password } = await registerAppAndUser({ isFallbackPublicClient: true });
+  await adminConsent(pub.servicePrincipal, 'User.Read');  // a password grant cannot ask
   const msal = new PublicClientApplication({
     auth: { clientId: pub.appId, authority: doc.authority, knownAuthorities: [new URL(doc.authority).host] },
   });
