@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
+#include "auth/pushed_requests.h"
 #include "auth/scopes.h"
 #include "auth/token_issuer.h"
 #include "auth/token_service.h"
@@ -78,6 +79,22 @@ void SignInPages::Authorize(PageRequest request, std::function<void(PageResponse
   flow->req = std::move(request);
   flow->done = std::move(done);
   if (!Begin(flow)) return;
+  // A pushed request (RFC 9126): its parameters, and only those, are the request.
+  if (std::string uri = flow->Get("request_uri"); !uri.empty() && !flow->req.post) {
+    return TakePushedRequest(directory_, flow->ctx(), uri, flow->Get("client_id"),
+                             [this, flow](Result<Params> pushed) {
+                               if (!pushed.ok()) {
+                                 return flow->Respond(ErrorPage(
+                                     "The request_uri is unknown, expired or used already."));
+                               }
+                               flow->req.params = std::move(*pushed);
+                               AuthorizeRequest(flow);
+                             });
+  }
+  AuthorizeRequest(flow);
+}
+
+void SignInPages::AuthorizeRequest(std::shared_ptr<Flow> flow) const {
   std::string client_id = flow->Get("client_id");
   if (client_id.empty()) return flow->Respond(ErrorPage("The request has no client_id."));
   auto client = directory_->FindClient(flow->ctx(), client_id);
@@ -87,10 +104,9 @@ void SignInPages::Authorize(PageRequest request, std::function<void(PageResponse
   }
   flow->redirect_uri = flow->Get("redirect_uri");
   const directory::Object& app = client->application;
-  bool web = Registered(app, "web", flow->redirect_uri);
-  flow->public_client = !web && (Registered(app, "spa", flow->redirect_uri) ||
-                                 Registered(app, "publicClient", flow->redirect_uri));
-  if (flow->redirect_uri.empty() || (!web && !flow->public_client)) {
+  auto platform = RedirectUriPlatform(app, flow->redirect_uri);
+  flow->public_client = platform && *platform != "web";
+  if (flow->redirect_uri.empty() || !platform) {
     return flow->Respond(ErrorPage(
         "The redirect URI is not one the application registered (it must match exactly)."));
   }

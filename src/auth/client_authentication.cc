@@ -91,6 +91,18 @@ bool AudienceMatches(const json::value* aud, const std::vector<std::string>& acc
 
 }  // namespace
 
+std::optional<std::string_view> RedirectUriPlatform(const directory::Object& app,
+                                                     std::string_view uri) {
+  for (std::string_view platform : {"web", "spa", "publicClient"}) {
+    auto* p = app.data.if_contains(platform);
+    if (!p || !p->is_object()) continue;
+    for (const std::string& registered : directory::Strings(p->get_object(), "redirectUris")) {
+      if (registered == uri) return platform;
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string_view> TokenRequest::Param(std::string_view name) const {
   for (const auto& [k, v] : form) {
     if (k == name) return std::string_view(v);

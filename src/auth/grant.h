@@ -46,6 +46,12 @@ struct AuthenticatedClient {
   bool confidential() const { return method != ClientAuthMethod::kNone; }
 };
 
+// The platform ("web", "spa", "publicClient") under which the application `app` registered the
+// redirect URI `uri` (an exact match), or nullopt: where an authorization response, a pushed
+// request or a logout may send the browser.
+std::optional<std::string_view> RedirectUriPlatform(const directory::Object& app,
+                                                     std::string_view uri);
+
 // What a grant gets for one request. Shared by the grant's callbacks.
 struct GrantCall {
   directory::SecurityContext ctx;  // the token service's, in the tenant of the URL

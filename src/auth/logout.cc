@@ -42,8 +42,7 @@ void SignInPages::Logout(PageRequest request, std::function<void(PageResponse)> 
     const directory::Object* app = client.ok() ? &client->application : nullptr;
     auto* web = app ? app->data.if_contains("web") : nullptr;
     bool logout_url = web && web->is_object() && Str(web->get_object(), "logoutUrl") == back;
-    if (!app || !(logout_url || Registered(*app, "web", back) || Registered(*app, "spa", back) ||
-                  Registered(*app, "publicClient", back))) {
+    if (!app || !(logout_url || RedirectUriPlatform(*app, back))) {
       back.clear();  // not followed: the user sees the page instead
     }
   }

@@ -58,10 +58,6 @@ inline constexpr std::string_view kUnavailable = "Sign-in is unavailable right n
 
 // A page in the pages' layout, with their headers (web/html.h): 200, or 400 with an error.
 PageResponse HtmlPage(std::string title, std::string error, std::string content);
-// Whether `uri` is one of the redirect URIs `app` registered on `platform` ("web", "spa",
-// "publicClient"): an exact match.
-bool Registered(const directory::Object& app, std::string_view platform, std::string_view uri);
-
 // A hidden form field.
 std::string Hidden(std::string_view name, std::string_view value);
 

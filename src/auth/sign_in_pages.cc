@@ -36,13 +36,6 @@ PageResponse HtmlPage(std::string title, std::string error, std::string content)
   return out;
 }
 
-bool Registered(const directory::Object& app, std::string_view platform, std::string_view uri) {
-  auto* p = app.data.if_contains(platform);
-  if (!p || !p->is_object()) return false;
-  auto uris = directory::Strings(p->get_object(), "redirectUris");
-  return std::find(uris.begin(), uris.end(), uri) != uris.end();
-}
-
 std::string Hidden(std::string_view name, std::string_view value) {
   return "<input type=\"hidden\" name=\"" + web::Escape(name) + "\" value=\"" +
          web::Escape(value) + "\">";

@@ -165,6 +165,7 @@ class SignInPages {
   void GrantConsent(std::shared_ptr<Flow> flow) const;
 
   // The code flow (authorize_endpoint.cc).
+  void AuthorizeRequest(std::shared_ptr<Flow> flow) const;  // the request's checks
   void IssueCode(std::shared_ptr<Flow> flow, SignedIn in) const;
   // The device flow (device_login.cc).
   void ShowCodeEntry(std::shared_ptr<Flow> flow, std::string error) const;

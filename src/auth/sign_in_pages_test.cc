@@ -689,5 +689,56 @@ TEST_F(SignInPagesTest, ConsentIsAskedForWhatIsNotGrantedYetAndKept) {
             "consent_required");
 }
 
+// Pushed authorization requests (RFC 9126): the client pushes its request and the browser carries
+// only client_id and request_uri, which works once, for that client, for a minute.
+TEST_F(SignInPagesTest, PushedRequestsCarryTheParametersOnce) {
+  auto push = [&](Params form) {
+    TokenRequest r;
+    r.tenant = tenant_.tenant.id;
+    r.form = std::move(form);
+    TokenResult out;
+    tokens_->PushAuthorizationRequest(std::move(r), [&](TokenResult t) { out = std::move(t); });
+    return out;
+  };
+  Params pushed = Request();
+  pushed.emplace_back("client_secret", secret_);
+  TokenResult answer = push(pushed);
+  ASSERT_TRUE(std::holds_alternative<json::object>(answer))
+      << std::get<OAuthError>(answer).description;
+  std::string uri(std::get<json::object>(answer).at("request_uri").as_string());
+  EXPECT_EQ(std::get<json::object>(answer).at("expires_in").as_int64(), 60);
+  EXPECT_EQ(uri.rfind("urn:ietf:params:oauth:request_uri:", 0), 0u);
+
+  Params front{{"client_id", app_id_}, {"request_uri", uri}};
+  PageResponse page = Call(front);
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_NE(page.body.find("name=\"state\" value=\"st-1\""), std::string::npos);
+  PageResponse back = Call(FormOf(page, Upn(), "Str0ng!Passw0rd"), true);
+  ASSERT_EQ(back.status, 302) << back.body;
+  EXPECT_EQ(Returned(back)["state"], "st-1");
+  EXPECT_TRUE(std::holds_alternative<json::object>(Redeem(Returned(back)["code"])));
+  // Once; and only for the client that pushed it; and for a minute.
+  EXPECT_EQ(Call(front).status, 400);
+  uri = std::string(std::get<json::object>(push(pushed)).at("request_uri").as_string());
+  EXPECT_EQ(Call({{"client_id", "00000000-0000-4000-8000-000000000001"}, {"request_uri", uri}})
+                .status,
+            400);
+  uri = std::string(std::get<json::object>(push(pushed)).at("request_uri").as_string());
+  clock_.Advance(61'000);
+  EXPECT_EQ(Call({{"client_id", app_id_}, {"request_uri", uri}}).status, 400);
+  // What the endpoint refuses: a wrong secret, a request_uri inside, an unregistered redirect.
+  Params wrong = pushed;
+  wrong.back().second = "nope";
+  EXPECT_EQ(std::get<OAuthError>(push(wrong)).error, "invalid_client");
+  Params nested = pushed;
+  nested.emplace_back("request_uri", "urn:ietf:params:oauth:request_uri:x");
+  EXPECT_EQ(std::get<OAuthError>(push(nested)).error, "invalid_request");
+  Params elsewhere = pushed;
+  for (auto& kv : elsewhere) {
+    if (kv.first == "redirect_uri") kv.second = "https://evil.example/";
+  }
+  EXPECT_EQ(std::get<OAuthError>(push(elsewhere)).error, "invalid_request");
+}
+
 }  // namespace
 }  // namespace meridian::auth

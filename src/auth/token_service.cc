@@ -11,6 +11,7 @@
 
 #include "auth/client_authentication.h"
 #include "auth/device_codes.h"
+#include "auth/pushed_requests.h"
 #include "auth/scopes.h"
 #include "auth/refresh_tokens.h"
 #include "auth/token_issuer.h"
@@ -369,6 +370,37 @@ void TokenService::DeviceAuthorization(TokenRequest request, TokenDone done) con
         });
 }
 
+void TokenService::PushAuthorizationRequest(TokenRequest request, TokenDone done) const {
+  Admit(std::move(request), std::move(done), [this](std::shared_ptr<GrantCall> call,
+                                                    TokenDone done) {
+    Params params;
+    for (const auto& [k, v] : call->request.form) {
+      if (k == "client_secret" || k == "client_assertion" || k == "client_assertion_type") continue;
+      if (k == "request_uri" || k == "request") {
+        return done(OAuthError{400, "invalid_request",
+                               "A pushed request cannot carry '" + k + "' (RFC 9126)."});
+      }
+      if (k != "client_id") params.emplace_back(k, v);
+    }
+    params.emplace_back("client_id", call->client.app_id);
+    if (!RedirectUriPlatform(call->client.client.application, call->request.Get("redirect_uri"))) {
+      return done(OAuthError{400, "invalid_request",
+                             "redirect_uri is not one the application registered (it must match "
+                             "exactly)."});
+    }
+    if (call->request.Get("response_type") != "code") {
+      return done(
+          OAuthError{400, "unsupported_response_type", "Only response_type=code is served."});
+    }
+    PushRequest(directory_, directory_->random(), call->ctx, call->client.app_id,
+                std::move(params), [done](Result<std::string> uri) {
+                  if (!uri.ok()) return done(OAuthErrorOf(uri.status()));
+                  done(json::object{{"request_uri", *uri},
+                                    {"expires_in", kPushedRequestLifetimeMs / 1000}});
+                });
+  });
+}
+
 TokenResult TokenService::Token(std::string_view tenant,
                                 const std::vector<std::pair<std::string, std::string>>& form,
                                 std::optional<std::string_view> basic_auth) const {
@@ -414,6 +446,7 @@ Result<json::object> TokenService::Discovery(std::string_view tenant) const {
       {"token_endpoint", base + "/oauth2/v2.0/token"},
       {"authorization_endpoint", base + "/oauth2/v2.0/authorize"},
       {"device_authorization_endpoint", base + "/oauth2/v2.0/devicecode"},
+      {"pushed_authorization_request_endpoint", base + "/oauth2/v2.0/par"},
       {"jwks_uri", base + "/discovery/v2.0/keys"},
       {"userinfo_endpoint", options_.public_url + "/oidc/userinfo"},
       {"end_session_endpoint", base + "/oauth2/v2.0/logout"},

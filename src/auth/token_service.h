@@ -95,6 +95,10 @@ class TokenService {
   // public client (one that allows public client flows, isFallbackPublicClient) and answers with
   // the codes and the verification page (auth/sign_in_pages.h), or an OAuth error.
   void DeviceAuthorization(TokenRequest request, TokenDone done) const;
+  // The pushed authorization request endpoint (RFC 9126, auth/pushed_requests.h): keeps the
+  // authorization request of an authenticated client (or a public one) and answers its
+  // request_uri and lifetime (HTTP 201), or an OAuth error.
+  void PushAuthorizationRequest(TokenRequest request, TokenDone done) const;
   // Token, waiting for the answer: for tests and tools. `basic_auth` is an Authorization header.
   TokenResult Token(std::string_view tenant,
                     const std::vector<std::pair<std::string, std::string>>& form,

@@ -13,7 +13,8 @@ std::string GrantHandle(std::string_view secret) { return Base64UrlEncode(crypto
 Status CheckGrantName(std::string_view kind, std::string_view handle) {
   if (kind != kAuthorizationCodeGrant && kind != kDeviceCodeGrant && kind != kRefreshTokenGrant &&
       kind != kClientAssertionGrant && kind != kLockoutGrant && kind != kUserCodeGrant &&
-      kind != kSessionGrant && kind != kPendingSignInGrant) {
+      kind != kSessionGrant && kind != kPendingSignInGrant &&
+      kind != kPushedRequestGrant) {
     return InvalidArgument("unknown kind of grant '" + std::string(kind) + "'");
   }
   auto raw = Base64UrlDecode(handle);

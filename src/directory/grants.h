@@ -35,6 +35,8 @@ inline constexpr std::string_view kSessionGrant = "session";    // auth/sign_in_
 // A sign-in between its steps: the password verified, a new password or a second factor to come
 // (auth/sign_in_pages.h).
 inline constexpr std::string_view kPendingSignInGrant = "pending";
+// A pushed authorization request (RFC 9126), until the authorization endpoint uses it.
+inline constexpr std::string_view kPushedRequestGrant = "par";
 
 struct Grant {
   std::string kind, handle;

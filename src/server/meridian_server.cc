@@ -513,11 +513,12 @@ void MeridianServer::Impl::Routes() {
                res.body = metrics.RenderPrometheus();
                res.headers.emplace_back("Content-Type", "text/plain; version=0.0.4");
              });
-  // The token endpoint and the device authorization endpoint: a form in, JSON or an OAuth
-  // error out.
-  auto oauth_route = [this](bool device) {
-    return [this, device](const http::Request& req, const http::RouteParams& p,
-                          http::Response& res, std::function<void()> done) {
+  // The token endpoint, the device authorization endpoint and the pushed authorization request
+  // endpoint: a form in, JSON or an OAuth error out.
+  using Endpoint = void (auth::TokenService::*)(auth::TokenRequest, auth::TokenDone) const;
+  auto oauth_route = [this](Endpoint endpoint, int success_status) {
+    return [this, endpoint, success_status](const http::Request& req, const http::RouteParams& p,
+                                            http::Response& res, std::function<void()> done) {
       auto form = TokenForm(req);
       if (!form.ok()) {
         OAuthJson(res, auth::OAuthErrorOf(form.status()), res.request_id, directory->clock());
@@ -530,22 +531,25 @@ void MeridianServer::Impl::Routes() {
       request.client_ip = ClientIp(req);
       request.user_agent = std::string(req.Header("user-agent").value_or("")).substr(0, 512);
       request.request_id = res.request_id;
-      auto answer = [this, &res, done](auth::TokenResult r) {
+      auto answer = [this, &res, done, success_status](auth::TokenResult r) {
         if (auto* err = std::get_if<auth::OAuthError>(&r)) {
           OAuthJson(res, *err, res.request_id, directory->clock());
         } else {
-          res.SetJson(200, json::serialize(std::get<json::object>(r)));
+          res.SetJson(success_status, json::serialize(std::get<json::object>(r)));
           res.headers.emplace_back("Cache-Control", "no-store");
           res.headers.emplace_back("Pragma", "no-cache");
         }
         done();
       };
-      if (device) return tokens->DeviceAuthorization(std::move(request), std::move(answer));
-      tokens->Token(std::move(request), std::move(answer));
+      (tokens.get()->*endpoint)(std::move(request), std::move(answer));
     };
   };
-  router.AddAsync("POST", "/{tenant}/oauth2/v2.0/token", oauth_route(false));
-  router.AddAsync("POST", "/{tenant}/oauth2/v2.0/devicecode", oauth_route(true));
+  router.AddAsync("POST", "/{tenant}/oauth2/v2.0/token",
+                  oauth_route(&auth::TokenService::Token, 200));
+  router.AddAsync("POST", "/{tenant}/oauth2/v2.0/devicecode",
+                  oauth_route(&auth::TokenService::DeviceAuthorization, 200));
+  router.AddAsync("POST", "/{tenant}/oauth2/v2.0/par",
+                  oauth_route(&auth::TokenService::PushAuthorizationRequest, 201));
   // UserInfo (OpenID Connect Core section 5.3), for a user's token: by GET or POST, the token in
   // the Authorization header (RFC 6750); refusals as RFC 6750 says.
   auto userinfo = [this](const http::Request& req, const http::RouteParams&, http::Response& res) {
@@ -588,7 +592,8 @@ void MeridianServer::Impl::Routes() {
                res.headers.emplace_back("Cache-Control", "public, max-age=3600");
              });
   // The sign-in pages: a page or a redirect out.
-  using Page = void (auth::SignInPages::*)(auth::PageRequest, std::function<void(auth::PageResponse)>) const;
+  using Page = void (auth::SignInPages::*)(auth::PageRequest,
+                                           std::function<void(auth::PageResponse)>) const;
   auto page_route = [this](Page page) {
     return [this, page](const http::Request& req, const http::RouteParams& p, http::Response& res,
                         std::function<void()> done) {

@@ -268,3 +268,28 @@ test('msal-node acquires a token with a certificate (private_key_jwt, PS256 and 
   assert.equal(claims.azp, created.appId);
   assert.equal(claims.azpacr, '2');  // a certificate, as Entra says it
 });
+
+test('openid-client pushes its authorization request (PAR, RFC 9126) and the code flow goes on', async () => {
+  const redirect = 'https://interop.example/par';
+  const { app: web, username, password } = await registerAppAndUser({ web: { redirectUris: [redirect] } });
+  const secret = await graphPost('/applications/' + web.id + '/addPassword', {});
+  const config = await oidc.discovery(new URL(doc.authority + '/v2.0'), web.appId, secret.secretText);
+  assert.ok(config.serverMetadata().pushed_authorization_request_endpoint);
+  const verifier = oidc.randomPKCECodeVerifier();
+  const url = await oidc.buildAuthorizationUrlWithPAR(config, {
+    redirect_uri: redirect, scope: 'openid profile', state: 'par-state',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+  });
+  assert.deepEqual([...url.searchParams.keys()].sort(), ['client_id', 'request_uri']);
+  const browser = new Browser();
+  assert.equal((await browser.get(url.href)).status, 200);
+  await browser.submit({ username, password });
+  const back = await browser.submit({ step: 'consent' });
+  assert.equal(back.status, 302, browser.html);
+  const tokens = await oidc.authorizationCodeGrant(config, new URL(back.headers.get('location')), {
+    pkceCodeVerifier: verifier, expectedState: 'par-state',
+  });
+  assert.equal(tokens.claims().preferred_username, username);
+  // The request_uri worked once.
+  assert.equal((await browser.get(url.href)).status, 400);
+});
