@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "measure.h"
 #include "crypto/password.h"
 #include "directory/directory.h"
 #include "directory/testing/contexts.h"
@@ -27,41 +28,6 @@
 
 namespace meridian::bench {
 namespace {
-
-double ThreadCpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-struct Rate {
-  double per_wall_second, per_cpu_second;
-};
-
-// Runs `op` repeatedly for `seconds` (at least once), `reps` times; the median rates.
-Rate Measure(double seconds, int reps, const std::function<void()>& op) {
-  std::vector<double> wall, cpu;
-  for (int r = 0; r < reps; ++r) {
-    auto start = std::chrono::steady_clock::now();
-    double cpu_start = ThreadCpuSeconds();
-    long n = 0;
-    double elapsed = 0;
-    do {
-      op();
-      ++n;
-      elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    } while (elapsed < seconds);
-    wall.push_back(static_cast<double>(n) / elapsed);
-    cpu.push_back(static_cast<double>(n) / (ThreadCpuSeconds() - cpu_start));
-  }
-  return {Median(wall), Median(cpu)};
-}
 
 void Print(const std::string& what, Rate r) {
   std::printf("| %-50s | %12.2f | %14.2f | %8.3f ms |\n", what.c_str(), r.per_wall_second,
