@@ -133,8 +133,15 @@ std::optional<SignInPages::SignedIn> SignInPages::Session(const Flow& flow) cons
   const json::object& data = (*found)->data;
   auto user = directory_->FindUser(flow.ctx(), Str(data, "user"));  // refuses a disabled account
   if (!user.ok()) return std::nullopt;
+  std::vector<std::string> amr = directory::Strings(data, "amr");
+  // A session of one factor does not serve a user who must now give two (an authenticator
+  // registered, or per-user MFA turned on since): the user signs in again.
+  if (std::find(amr.begin(), amr.end(), "mfa") == amr.end()) {
+    auto info = directory_->ReadSecurityInfo(flow.ctx(), user->user.id);
+    if (!info.ok() || info->mfa_required() || !info->totp_sealed_seed.empty()) return std::nullopt;
+  }
   return SignedIn{user->user.id, Str(user->user.data, "userPrincipalName"),
-                  directory::Int(data, "authTime"), directory::Strings(data, "amr"), ""};
+                  directory::Int(data, "authTime"), std::move(amr), ""};
 }
 
 void SignInPages::ShowSignIn(std::shared_ptr<Flow> flow, std::string error) const {

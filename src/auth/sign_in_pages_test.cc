@@ -530,11 +530,14 @@ TEST_F(SignInPagesTest, APasswordThatMustChangeIsChangedOnThePage) {
 // codes shown once); later sign-ins ask for its code or a recovery code, each usable once, and
 // five wrong codes end the sign-in.
 TEST_F(SignInPagesTest, MfaRegistersAnAuthenticatorThenAsksForItsCodes) {
+  ASSERT_EQ(SignIn(Request()).status, 302);  // a session of one factor, before MFA is asked
   std::optional<Status> set;
   d_->SetMfaRequirement(*admin_, user_id_, "enforced",
                         [&](Result<directory::WriteResult> w) { set = w.status(); });
   ASSERT_TRUE(set && set->ok()) << set->ToString();
 
+  // The one-factor session no longer serves: prompt=none cannot sign in, the page asks again.
+  EXPECT_EQ(Returned(Call(Request(kWeb, {{"prompt", "none"}})))["error"], "login_required");
   PageResponse enrol = SignIn(Request());
   ASSERT_EQ(enrol.status, 200) << enrol.body;
   EXPECT_NE(enrol.body.find("<svg"), std::string::npos);
