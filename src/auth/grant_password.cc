@@ -53,17 +53,7 @@ class PasswordGrant final : public Grant {
             issuer_->LogSignIn(*call, &in->user, login, expired, {"pwd"});
             return done(OAuthErrorOf(expired));
           }
-          // A password is one factor: a user who must give a second one signs in on the pages.
-          auto info = directory_->ReadSecurityInfo(call->ctx, in->user.id);
-          if (!info.ok()) return done(OAuthErrorOf(info.status()));
-          if (info->mfa_required() || !info->totp_sealed_seed.empty()) {
-            Status mfa(Code::kUnauthenticated,
-                       "The user must use multi-factor authentication, which the password grant "
-                       "cannot give; sign in interactively.",
-                       "AADSTS50076");
-            issuer_->LogSignIn(*call, &in->user, login, mfa, {"pwd"});
-            return done(OAuthErrorOf(mfa));
-          }
+          // One factor: a user who must give two is refused by UserTokens (AADSTS50076).
           UserSession session{in->user.id, started_ms, {"pwd"}, ""};
           issuer_->UserTokens(call, std::move(scopes), std::move(session), std::nullopt, true,
                               std::move(done));

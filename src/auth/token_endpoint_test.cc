@@ -385,5 +385,21 @@ TEST_F(TokenEndpointTest, UserTokensCarryOnlyConsentedPermissions) {
   EXPECT_EQ(all.at("scp"), "Group.Read.All User.Read User.ReadWrite");
 }
 
+// A sign-in of one factor does not serve a user who must give two: neither the password grant
+// nor a refresh token issued before MFA was turned on.
+TEST_F(TokenEndpointTest, OneFactorGrantsStopWhenMfaIsRequired) {
+  std::string refresh(Ok(Password(app_id_, "Str0ng!Passw0rd")).at("refresh_token").as_string());
+  std::optional<Status> set;
+  d_->SetMfaRequirement(*admin_, user_id_, "enabled",
+                        [&](Result<directory::WriteResult> w) { set = w.status(); });
+  ASSERT_TRUE(set && set->ok());
+  OAuthError e = Err(Password(app_id_, "Str0ng!Passw0rd"));
+  EXPECT_EQ(e.error, "invalid_grant");
+  EXPECT_NE(e.description.find("AADSTS50076"), std::string::npos) << e.description;
+  e = Err(Token(
+      {{"grant_type", "refresh_token"}, {"client_id", app_id_}, {"refresh_token", refresh}}));
+  EXPECT_NE(e.description.find("AADSTS50076"), std::string::npos) << e.description;
+}
+
 }  // namespace
 }  // namespace meridian::auth

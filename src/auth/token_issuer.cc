@@ -1,5 +1,7 @@
 #include "auth/token_issuer.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
@@ -126,6 +128,19 @@ void TokenIssuer::UserTokens(std::shared_ptr<const GrantCall> call, ScopeRequest
   const json::object& u = user->user.data;
   int64_t now = directory_->clock()->NowSeconds();
   std::string sub = PairwiseSubject(user->user.id, call->client.app_id);
+  // A sign-in of one factor (a password grant, a refresh token from one) does not serve a user
+  // who must give two: an authenticator registered, or per-user MFA on since.
+  if (std::find(session.amr.begin(), session.amr.end(), "mfa") == session.amr.end()) {
+    auto info = directory_->ReadSecurityInfo(call->ctx, user->user.id);
+    if (!info.ok()) return done(OAuthErrorOf(info.status()));
+    if (info->mfa_required() || !info->totp_sealed_seed.empty()) {
+      Status mfa(Code::kUnauthenticated,
+                 "The user must use multi-factor authentication; sign in interactively.",
+                 "AADSTS50076");
+      if (log) LogSignIn(*call, &user->user, Str(u, "userPrincipalName"), mfa, session.amr);
+      return done(OAuthErrorOf(mfa));
+    }
+  }
   auto granted = directory_->GrantedScopes(
       call->ctx, call->client.client.service_principal.id, directory::kGraphAppId, user->user.id);
   if (!granted.ok()) return done(OAuthErrorOf(granted.status()));

@@ -41,7 +41,9 @@ class TokenIssuer {
 
   // A user's tokens. With offline_access a refresh token comes too: `rotated` when the request
   // redeemed one (grant_refresh_token.cc), else a new family. Logs the sign-in (successful)
-  // unless `log` is false (a refresh is not a sign-in).
+  // unless `log` is false (a refresh is not a sign-in). Refused, invalid_grant: a session
+  // without "mfa" in its amr for a user who must give a second factor (AADSTS50076), and
+  // permissions not consented (AADSTS65001, see Scp).
   void UserTokens(std::shared_ptr<const GrantCall> call, ScopeRequest scopes, UserSession session,
                   std::optional<std::string> rotated, bool log, TokenDone done);
 
