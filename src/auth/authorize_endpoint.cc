@@ -25,14 +25,6 @@ constexpr std::string_view kCarried[] = {
     "nonce",     "response_mode", "code_challenge",        "prompt",      "login_hint",
     "code_challenge_method"};
 
-// The origin (scheme://host[:port]) of an absolute URL, for the form_post page's policy.
-std::string OriginOf(std::string_view url) {
-  size_t scheme = url.find("://");
-  if (scheme == std::string_view::npos) return "";
-  size_t end = url.find_first_of("/?#", scheme + 3);
-  return std::string(url.substr(0, end));
-}
-
 // Sends the browser back to the application with `params` (a code or an error), `state` and
 // `iss` (RFC 9207), as the request's response_mode says, with `headers` added.
 void ReturnToApp(SignInPages::Flow& flow, std::vector<std::pair<std::string, std::string>> params,
@@ -111,6 +103,7 @@ void SignInPages::AuthorizeRequest(std::shared_ptr<Flow> flow) const {
         "The redirect URI is not one the application registered (it must match exactly)."));
   }
   flow->call->client = AuthenticatedClient{std::move(*client), client_id, ClientAuthMethod::kNone};
+  flow->return_origin = OriginOf(flow->redirect_uri);
   flow->state = flow->Get("state");
   flow->response_mode = flow->Get("response_mode");
   std::string iss = tokens_->Issuer(flow->call->tenant.id);

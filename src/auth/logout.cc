@@ -46,6 +46,7 @@ void SignInPages::Logout(PageRequest request, std::function<void(PageResponse)> 
       back.clear();  // not followed: the user sees the page instead
     }
   }
+  flow->return_origin = OriginOf(back);
 
   auto session = Session(*flow);
   // The user confirms unless the application proved it is the session's (its hint names the

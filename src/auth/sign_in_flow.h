@@ -35,6 +35,10 @@ struct SignInPages::Flow {
                      std::vector<std::pair<std::string, std::string>> headers)>
       refuse;
 
+  // The origin of the application's URI the flow may end at, once checked: a form's post may be
+  // answered by a redirect there, and browsers hold such redirects to the page's form-action.
+  std::string return_origin;
+
   // The code flow's request, once checked.
   std::string redirect_uri, response_mode, state;
   std::set<std::string> prompt;
@@ -58,6 +62,9 @@ inline constexpr std::string_view kUnavailable = "Sign-in is unavailable right n
 
 // A page in the pages' layout, with their headers (web/html.h): 200, or 400 with an error.
 PageResponse HtmlPage(std::string title, std::string error, std::string content);
+// The origin (scheme://host[:port]) of an absolute URL; empty when it has none.
+std::string OriginOf(std::string_view url);
+
 // A hidden form field.
 std::string Hidden(std::string_view name, std::string_view value);
 

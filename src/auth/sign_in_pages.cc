@@ -41,7 +41,21 @@ std::string Hidden(std::string_view name, std::string_view value) {
          web::Escape(value) + "\">";
 }
 
+std::string OriginOf(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return "";
+  size_t end = url.find_first_of("/?#", scheme + 3);
+  return std::string(url.substr(0, end));
+}
+
 void SignInPages::Flow::Respond(PageResponse out) {
+  if (!return_origin.empty()) {
+    for (auto& [k, v] : out.headers) {
+      if (k != "Content-Security-Policy") continue;
+      size_t at = v.find("form-action 'self'");
+      if (at != std::string::npos) v.insert(at + 18, " " + return_origin);
+    }
+  }
   if (new_form_cookie) {
     web::CookieOptions o;
     o.same_site = "Strict";
