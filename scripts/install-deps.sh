@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   bc curl jq wrk python3 python3-msal python3-jwt python3-requests
   libqrencode-dev
+  chromium
 )
 # Node.js and npm (the npm interop clients) may come from elsewhere than Debian; take any.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
