@@ -175,11 +175,13 @@ void SignInPages::AuthorizeRequest(std::shared_ptr<Flow> flow) const {
     }
   }
 
-  // An SSO session skips the password unless the application asks for it again.
-  if (!flow->prompt.count("login") && !flow->prompt.count("select_account")) {
+  // An SSO session skips the password unless the application asks for it again; the session
+  // the recovery codes' page ("continue") follows was started by this very sign-in.
+  bool resumed = flow->req.post;  // only "continue" gets here by a post
+  if (resumed || (!flow->prompt.count("login") && !flow->prompt.count("select_account"))) {
     auto session = Session(*flow);
     std::string hint = flow->Get("login_hint");
-    if (session && (hint.empty() || EqualsIgnoreCase(hint, session->login))) {
+    if (session && (resumed || hint.empty() || EqualsIgnoreCase(hint, session->login))) {
       return Consent(flow, std::move(*session));
     }
   }
@@ -201,7 +203,7 @@ void SignInPages::IssueCode(std::shared_ptr<Flow> flow, SignedIn in) const {
                    return ReturnToApp(*flow,
                                       {{"error", "server_error"},
                                        {"error_description", "The code could not be issued."}},
-                                      iss);
+                                      iss, std::move(headers));
                  }
                  ReturnToApp(*flow, {{"code", *code}}, iss, std::move(headers));
                });

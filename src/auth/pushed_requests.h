@@ -1,8 +1,10 @@
 // Pushed authorization requests (RFC 9126): a client posts its authorization request to the PAR
 // endpoint, authenticated as at the token endpoint, and sends the browser to the authorization
-// endpoint with only client_id and the request_uri it got back. The parameters never pass through
-// the browser, so they cannot be read or changed there. A request is kept as a grant
-// (directory/grants.h, kind "par") for 60 seconds and used once.
+// endpoint with only client_id and the request_uri it got back, so the parameters are not in a
+// URL the browser shows, logs or sends on. (The sign-in pages' forms still carry them as hidden
+// fields once the request is open, checked again at each post, as for any request; keeping them
+// on the server instead is not done yet.) A request is kept as a grant (directory/grants.h, kind
+// "par") for 60 seconds and used once.
 #pragma once
 
 #include <functional>

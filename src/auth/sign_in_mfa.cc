@@ -8,6 +8,7 @@
 #include "auth/token_service.h"
 #include "common/encoding.h"
 #include "crypto/totp.h"
+#include "directory/lockout.h"
 #include "directory/records.h"
 #include "web/html.h"
 #include "web/qr.h"
@@ -25,6 +26,12 @@ const std::vector<std::string> kRecoveryCodeAmr{"pwd", "mfa"};
 // Where a user's authenticator seed belongs when sealed (crypto/sealed.h).
 crypto::SealLabel SeedLabel(const std::string& tenant_id, const std::string& user_id) {
   return {"totp-seed", tenant_id, user_id};
+}
+
+// The lockout record of a user's second step (directory/lockout.h): wrong codes counted across
+// sign-ins, so that a new password sign-in does not buy new guesses.
+std::string SecondFactorLock(std::string_view user_id) {
+  return directory::LockoutHandle("second-factor:" + std::string(user_id));
 }
 
 Status WrongCodeStatus() {
@@ -76,71 +83,110 @@ void SignInPages::ShowCodeChallenge(std::shared_ptr<Flow> flow, std::string tick
   flow->Respond(HtmlPage("Enter code", std::move(error), content));
 }
 
-void SignInPages::CheckCode(std::shared_ptr<Flow> flow) const {
-  auto pending = Pending(*flow, "mfa");
-  if (!pending) return ShowSignIn(flow, "The time to enter a code ran out. Sign in again.");
-  std::string ticket = flow->Get("ticket");
-  auto user = directory_->FindUser(flow->ctx(), Str(*pending, "user"));
-  auto info = directory_->ReadSecurityInfo(flow->ctx(), Str(*pending, "user"));
-  if (!user.ok() || !info.ok()) return ShowSignIn(flow, std::string(kUnavailable));
-  int64_t auth_time_ms = directory::Int(*pending, "authTime");
-  std::string code = Compact(flow->Get("otc"));
-  auto again = [this, flow, ticket] {
-    ShowCodeChallenge(flow, ticket, "That code is not right. Try again.");
-  };
-  auto accepted = [this, flow, user = user->user, auth_time_ms](std::vector<std::string> amr) {
-    return [this, flow, user, auth_time_ms, amr](Result<directory::WriteResult> used) {
-      if (!used.ok() && used.status().code() != Code::kNotFound &&
-          used.status().code() != Code::kFailedPrecondition) {
-        return ShowSignIn(flow, std::string(kUnavailable));
-      }
-      if (!used.ok()) {  // a spent recovery code, or a time step used already
-        return WrongCode(flow, user, [this, flow] {
-          ShowCodeChallenge(flow, flow->Get("ticket"), "That code is not right. Try again.");
-        });
-      }
-      EndPending(flow, [this, flow, user, auth_time_ms, amr] {
-        StartSession(flow, user, auth_time_ms, amr);
-      });
-    };
-  };
-  if (code.size() == static_cast<size_t>(crypto::kTotpDigits)) {
-    auto seed = crypto::Open(kek_, SeedLabel(flow->call->tenant.id, user->user.id),
-                             info->totp_sealed_seed);
-    if (!seed.ok()) return ShowSignIn(flow, std::string(kUnavailable));
-    auto step = crypto::VerifyTotp(*seed, code, directory_->clock()->NowMillis(),
-                                   info->totp_last_step);
-    if (!step) return WrongCode(flow, user->user, again);
-    // The step is spent under the write lock: of two sign-ins with one code, one passes.
-    return directory_->UseTotpStep(flow->ctx(), user->user.id, *step, accepted(kTotpAmr));
-  }
-  if (code.empty() || code.size() > 32) return WrongCode(flow, user->user, again);
-  directory_->UseRecoveryCode(flow->ctx(), user->user.id, crypto::RecoveryCodeHash(code),
-                              accepted(kRecoveryCodeAmr));
-}
-
-void SignInPages::WrongCode(std::shared_ptr<Flow> flow, const directory::Object& user,
-                            std::function<void()> again) const {
-  tokens_->issuer().LogSignIn(*flow->call, &user, Str(user.data, "userPrincipalName"),
-                              WrongCodeStatus(), {"pwd"}, true);
+void SignInPages::CountAttempt(std::shared_ptr<Flow> flow,
+                               std::function<void(int64_t attempt)> next) const {
   int limit = options_.max_code_failures;
   directory_->UpdateGrant(
       flow->ctx(), directory::kPendingSignInGrant, directory::GrantHandle(flow->Get("ticket")),
       [limit](const std::optional<directory::Grant>& current,
               int64_t) -> Result<directory::GrantChange> {
         if (!current) return NotFound("The sign-in ended.");
+        int64_t attempts = directory::Int(current->data, "attempts");
+        if (attempts >= limit) return directory::GrantChange{};  // spent: the sign-in ends
         json::object d = current->data;
-        int64_t failures = directory::Int(d, "failures") + 1;
-        if (failures >= limit) return directory::GrantChange{};  // the sign-in ends
-        d["failures"] = failures;
+        d["attempts"] = attempts + 1;
         return directory::GrantChange{std::move(d), current->expires_ms};
       },
-      [this, flow, again](Result<directory::Grant> counted) {
-        if (counted.ok() && counted->data.contains("failures")) return again();
+      [this, flow, next = std::move(next)](Result<directory::Grant> counted) {
+        if (counted.ok() && counted->data.contains("attempts")) {
+          return next(directory::Int(counted->data, "attempts"));
+        }
         if (!counted.ok() && counted.status().code() != Code::kNotFound) {
           return ShowSignIn(flow, std::string(kUnavailable));
         }
         ShowSignIn(flow, "Too many wrong codes. Sign in again.");
+      });
+}
+
+void SignInPages::CheckCode(std::shared_ptr<Flow> flow) const {
+  auto pending = Pending(*flow, "mfa");
+  if (!pending) return ShowSignIn(flow, "The time to enter a code ran out. Sign in again.");
+  auto user = directory_->FindUser(flow->ctx(), Str(*pending, "user"));
+  if (!user.ok()) return ShowSignIn(flow, std::string(kUnavailable));
+  // The user's second step is locked after too many wrong codes, whatever the sign-in: a new
+  // password sign-in does not buy new guesses.
+  auto lock = directory_->ReadGrant(flow->ctx(), directory::kLockoutGrant,
+                                    SecondFactorLock(user->user.id));
+  if (!lock.ok()) return ShowSignIn(flow, std::string(kUnavailable));
+  if (directory::LockedUntil(*lock, directory_->clock()->NowMillis())) {
+    tokens_->issuer().LogSignIn(
+        *flow->call, &user->user, Str(user->user.data, "userPrincipalName"),
+        Status(Code::kUnauthenticated, "The second step is locked.", "AADSTS50053"), {"pwd"},
+        true);
+    return ShowSignIn(flow, "Too many wrong codes. Try again later.");
+  }
+  CountAttempt(flow, [this, flow, pending = *pending, user = user->user](int64_t attempt) {
+    auto info = directory_->ReadSecurityInfo(flow->ctx(), user.id);
+    if (!info.ok()) return ShowSignIn(flow, std::string(kUnavailable));
+    int64_t auth_time_ms = directory::Int(pending, "authTime");
+    std::string code = Compact(flow->Get("otc"));
+    auto again = [this, flow] {
+      ShowCodeChallenge(flow, flow->Get("ticket"), "That code is not right. Try again.");
+    };
+    auto accepted = [this, flow, user, auth_time_ms, attempt, again](std::vector<std::string> amr) {
+      return [this, flow, user, auth_time_ms, attempt, again,
+              amr](Result<directory::WriteResult> used) {
+        if (!used.ok() && used.status().code() != Code::kNotFound &&
+            used.status().code() != Code::kFailedPrecondition) {
+          return ShowSignIn(flow, std::string(kUnavailable));
+        }
+        // A spent recovery code, or a time step used already, is a wrong code.
+        if (!used.ok()) return WrongCode(flow, user, attempt, again);
+        directory_->UpdateGrant(
+            flow->ctx(), directory::kLockoutGrant, SecondFactorLock(user.id),
+            [](const std::optional<directory::Grant>& current,
+               int64_t) -> Result<directory::GrantChange> {
+              if (!current) return directory::GrantChange{};
+              return directory::AfterSuccess(*current);
+            },
+            [this, flow, user, auth_time_ms, amr](Result<directory::Grant>) {
+              EndPending(flow, [this, flow, user, auth_time_ms, amr] {
+                StartSession(flow, user, auth_time_ms, amr);
+              });
+            });
+      };
+    };
+    if (code.size() == static_cast<size_t>(crypto::kTotpDigits)) {
+      auto seed = crypto::Open(kek_, SeedLabel(flow->call->tenant.id, user.id),
+                               info->totp_sealed_seed);
+      if (!seed.ok()) return ShowSignIn(flow, std::string(kUnavailable));
+      auto step = crypto::VerifyTotp(*seed, code, directory_->clock()->NowMillis(),
+                                     info->totp_last_step);
+      if (!step) return WrongCode(flow, user, attempt, again);
+      // The step is spent under the write lock: of two sign-ins with one code, one passes.
+      return directory_->UseTotpStep(flow->ctx(), user.id, *step, accepted(kTotpAmr));
+    }
+    if (code.empty() || code.size() > 32) return WrongCode(flow, user, attempt, again);
+    directory_->UseRecoveryCode(flow->ctx(), user.id, crypto::RecoveryCodeHash(code),
+                                accepted(kRecoveryCodeAmr));
+  });
+}
+
+void SignInPages::WrongCode(std::shared_ptr<Flow> flow, const directory::Object& user,
+                            int64_t attempt, std::function<void()> again) const {
+  tokens_->issuer().LogSignIn(*flow->call, &user, Str(user.data, "userPrincipalName"),
+                              WrongCodeStatus(), {"pwd"}, true);
+  directory::LockoutPolicy policy;
+  directory_->UpdateGrant(
+      flow->ctx(), directory::kLockoutGrant, SecondFactorLock(user.id),
+      [policy](const std::optional<directory::Grant>& current,
+               int64_t now) -> Result<directory::GrantChange> {
+        return directory::AfterFailure(current, now, policy);
+      },
+      [this, flow, attempt, again = std::move(again)](Result<directory::Grant> counted) {
+        if (!counted.ok()) return ShowSignIn(flow, std::string(kUnavailable));
+        if (attempt < options_.max_code_failures) return again();
+        EndPending(flow, [this, flow] { ShowSignIn(flow, "Too many wrong codes. Sign in again."); });
       });
 }
 
@@ -168,39 +214,44 @@ void SignInPages::ShowEnrolment(std::shared_ptr<Flow> flow, std::string ticket,
 void SignInPages::Enrol(std::shared_ptr<Flow> flow) const {
   auto pending = Pending(*flow, "enrol");
   if (!pending) return ShowSignIn(flow, "The time to set up the app ran out. Sign in again.");
-  std::string ticket = flow->Get("ticket");
-  auto user = directory_->FindUser(flow->ctx(), Str(*pending, "user"));
-  auto sealed = Base64UrlDecode(Str(*pending, "seed"));
-  if (!user.ok() || !sealed) return ShowSignIn(flow, std::string(kUnavailable));
-  auto seed = crypto::Open(kek_, SeedLabel(flow->call->tenant.id, user->user.id), *sealed);
-  if (!seed.ok()) return ShowSignIn(flow, std::string(kUnavailable));
-  auto step = crypto::VerifyTotp(*seed, Compact(flow->Get("otc")),
-                                 directory_->clock()->NowMillis(), 0);
-  if (!step) {
-    return WrongCode(flow, user->user, [this, flow, ticket, seed = *seed] {
-      ShowEnrolment(flow, ticket, seed, "That code is not right. Check the app and try again.");
-    });
-  }
-  std::vector<std::string> codes = crypto::NewRecoveryCodes(*directory_->random());
-  std::vector<std::string> hashes;
-  for (const std::string& c : codes) hashes.push_back(crypto::RecoveryCodeHash(c));
-  int64_t auth_time_ms = directory::Int(*pending, "authTime");
-  std::string user_id = user->user.id;
-  directory_->RegisterTotp(
-      flow->ctx(), user_id, std::move(*sealed), std::move(hashes),
-      [this, flow, user = user->user, step = *step, codes, auth_time_ms](
-          Result<directory::WriteResult> registered) {
-        if (!registered.ok()) return ShowSignIn(flow, std::string(kUnavailable));
-        // The code that proved the registration is spent like any other.
-        directory_->UseTotpStep(
-            flow->ctx(), user.id, step,
-            [this, flow, user, codes, auth_time_ms](Result<directory::WriteResult> used) {
-              if (!used.ok()) return ShowSignIn(flow, std::string(kUnavailable));
-              EndPending(flow, [this, flow, user, codes, auth_time_ms] {
-                StartSession(flow, user, auth_time_ms, kTotpAmr, codes);
-              });
-            });
+  CountAttempt(flow, [this, flow, pending = *pending](int64_t attempt) {
+    std::string ticket = flow->Get("ticket");
+    auto user = directory_->FindUser(flow->ctx(), Str(pending, "user"));
+    auto sealed = Base64UrlDecode(Str(pending, "seed"));
+    if (!user.ok() || !sealed) return ShowSignIn(flow, std::string(kUnavailable));
+    auto seed = crypto::Open(kek_, SeedLabel(flow->call->tenant.id, user->user.id), *sealed);
+    if (!seed.ok()) return ShowSignIn(flow, std::string(kUnavailable));
+    auto step = crypto::VerifyTotp(*seed, Compact(flow->Get("otc")),
+                                   directory_->clock()->NowMillis(), 0);
+    if (!step) {
+      return WrongCode(flow, user->user, attempt, [this, flow, ticket, seed = *seed] {
+        ShowEnrolment(flow, ticket, seed, "That code is not right. Check the app and try again.");
       });
+    }
+    std::vector<std::string> codes = crypto::NewRecoveryCodes(*directory_->random());
+    std::vector<std::string> hashes;
+    for (const std::string& c : codes) hashes.push_back(crypto::RecoveryCodeHash(c));
+    int64_t auth_time_ms = directory::Int(pending, "authTime");
+    std::string user_id = user->user.id;
+    directory_->RegisterTotp(
+        flow->ctx(), user_id, std::move(*sealed), std::move(hashes),
+        [this, flow, user = user->user, step = *step, codes, auth_time_ms](
+            Result<directory::WriteResult> registered) {
+          if (registered.status().code() == Code::kFailedPrecondition) {
+            return ShowSignIn(flow, "An authenticator app is set up already. Sign in again.");
+          }
+          if (!registered.ok()) return ShowSignIn(flow, std::string(kUnavailable));
+          // The code that proved the registration is spent like any other.
+          directory_->UseTotpStep(
+              flow->ctx(), user.id, step,
+              [this, flow, user, codes, auth_time_ms](Result<directory::WriteResult> used) {
+                if (!used.ok()) return ShowSignIn(flow, std::string(kUnavailable));
+                EndPending(flow, [this, flow, user, codes, auth_time_ms] {
+                  StartSession(flow, user, auth_time_ms, kTotpAmr, codes);
+                });
+              });
+        });
+  });
 }
 
 void SignInPages::ShowRecoveryCodes(std::shared_ptr<Flow> flow, const SignedIn& in,

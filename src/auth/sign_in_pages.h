@@ -29,7 +29,8 @@
 // (a QR code of its otpauth URI, the seed sealed under the operator's KEK before it is stored)
 // and is shown ten recovery codes once. Between these steps the sign-in is pending: a grant
 // (kPendingSignInGrant) under a random ticket the page carries, for ten minutes, saying who
-// proved what; five wrong codes end it. Last, consent (sign_in_consent.cc): when the application
+// proved what; five codes tried end it, and ten wrong codes lock the user's second step for a
+// while (directory/lockout.h), across sign-ins. Last, consent (sign_in_consent.cc): when the application
 // asks for Graph permissions the user has not granted it (an administrator may grant them for
 // everyone, as oauth2PermissionGrants), a page lists them, and the user's consent is kept as
 // their own grant (consentType Principal); permissions only an administrator may consent to
@@ -147,8 +148,14 @@ class SignInPages {
   void ShowEnrolment(std::shared_ptr<Flow> flow, std::string ticket, std::string_view seed,
                      std::string error) const;
   void Enrol(std::shared_ptr<Flow> flow) const;  // step "enrol"
-  // A wrong code: counted on the pending sign-in, which ends at max_code_failures; then `again`.
-  void WrongCode(std::shared_ptr<Flow> flow, const directory::Object& user,
+  // Counts an attempt at a code on the pending sign-in before the code is checked (so that
+  // concurrent posts get max_code_failures attempts in all), then `next` with its number; the
+  // sign-in ends instead when they are spent.
+  void CountAttempt(std::shared_ptr<Flow> flow, std::function<void(int64_t attempt)> next) const;
+  // A wrong code: logged, and counted against the user's second step (locked as smart lockout
+  // locks a name, whatever the sign-in); then `again`, or the end of the sign-in at the last
+  // attempt.
+  void WrongCode(std::shared_ptr<Flow> flow, const directory::Object& user, int64_t attempt,
                  std::function<void()> again) const;
   void ShowRecoveryCodes(std::shared_ptr<Flow> flow, const SignedIn& in,
                          const std::vector<std::string>& codes) const;

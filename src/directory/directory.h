@@ -242,8 +242,9 @@ class Directory final : public TenantDirectory, public ClientDirectory {
                                      std::string_view user_id) const override;
   void SetMfaRequirement(const SecurityContext& ctx, std::string_view user_id, std::string state,
                          WriteDone done) override;
-  // Registers an authenticator and a fresh set of recovery codes, replacing any, audited as
-  // "User registered security info". The seed arrives sealed (crypto/sealed.h).
+  // Registers an authenticator and a fresh set of recovery codes, audited as "User registered
+  // security info"; FailedPrecondition when one is registered already (it is never replaced
+  // this way). The seed arrives sealed (crypto/sealed.h).
   void RegisterTotp(const SecurityContext& ctx, std::string_view user_id, std::string sealed_seed,
                     std::vector<std::string> recovery_code_hashes, WriteDone done) override;
   // Accepts a code of time step `step` of the user's authenticator: only when `step` is after the

@@ -152,6 +152,11 @@ void Directory::RegisterTotp(const SecurityContext& ctx, std::string_view user_i
   UpdateSecurityInfo(
       ctx, user_id, "User registered security info",
       [&](SecurityInfo* info) {
+        // Registered once: a second registration (a stale page, another tab, someone who knows
+        // the password) must not replace the authenticator the user has.
+        if (!info->totp_sealed_seed.empty()) {
+          return Status(Code::kFailedPrecondition, "An authenticator is registered already.");
+        }
         info->totp_sealed_seed = std::move(sealed_seed);
         info->totp_last_step = 0;
         info->recovery_code_hashes = std::move(recovery_code_hashes);

@@ -31,6 +31,12 @@ TEST_F(SecurityInfoTest, AnAuthenticatorsCodesWorkOnceAndInOrder) {
   ASSERT_TRUE(info.ok()) << info.status().ToString();
   EXPECT_EQ(info->totp_sealed_seed, "sealed-seed-bytes");
   EXPECT_EQ(info->recovery_code_hashes, (std::vector<std::string>{"h1", "h2"}));
+  // A second registration (a stale page, another tab) does not replace the first.
+  EXPECT_EQ(Wait([&](WriteDone d) {
+              d_->RegisterTotp(Ctx(), user, "another-seed", {"h9"}, std::move(d));
+            }).code(),
+            Code::kFailedPrecondition);
+  EXPECT_EQ(d_->ReadSecurityInfo(Ctx(), user)->totp_sealed_seed, "sealed-seed-bytes");
   auto use = [&](int64_t step) {
     return Wait([&](WriteDone d) { d_->UseTotpStep(Ctx(), user, step, std::move(d)); });
   };

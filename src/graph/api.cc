@@ -84,6 +84,23 @@ class Handler {
     std::string_view id = params.Get("id");
     bool own = *area == Area::kUsers && !id.empty() &&
                (EqualsIgnoreCase(id, ctx_->principal_id()) || EqualsIgnoreCase(id, own_upn_));
+    // One's own user, for a write: an update of profile properties only (User.ReadWrite does
+    // not delete the account, or change its sign-in or its password).
+    if (own && write) {
+      // PATCH /v1.0/users/{id} itself, not a path below it.
+      bool profile = req_.method == "PATCH" &&
+                     req_.path.find('/', std::string_view("/v1.0/users/").size()) ==
+                         std::string::npos;
+      if (profile) {
+        boost::system::error_code ec;
+        json::value body = json::parse(req_.body, ec);
+        profile = !ec && body.is_object();
+        for (std::string_view k : {"accountEnabled", "passwordProfile", "userPrincipalName"}) {
+          profile = profile && !body.get_object().contains(k);
+        }
+      }
+      own = profile;
+    }
     return AllowDelegated(*area, write, own, scopes_);
   }
 

@@ -44,11 +44,14 @@ Allowed For(Area area, bool write) {
       return {{"RoleManagement.Read.Directory", "Directory.Read.All", "Directory.ReadWrite.All",
                "Directory.AccessAsUser.All"},
               {}};
-    case Area::kDirectory:
-      if (write) return {{"Directory.ReadWrite.All", "Directory.AccessAsUser.All"}, {}};
+    case Area::kOrganization:
+      if (write) return {{"Directory.AccessAsUser.All"}, {}};
       return {{"User.Read", "Directory.Read.All", "Directory.ReadWrite.All",
                "Directory.AccessAsUser.All"},
               {}};
+    case Area::kDirectoryObjects:
+      if (write) return {{"Directory.AccessAsUser.All"}, {}};
+      return {{"Directory.Read.All", "Directory.ReadWrite.All", "Directory.AccessAsUser.All"}, {}};
     case Area::kAuditLogs:
       if (write) return {};
       return {{"AuditLog.Read.All", "Directory.Read.All", "Directory.AccessAsUser.All"}, {}};
@@ -77,9 +80,9 @@ Result<Area> AreaOf(std::string_view pattern) {
       {"servicePrincipals", Area::kApplications},
       {"roleManagement/", Area::kRoles},
       {"oauth2PermissionGrants", Area::kPermissionGrants},
-      {"organization", Area::kDirectory},
-      {"domains", Area::kDirectory},
-      {"directoryObjects", Area::kDirectory},
+      {"organization", Area::kOrganization},
+      {"domains", Area::kDirectoryObjects},
+      {"directoryObjects", Area::kDirectoryObjects},
       {"auditLogs/", Area::kAuditLogs},
   };
   for (const Prefix& x : kPrefixes) {

@@ -21,7 +21,8 @@ enum class Area {
   kApplications,  // applications and service principals
   kRoles,
   kPermissionGrants,
-  kDirectory,  // organization, domains, directoryObjects
+  kOrganization,
+  kDirectoryObjects,  // directoryObjects and domains
   kAuditLogs,
   kAuthenticationMethods,
   kMe,
@@ -32,8 +33,9 @@ enum class Area {
 Result<Area> AreaOf(std::string_view pattern);
 
 // Ok when `scopes` (a token's scp) allow a `write` (else a read) in `area`; `own` says the route
-// acts on the caller's own user object, which User.Read and User.ReadWrite allow. Forbidden with
-// Graph's code otherwise, naming the scopes that would.
+// acts on the caller's own user object, which User.Read allows to read and User.ReadWrite to
+// update (the caller decides what `own` covers: an update of profile properties, not a delete or
+// the account's security). Forbidden with Graph's code otherwise, naming the scopes that would.
 Status AllowDelegated(Area area, bool write, bool own, const std::set<std::string>& scopes);
 
 }  // namespace meridian::graph

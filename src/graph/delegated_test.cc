@@ -37,6 +37,11 @@ TEST(Delegated, ScopesAllowWhatGraphSaysAndNoMore) {
   EXPECT_EQ(denied.code(), Code::kPermissionDenied);
   EXPECT_NE(denied.message().find("Application.ReadWrite.All"), std::string::npos);
   EXPECT_FALSE(AllowDelegated(Area::kUsers, false, false, {}).ok()) << "no scopes, nothing";
+  // Any directory object is not one's profile: Directory.Read.All, as in Graph.
+  EXPECT_EQ(*AreaOf("/v1.0/directoryObjects/{id}"), Area::kDirectoryObjects);
+  EXPECT_EQ(*AreaOf("/v1.0/domains"), Area::kDirectoryObjects);
+  EXPECT_FALSE(AllowDelegated(Area::kDirectoryObjects, false, false, user_read).ok());
+  EXPECT_TRUE(AllowDelegated(Area::kOrganization, false, false, user_read).ok());
 }
 
 }  // namespace

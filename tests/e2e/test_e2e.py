@@ -492,7 +492,7 @@ class EndToEnd(unittest.TestCase):
         app = self.s.post(self.url + "/v1.0/applications", headers=self.h,
                           json={"displayName": "Delegated probe", "isFallbackPublicClient": True}).json()
         sp = self.s.post(self.url + "/v1.0/servicePrincipals", headers=self.h, json={"appId": app["appId"]}).json()
-        self.admin_consent(sp["id"], "User.Read Group.ReadWrite.All")
+        self.admin_consent(sp["id"], "User.Read User.ReadWrite Group.ReadWrite.All")
         ep = self.url + "/%s/oauth2/v2.0/token" % self.doc["tenantId"]
 
         def token(user, password, scope):
@@ -509,6 +509,13 @@ class EndToEnd(unittest.TestCase):
             "displayName": "G", "mailEnabled": False, "mailNickname": "g", "securityEnabled": True}), 403)
         self.assert_graph_error(self.s.patch(self.url + "/v1.0/users/" + plain["id"], headers=narrow,
                                              json={"accountEnabled": False}), 403)
+        self.assert_graph_error(self.s.get(self.url + "/v1.0/directoryObjects/" + plain["id"], headers=narrow), 403)
+        # User.ReadWrite updates one's own profile, not the account's security, nor deletes it.
+        mine = token(admin, "Wm7!cR3#pL9x", "User.ReadWrite")
+        me = self.url + "/v1.0/users/" + admin["id"]
+        self.assertEqual(self.s.patch(me, headers=mine, json={"jobTitle": "Tester"}).status_code, 204)
+        self.assert_graph_error(self.s.patch(me, headers=mine, json={"accountEnabled": False}), 403)
+        self.assert_graph_error(self.s.delete(me, headers=mine), 403)
         # The scope, and the user's role: both are needed.
         wide = token(admin, "Wm7!cR3#pL9x", "Group.ReadWrite.All")
         self.assertEqual(self.s.post(self.url + "/v1.0/groups", headers=wide, json={
