@@ -186,7 +186,8 @@ void SignInPages::WrongCode(std::shared_ptr<Flow> flow, const directory::Object&
       [this, flow, attempt, again = std::move(again)](Result<directory::Grant> counted) {
         if (!counted.ok()) return ShowSignIn(flow, std::string(kUnavailable));
         if (attempt < options_.max_code_failures) return again();
-        EndPending(flow, [this, flow] { ShowSignIn(flow, "Too many wrong codes. Sign in again."); });
+        EndPending(flow,
+                   [this, flow] { ShowSignIn(flow, "Too many wrong codes. Sign in again."); });
       });
 }
 
