@@ -71,17 +71,40 @@ void SignInPages::Authorize(PageRequest request, std::function<void(PageResponse
   flow->req = std::move(request);
   flow->done = std::move(done);
   if (!Begin(flow)) return;
-  // A pushed request (RFC 9126): its parameters, and only those, are the request.
-  if (std::string uri = flow->Get("request_uri"); !uri.empty() && !flow->req.post) {
-    return TakePushedRequest(directory_, flow->ctx(), uri, flow->Get("client_id"),
-                             [this, flow](Result<Params> pushed) {
-                               if (!pushed.ok()) {
-                                 return flow->Respond(ErrorPage(
-                                     "The request_uri is unknown, expired or used already."));
-                               }
-                               flow->req.params = std::move(*pushed);
-                               AuthorizeRequest(flow);
-                             });
+  // A pushed request (RFC 9126): its parameters, and only those, are the request. The pages'
+  // forms carry its request_uri, and each post reads the parameters again from the server.
+  if (std::string uri = flow->Get("request_uri"); !uri.empty()) {
+    std::string client_id = flow->Get("client_id");
+    auto with = [flow, uri](Params pushed) {
+      // What the page's own form posted stays (csrf, step, credentials, codes); a request
+      // parameter posted beside the request_uri is ignored.
+      for (const auto& [k, v] : flow->req.params) {
+        bool request_param = k == "request_uri" || std::find(std::begin(kCarried),
+                                                             std::end(kCarried),
+                                                             k) != std::end(kCarried);
+        if (!request_param) pushed.emplace_back(k, v);
+      }
+      pushed.emplace_back("request_uri", uri);
+      flow->req.params = std::move(pushed);
+      flow->pushed = true;
+    };
+    if (!flow->req.post) {
+      return OpenPushedRequest(
+          directory_, flow->ctx(), uri, client_id, options_.pending_sign_in_seconds * 1000,
+          [this, flow, with](Result<Params> pushed) {
+            if (!pushed.ok()) {
+              return flow->Respond(
+                  ErrorPage("The request_uri is unknown, expired or used already."));
+            }
+            with(std::move(*pushed));
+            AuthorizeRequest(flow);
+          });
+    }
+    auto pushed = ReadPushedRequest(directory_, flow->ctx(), uri, client_id);
+    if (!pushed.ok()) {
+      return flow->Respond(ErrorPage("The request_uri is unknown, expired or used already."));
+    }
+    with(std::move(*pushed));
   }
   AuthorizeRequest(flow);
 }
@@ -151,7 +174,11 @@ void SignInPages::AuthorizeRequest(std::shared_ptr<Flow> flow) const {
     return refuse("invalid_request", "prompt=none cannot be combined with another prompt.");
   }
   flow->action = "/" + flow->call->tenant.id + "/oauth2/v2.0/authorize";
-  flow->carried.assign(std::begin(kCarried), std::end(kCarried));
+  if (flow->pushed) {
+    flow->carried = {"client_id", "request_uri"};
+  } else {
+    flow->carried.assign(std::begin(kCarried), std::end(kCarried));
+  }
   flow->intro = "<p>to continue to <strong>" +
                 web::Escape(Str(flow->call->client.client.application.data, "displayName")) +
                 "</strong></p>";
@@ -192,6 +219,23 @@ void SignInPages::AuthorizeRequest(std::shared_ptr<Flow> flow) const {
 }
 
 void SignInPages::IssueCode(std::shared_ptr<Flow> flow, SignedIn in) const {
+  if (flow->pushed) {
+    // The pushed request is spent with its code: of two sign-ins with one, one goes on.
+    std::string uri = flow->Get("request_uri"), client = flow->call->client.app_id;
+    flow->pushed = false;
+    return SpendPushedRequest(directory_, flow->ctx(), uri, client,
+                              [this, flow, in = std::move(in)](Status spent) mutable {
+                                if (!spent.ok()) {
+                                  return ReturnToApp(
+                                      *flow,
+                                      {{"error", "invalid_request"},
+                                       {"error_description", "The request_uri was used already."}},
+                                      tokens_->Issuer(flow->call->tenant.id),
+                                      SessionHeaders(*flow, in));
+                                }
+                                IssueCode(flow, std::move(in));
+                              });
+  }
   auto headers = SessionHeaders(*flow, in);
   CodeGrant grant{flow->call->client.app_id, flow->redirect_uri, flow->Get("scope"),
                   std::move(in.user_id),     flow->Get("nonce"), flow->Get("code_challenge"),

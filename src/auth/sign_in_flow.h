@@ -43,6 +43,7 @@ struct SignInPages::Flow {
   std::string redirect_uri, response_mode, state;
   std::set<std::string> prompt;
   bool public_client = false;
+  bool pushed = false;  // the request's parameters are a pushed request's (RFC 9126)
 
   // The request's parameter `name`, or empty.
   std::string Get(std::string_view name) const {

@@ -733,9 +733,17 @@ TEST_F(SignInPagesTest, PushedRequestsCarryTheParametersOnce) {
   Params front{{"client_id", app_id_}, {"request_uri", uri}};
   PageResponse page = Call(front);
   ASSERT_EQ(page.status, 200) << page.body;
-  EXPECT_NE(page.body.find("name=\"state\" value=\"st-1\""), std::string::npos);
-  PageResponse back = Call(FormOf(page, Upn(), "Str0ng!Passw0rd"), true);
+  // The page carries the request_uri, not the parameters: they never reach the browser.
+  EXPECT_NE(page.body.find("name=\"request_uri\""), std::string::npos);
+  EXPECT_EQ(page.body.find("st-1"), std::string::npos);
+  EXPECT_EQ(page.body.find("app.example"), std::string::npos);
+  // A post that adds parameters of its own does not change the request.
+  Params tampered = FormOf(page, Upn(), "Str0ng!Passw0rd");
+  tampered.emplace_back("redirect_uri", kSpa);
+  tampered.emplace_back("state", "forged");
+  PageResponse back = Call(tampered, true);
   ASSERT_EQ(back.status, 302) << back.body;
+  EXPECT_EQ(HeaderOf(back, "Location").rfind(std::string(kWeb) + "?", 0), 0u);
   EXPECT_EQ(Returned(back)["state"], "st-1");
   EXPECT_TRUE(std::holds_alternative<json::object>(Redeem(Returned(back)["code"])));
   // Once; and only for the client that pushed it; and for a minute.
