@@ -67,10 +67,8 @@ void ReturnToApp(SignInPages::Flow& flow, std::vector<std::pair<std::string, std
 }  // namespace
 
 void SignInPages::Authorize(PageRequest request, std::function<void(PageResponse)> done) const {
-  auto flow = std::make_shared<Flow>();
-  flow->req = std::move(request);
-  flow->done = std::move(done);
-  if (!Begin(flow)) return;
+  auto flow = Begin(std::move(request), std::move(done), "authorize");
+  if (!flow) return;
   // A pushed request (RFC 9126): its parameters, and only those, are the request. The pages'
   // forms carry its request_uri, and each post reads the parameters again from the server.
   if (std::string uri = flow->Get("request_uri"); !uri.empty()) {
@@ -173,7 +171,6 @@ void SignInPages::AuthorizeRequest(std::shared_ptr<Flow> flow) const {
   if (flow->prompt.count("none") && flow->prompt.size() > 1) {
     return refuse("invalid_request", "prompt=none cannot be combined with another prompt.");
   }
-  flow->action = "/" + flow->call->tenant.id + "/oauth2/v2.0/authorize";
   if (flow->pushed) {
     flow->carried = {"client_id", "request_uri"};
   } else {

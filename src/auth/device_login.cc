@@ -26,11 +26,8 @@ std::string AppName(const SignInPages::Flow& flow) {
 }  // namespace
 
 void SignInPages::DeviceLogin(PageRequest request, std::function<void(PageResponse)> done) const {
-  auto flow = std::make_shared<Flow>();
-  flow->req = std::move(request);
-  flow->done = std::move(done);
-  if (!Begin(flow)) return;
-  flow->action = "/" + flow->call->tenant.id + "/oauth2/v2.0/devicelogin";
+  auto flow = Begin(std::move(request), std::move(done), "devicelogin");
+  if (!flow) return;
   flow->carried = {"user_code"};
   flow->then = [this](std::shared_ptr<Flow> f, SignedIn in) {
     ApproveDevice(std::move(f), std::move(in));

@@ -63,10 +63,6 @@ class ObservedDirectory final : public directory::ClientDirectory {
                           std::function<void(Result<directory::PasswordSignIn>)> done) override {
     real_->SignInWithPassword(ctx, login, password, std::move(done));
   }
-  Result<directory::SecurityInfo> ReadSecurityInfo(const directory::SecurityContext& ctx,
-                                                   std::string_view user) const override {
-    return real_->ReadSecurityInfo(ctx, user);
-  }
   void RegisterTotp(const directory::SecurityContext& ctx, std::string_view user, std::string seed,
                     std::vector<std::string> codes, directory::WriteDone done) override {
     real_->RegisterTotp(ctx, user, std::move(seed), std::move(codes), std::move(done));

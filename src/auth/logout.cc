@@ -15,11 +15,8 @@ namespace json = boost::json;
 using directory::Str;
 
 void SignInPages::Logout(PageRequest request, std::function<void(PageResponse)> done) const {
-  auto flow = std::make_shared<Flow>();
-  flow->req = std::move(request);
-  flow->done = std::move(done);
-  if (!Begin(flow)) return;
-  flow->action = "/" + flow->call->tenant.id + "/oauth2/v2.0/logout";
+  auto flow = Begin(std::move(request), std::move(done), "logout");
+  if (!flow) return;
   flow->carried = {"post_logout_redirect_uri", "state", "client_id", "id_token_hint"};
 
   // The application that asks: the audience of a hint this service signed, else client_id.

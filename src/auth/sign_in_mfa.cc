@@ -51,13 +51,12 @@ std::string Compact(std::string_view code) {
 
 void SignInPages::AfterPassword(std::shared_ptr<Flow> flow, const directory::Object& user,
                                 int64_t auth_time_ms) const {
-  auto info = directory_->ReadSecurityInfo(flow->ctx(), user.id);
-  if (!info.ok()) return ShowSignIn(flow, std::string(kUnavailable));
-  if (!info->totp_sealed_seed.empty()) {
+  directory::SecurityInfo info = directory::SecurityInfoOf(user);
+  if (!info.totp_sealed_seed.empty()) {
     return Pend(flow, {{"stage", "mfa"}, {"user", user.id}, {"authTime", auth_time_ms}},
                 [this, flow](std::string ticket) { ShowCodeChallenge(flow, ticket, ""); });
   }
-  if (!info->mfa_required()) return StartSession(flow, user, auth_time_ms, {"pwd"});
+  if (!info.mfa_required()) return StartSession(flow, user, auth_time_ms, {"pwd"});
   // Registration: the seed is sealed before it is kept, and shown once, on this page.
   std::string seed = crypto::NewTotpSecret(*directory_->random());
   std::string sealed = crypto::Seal(kek_, SeedLabel(flow->call->tenant.id, user.id), seed,
@@ -126,8 +125,8 @@ void SignInPages::CheckCode(std::shared_ptr<Flow> flow) const {
     return ShowSignIn(flow, "Too many wrong codes. Try again later.");
   }
   CountAttempt(flow, [this, flow, pending = *pending, user = user->user](int64_t attempt) {
-    auto info = directory_->ReadSecurityInfo(flow->ctx(), user.id);
-    if (!info.ok()) return ShowSignIn(flow, std::string(kUnavailable));
+    // (The step is checked again under the write lock when it is spent.)
+    directory::SecurityInfo info = directory::SecurityInfoOf(user);
     int64_t auth_time_ms = directory::Int(pending, "authTime");
     std::string code = Compact(flow->Get("otc"));
     auto again = [this, flow] {
@@ -158,10 +157,10 @@ void SignInPages::CheckCode(std::shared_ptr<Flow> flow) const {
     };
     if (code.size() == static_cast<size_t>(crypto::kTotpDigits)) {
       auto seed = crypto::Open(kek_, SeedLabel(flow->call->tenant.id, user.id),
-                               info->totp_sealed_seed);
+                               info.totp_sealed_seed);
       if (!seed.ok()) return ShowSignIn(flow, std::string(kUnavailable));
       auto step = crypto::VerifyTotp(*seed, code, directory_->clock()->NowMillis(),
-                                     info->totp_last_step);
+                                     info.totp_last_step);
       if (!step) return WrongCode(flow, user, attempt, again);
       // The step is spent under the write lock: of two sign-ins with one code, one passes.
       return directory_->UseTotpStep(flow->ctx(), user.id, *step, accepted(kTotpAmr));

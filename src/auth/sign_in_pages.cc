@@ -84,7 +84,11 @@ PageResponse SignInPages::ErrorPage(std::string message) {
                   "application what this page says.</p>");
 }
 
-bool SignInPages::Begin(const std::shared_ptr<Flow>& flow) const {
+std::shared_ptr<SignInPages::Flow> SignInPages::Begin(
+    PageRequest request, std::function<void(PageResponse)> done, std::string_view page) const {
+  auto flow = std::make_shared<Flow>();
+  flow->req = std::move(request);
+  flow->done = std::move(done);
   const PageRequest& r = flow->req;
   std::string malformed;
   std::set<std::string_view> seen;
@@ -99,12 +103,12 @@ bool SignInPages::Begin(const std::shared_ptr<Flow>& flow) const {
   }
   if (!malformed.empty()) {
     flow->done(ErrorPage(std::move(malformed)));
-    return false;
+    return nullptr;
   }
   auto tenant = tokens_->TenantContext(r.tenant, r.request_id);
   if (!tenant.ok()) {
     flow->done(ErrorPage("This organization was not found."));
-    return false;
+    return nullptr;
   }
   TokenRequest log_request;
   log_request.client_ip = r.client_ip;
@@ -119,7 +123,8 @@ bool SignInPages::Begin(const std::shared_ptr<Flow>& flow) const {
     flow->form_cookie = Base64UrlEncode(directory_->random()->Bytes(32));
     flow->new_form_cookie = true;
   }
-  return true;
+  flow->action = "/" + flow->call->tenant.id + "/oauth2/v2.0/" + std::string(page);
+  return flow;
 }
 
 bool SignInPages::CsrfOk(const Flow& flow) const {
@@ -151,8 +156,8 @@ std::optional<SignInPages::SignedIn> SignInPages::Session(const Flow& flow) cons
   // A session of one factor does not serve a user who must now give two (an authenticator
   // registered, or per-user MFA turned on since): the user signs in again.
   if (std::find(amr.begin(), amr.end(), "mfa") == amr.end()) {
-    auto info = directory_->ReadSecurityInfo(flow.ctx(), user->user.id);
-    if (!info.ok() || info->mfa_required() || !info->totp_sealed_seed.empty()) return std::nullopt;
+    directory::SecurityInfo info = directory::SecurityInfoOf(user->user);
+    if (info.mfa_required() || !info.totp_sealed_seed.empty()) return std::nullopt;
   }
   return SignedIn{user->user.id, Str(user->user.data, "userPrincipalName"),
                   directory::Int(data, "authTime"), std::move(amr), ""};

@@ -112,9 +112,11 @@ class SignInPages {
   };
 
   // Shared by the pages (sign_in_pages.cc).
-  // Checks what every page checks (the parameters' number and size, none given twice; the
-  // tenant) and sets the flow's tenant and form cookie; false after answering with an error page.
-  bool Begin(const std::shared_ptr<Flow>& flow) const;
+  // The flow of a request to `page` ("authorize", ...): what every page checks (the parameters'
+  // number and size, none given twice; the tenant) checked, its tenant, form cookie and form
+  // action set. Null after answering with an error page.
+  std::shared_ptr<Flow> Begin(PageRequest request, std::function<void(PageResponse)> done,
+                              std::string_view page) const;
   bool CsrfOk(const Flow& flow) const;
   // A form's hidden fields: the parameters the flow carries, the CSRF token, the step it posts
   // (none when empty: the form's buttons name it).

@@ -769,5 +769,38 @@ TEST_F(SignInPagesTest, PushedRequestsCarryTheParametersOnce) {
   EXPECT_EQ(std::get<OAuthError>(push(elsewhere)).error, "invalid_request");
 }
 
+// The codes tried on one pending sign-in are counted before they are checked, so that posts
+// racing one another get five attempts in all: once five are counted, a post is not checked (nor
+// logged) at all. The race is set up by counting five on the sign-in's record directly.
+TEST_F(SignInPagesTest, ASignInWithFiveAttemptsCountedChecksNoMoreCodes) {
+  std::optional<Status> registered;
+  d_->RegisterTotp(testing::ContextForTest::TokenService(tenant_.tenant.id), user_id_,
+                   crypto::Seal(*kek_, {"totp-seed", tenant_.tenant.id, user_id_},
+                                std::string(20, 's'), *random_),
+                   {}, [&](Result<directory::WriteResult> w) { registered = w.status(); });
+  ASSERT_TRUE(registered && registered->ok());
+  PageResponse challenge = SignIn(Request());
+  ASSERT_NE(challenge.body.find("one-time-code"), std::string::npos) << challenge.body;
+  Params form = FormOf(challenge, Upn(), "");
+  form.resize(form.size() - 2);
+  std::string ticket;
+  for (const auto& [k, v] : form) {
+    if (k == "ticket") ticket = v;
+  }
+  auto ctx = testing::ContextForTest::TokenService(tenant_.tenant.id);
+  ASSERT_TRUE(d_->UpdateGrant(ctx, directory::kPendingSignInGrant, directory::GrantHandle(ticket),
+                              [](const std::optional<directory::Grant>& g, int64_t)
+                                  -> Result<directory::GrantChange> {
+                                json::object d = g->data;
+                                d["attempts"] = 5;
+                                return directory::GrantChange{std::move(d), g->expires_ms};
+                              })
+                  .ok());
+  form.emplace_back("otc", "ABCDEFGHIJ");
+  EXPECT_NE(Call(form, true).body.find("Too many wrong codes"), std::string::npos);
+  auto log = d_->ListSignIns(ctx, {});
+  ASSERT_TRUE(log.ok());
+  for (const auto& e : log->items) EXPECT_NE(e.data.at("status").at("errorCode"), 500121);
+}
 }  // namespace
 }  // namespace meridian::auth

@@ -401,5 +401,33 @@ TEST_F(TokenEndpointTest, OneFactorGrantsStopWhenMfaIsRequired) {
   EXPECT_NE(e.description.find("AADSTS50076"), std::string::npos) << e.description;
 }
 
+// UserInfo answers for a user's token issued with openid, as its ID token's subject; not for an
+// application's token, nor a user's without openid.
+TEST_F(TokenEndpointTest, UserInfoAnswersForAUsersTokenWithOpenId) {
+  json::object with = Ok(Password(app_id_, "Str0ng!Passw0rd", "openid profile User.Read"));
+  auto info = tokens_->UserInfo("Bearer " + std::string(with.at("access_token").as_string()));
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->at("sub"), Claims(with.at("id_token")).at("sub"));
+  EXPECT_EQ(info->at("preferred_username").as_string(), Upn("adele"));
+  json::object without = Ok(Password(app_id_, "Str0ng!Passw0rd", "User.Read"));
+  auto refused = tokens_->UserInfo("Bearer " + std::string(without.at("access_token").as_string()));
+  EXPECT_EQ(refused.status().graph_code(), "invalid_token");
+  auto app = tokens_->UserInfo(
+      "Bearer " + std::string(Ok(Token({{"grant_type", "client_credentials"},
+                                          {"client_id", tenant_.app_id},
+                                          {"client_secret", tenant_.client_secret},
+                                          {"scope", tokens_->options().graph_resource +
+                                                        "/.default"}}))
+                                  .at("access_token")
+                                  .as_string()));
+  EXPECT_EQ(app.status().graph_code(), "invalid_token");
+  // A logout's id_token_hint: this tenant's, not another's.
+  std::string id_token(with.at("id_token").as_string());
+  EXPECT_TRUE(tokens_->IdTokenHint(tenant_.tenant.id, id_token).ok());
+  auto other = d_->CreateTenant("Fabrikam", "FR");
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(tokens_->IdTokenHint(other->tenant.id, id_token).ok());
+}
+
 }  // namespace
 }  // namespace meridian::auth

@@ -131,9 +131,8 @@ void TokenIssuer::UserTokens(std::shared_ptr<const GrantCall> call, ScopeRequest
   // A sign-in of one factor (a password grant, a refresh token from one) does not serve a user
   // who must give two: an authenticator registered, or per-user MFA on since.
   if (std::find(session.amr.begin(), session.amr.end(), "mfa") == session.amr.end()) {
-    auto info = directory_->ReadSecurityInfo(call->ctx, user->user.id);
-    if (!info.ok()) return done(OAuthErrorOf(info.status()));
-    if (info->mfa_required() || !info->totp_sealed_seed.empty()) {
+    directory::SecurityInfo info = directory::SecurityInfoOf(user->user);
+    if (info.mfa_required() || !info.totp_sealed_seed.empty()) {
       Status mfa(Code::kUnauthenticated,
                  "The user must use multi-factor authentication; sign in interactively.",
                  "AADSTS50076");

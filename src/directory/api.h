@@ -204,9 +204,8 @@ class ClientDirectory : public GrantStore {
   virtual void SignInWithPassword(const SecurityContext& ctx, std::string_view login,
                                   std::string_view password,
                                   std::function<void(Result<PasswordSignIn>)> done) = 0;
-  // A user's second factors (directory/security_info.h; Directory's methods of the same names).
-  virtual Result<SecurityInfo> ReadSecurityInfo(const SecurityContext& ctx,
-                                                std::string_view user_id) const = 0;
+  // A user's second factors (directory/security_info.h, read from the user's record with
+  // SecurityInfoOf; Directory's methods of the same names).
   virtual void RegisterTotp(const SecurityContext& ctx, std::string_view user_id,
                             std::string sealed_seed, std::vector<std::string> recovery_code_hashes,
                             WriteDone done) = 0;

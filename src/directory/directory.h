@@ -233,8 +233,7 @@ class Directory final : public TenantDirectory, public ClientDirectory {
   // ---- security info (directory/security_info.h, security_info.cc) ----
 
   // What the user `user_id` registered; NotFound for no such user.
-  Result<SecurityInfo> ReadSecurityInfo(const SecurityContext& ctx,
-                                        std::string_view user_id) const override;
+  Result<SecurityInfo> ReadSecurityInfo(const SecurityContext& ctx, std::string_view user_id) const;
   // The user's per-user MFA state, and its change ("disabled", "enabled", "enforced";
   // InvalidArgument for another), authorized as a password reset of the user (as a Temporary
   // Access Pass is), audited as "Update per-user multifactor authentication state".
@@ -347,6 +346,15 @@ class Directory final : public TenantDirectory, public ClientDirectory {
               Committed done);
   std::unique_ptr<store::ReadView> TenantRead(store::Partition* p, const SecurityContext& ctx,
                                               bool snapshot) const;
+  // Writes what `change` makes of user `user_id` (under the write lock, in an op audited as
+  // `activity`) only while its stored password hash is still `expected_hash`; `done` says
+  // whether the compare failed (the write's error is then FailedPrecondition).
+  void ChangeWhileHashIs(
+      const SecurityContext& ctx, std::string_view user_id, std::string expected_hash,
+      std::string activity,
+      const std::function<Status(const store::ReadView&, const store::TenantKeys&, Object*)>&
+          change,
+      std::function<void(Result<store::Partition::Ack>, bool mismatched)> done);
   // The policy's checks of a password that need the tenant's state (directory/passwords.cc): the
   // names of `user` (Graph properties) and of the organization; CheckPasswordOf checks the
   // password a body's passwordProfile sets, if any.

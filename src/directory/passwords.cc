@@ -91,27 +91,15 @@ void Directory::UpgradePasswordHash(const SecurityContext& ctx, std::string_view
     return done(InvalidArgument("the new password hash is not one the configured hashing (" +
                                 options_.password_hashing.Describe() + ") would keep"));
   }
-  auto p = PartitionOf(ctx);
-  if (!p.ok()) return done(p.status());
-  TenantKeys keys(ctx.tenant_id());
-  std::string id = AsciiLower(user_id);
-  auto changed = std::make_shared<bool>(false);  // set by the build: the compare failed
-  (*p)->WriteAsync(
-      [&](const store::ReadView& partition_view, proto::Op* op) -> Status {
-        Stamp(ctx, op);
-        store::TenantView view(partition_view, ctx.tenant_id());
-        MERIDIAN_ASSIGN_OR_RETURN(Object o, ReadObject(view, keys, "user", id));
-        if (!HashIs(o, expected_old_hash)) {
-          *changed = true;
-          return Status(Code::kFailedPrecondition, "the password hash changed meanwhile");
-        }
-        const Object before = o;
-        o.secret["passwordHash"] = new_hash;
-        return SetPut(op, "user", o, &before, "Update user password hash");
+  ChangeWhileHashIs(
+      ctx, user_id, std::move(expected_old_hash), "Update user password hash",
+      [&](const store::ReadView&, const TenantKeys&, Object* user) {
+        user->secret["passwordHash"] = new_hash;
+        return Status::Ok();
       },
-      [changed, done = std::move(done)](Result<store::Partition::Ack> ack) {
+      [done = std::move(done)](Result<store::Partition::Ack> ack, bool mismatched) {
         if (ack.ok()) return done(true);
-        if (*changed) return done(false);
+        if (mismatched) return done(false);
         done(ack.status());
       });
 }
@@ -151,24 +139,49 @@ void Directory::ChangePasswordAtSignIn(const SecurityContext& ctx, std::string_v
                                 "Request_BadRequest"));
   }
   if (!hash.ok()) return done(hash.status());
+  ChangeWhileHashIs(
+      ctx, user_id, std::move(expected_old_hash), "Change user password",
+      [&](const store::ReadView& view, const TenantKeys& keys, Object* user) {
+        MERIDIAN_RETURN_IF_ERROR(CheckPasswordNamesOf(view, keys, user->data, new_password));
+        user->secret["passwordHash"] = *hash;
+        user->secret["forceChangePasswordNextSignIn"] = false;
+        return Status::Ok();
+      },
+      [done = std::move(done)](Result<store::Partition::Ack> ack, bool mismatched) {
+        if (mismatched) {
+          return done(Status(Code::kFailedPrecondition,
+                             "The password was changed meanwhile; sign in again."));
+        }
+        done(ack.status());
+      });
+}
+
+void Directory::ChangeWhileHashIs(
+    const SecurityContext& ctx, std::string_view user_id, std::string expected_hash,
+    std::string activity,
+    const std::function<Status(const store::ReadView&, const TenantKeys&, Object*)>& change,
+    std::function<void(Result<store::Partition::Ack>, bool mismatched)> done) {
+  auto p = PartitionOf(ctx);
+  if (!p.ok()) return done(p.status(), false);
   TenantKeys keys(ctx.tenant_id());
   std::string id = AsciiLower(user_id);
+  auto mismatched = std::make_shared<bool>(false);  // set by the build: the compare failed
   (*p)->WriteAsync(
       [&](const store::ReadView& partition_view, proto::Op* op) -> Status {
         Stamp(ctx, op);
         store::TenantView view(partition_view, ctx.tenant_id());
         MERIDIAN_ASSIGN_OR_RETURN(Object o, ReadObject(view, keys, "user", id));
-        if (!HashIs(o, expected_old_hash)) {
-          return Status(Code::kFailedPrecondition,
-                        "The password was changed meanwhile; sign in again.");
+        if (!HashIs(o, expected_hash)) {
+          *mismatched = true;
+          return Status(Code::kFailedPrecondition, "the password hash changed meanwhile");
         }
-        MERIDIAN_RETURN_IF_ERROR(CheckPasswordNamesOf(view, keys, o.data, new_password));
         const Object before = o;
-        o.secret["passwordHash"] = *hash;
-        o.secret["forceChangePasswordNextSignIn"] = false;
-        return SetPut(op, "user", o, &before, "Change user password");
+        MERIDIAN_RETURN_IF_ERROR(change(view, keys, &o));
+        return SetPut(op, "user", o, &before, activity);
       },
-      [done = std::move(done)](Result<store::Partition::Ack> ack) { done(ack.status()); });
+      [mismatched, done = std::move(done)](Result<store::Partition::Ack> ack) {
+        done(std::move(ack), *mismatched);
+      });
 }
 
 Status Directory::ChangePasswordAtSignIn(const SecurityContext& ctx, std::string_view user_id,

@@ -18,7 +18,9 @@ namespace {
 
 constexpr char kMember[] = "securityInfo";
 
-SecurityInfo Decode(const Object& user) {
+}  // namespace
+
+SecurityInfo SecurityInfoOf(const Object& user) {
   SecurityInfo info;
   const json::value* v = user.secret.if_contains(kMember);
   if (!v || !v->is_object()) return info;
@@ -41,6 +43,8 @@ SecurityInfo Decode(const Object& user) {
   return info;
 }
 
+namespace {
+
 json::object Encode(const SecurityInfo& info) {
   json::array codes;
   for (const auto& h : info.recovery_code_hashes) codes.emplace_back(h);
@@ -55,7 +59,7 @@ json::object Encode(const SecurityInfo& info) {
 Result<SecurityInfo> Directory::ReadSecurityInfo(const SecurityContext& ctx,
                                                  std::string_view user_id) const {
   MERIDIAN_ASSIGN_OR_RETURN(Object user, Get(ctx, *FindType("user"), user_id));
-  return Decode(user);
+  return SecurityInfoOf(user);
 }
 
 void Directory::SetMfaRequirement(const SecurityContext& ctx, std::string_view user_id,
@@ -67,7 +71,7 @@ void Directory::SetMfaRequirement(const SecurityContext& ctx, std::string_view u
   ChangeUserForReset(
       ctx, user_id, "Update per-user multifactor authentication state",
       [&](Object* user, int64_t) {
-        SecurityInfo info = Decode(*user);
+        SecurityInfo info = SecurityInfoOf(*user);
         info.per_user_mfa_state = state;
         user->secret[kMember] = Encode(info);
         return Status::Ok();
@@ -78,7 +82,7 @@ void Directory::SetMfaRequirement(const SecurityContext& ctx, std::string_view u
 Result<std::string> Directory::MfaRequirement(const SecurityContext& ctx,
                                               std::string_view user_id) const {
   MERIDIAN_ASSIGN_OR_RETURN(Object user, ReadUserForReset(ctx, user_id));
-  return Decode(user).per_user_mfa_state;
+  return SecurityInfoOf(user).per_user_mfa_state;
 }
 
 Result<Object> Directory::ReadUserForReset(const SecurityContext& ctx,
@@ -117,7 +121,7 @@ void Directory::UpdateSecurityInfo(const SecurityContext& ctx, std::string_view 
       [&](json::object* secret) -> Status {
         Object holder;
         holder.secret = *secret;
-        SecurityInfo info = Decode(holder);
+        SecurityInfo info = SecurityInfoOf(holder);
         MERIDIAN_RETURN_IF_ERROR(change(&info));
         (*secret)[kMember] = Encode(info);
         return Status::Ok();

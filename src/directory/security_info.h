@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "directory/records.h"
+
 namespace meridian::directory {
 
 struct SecurityInfo {
@@ -20,5 +22,9 @@ struct SecurityInfo {
   std::string per_user_mfa_state = "disabled";
   bool mfa_required() const { return per_user_mfa_state != "disabled"; }
 };
+
+// The security info in `user`'s record (its secret part), as stored: what the sign-in pages and
+// the token service read from the user they already hold, without reading it again.
+SecurityInfo SecurityInfoOf(const Object& user);
 
 }  // namespace meridian::directory

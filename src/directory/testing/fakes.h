@@ -209,10 +209,6 @@ class FakeClientDirectory : public directory::ClientDirectory {
                           std::function<void(Result<directory::PasswordSignIn>)> done) override {
     done(NotFaked());
   }
-  Result<directory::SecurityInfo> ReadSecurityInfo(const directory::SecurityContext&,
-                                                   std::string_view) const override {
-    return NotFaked();
-  }
   void RegisterTotp(const directory::SecurityContext&, std::string_view, std::string,
                     std::vector<std::string>, directory::WriteDone done) override {
     done(NotFaked());
